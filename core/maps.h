@@ -1,0 +1,88 @@
+/*
+ * maps: reading and parsing /proc/PID/maps.
+ *
+ * A snapshot owns one text buffer holding the maps exactly as the kernel
+ * printed them, and an array of regions that refer into that text by offset
+ * (so the text may be reallocated).  Buffers only grow: a snapshot reused from
+ * tick to tick stops allocating once it has seen the largest maps of its
+ * target.
+ */
+#ifndef MEMMON_CORE_MAPS_H
+#define MEMMON_CORE_MAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct region {
+        uint64_t start;
+        uint64_t end;
+        uint64_t offset;
+        uint64_t inode;
+        uint32_t dev_major;
+        uint32_t dev_minor;
+        char perms[4];          /* "r-xp": not NUL-terminated */
+        uint32_t line_off;      /* the raw line, without its '\n', in the text */
+        uint32_t line_len;
+        uint32_t path_off;      /* the path (may hold spaces, " (deleted)") */
+        uint32_t path_len;      /* 0 when the line has no path */
+};
+
+struct maps_snapshot {
+        char *text;             /* owned; the maps text, lines end in '\n' */
+        size_t len;
+        size_t cap;
+        struct region *regions; /* owned; sorted by start, non-overlapping */
+        size_t n;
+        size_t regions_cap;
+        uint64_t checksum;      /* maps_checksum(text, len), set by the caller */
+};
+
+void maps_snapshot_init(struct maps_snapshot *s);
+void maps_snapshot_fini(struct maps_snapshot *s);
+/* Exchanges the contents of a and b (no copy, no allocation). */
+void maps_snapshot_swap(struct maps_snapshot *a, struct maps_snapshot *b);
+/* Makes dst a deep copy of src.  Returns 0 or -ENOMEM (dst unchanged). */
+int maps_snapshot_copy(struct maps_snapshot *dst, const struct maps_snapshot *src);
+/* Replaces the text with a copy of (buf, len) and parses it.
+ * Returns 0, -ENOMEM, or -EINVAL with *ret_bad_line set (1-based). */
+int maps_snapshot_set_text(struct maps_snapshot *s, const char *buf, size_t len, size_t *ret_bad_line);
+
+static inline const char *region_line(const struct maps_snapshot *s, const struct region *r) {
+        return s->text + r->line_off;
+}
+static inline const char *region_path(const struct maps_snapshot *s, const struct region *r) {
+        return s->text + r->path_off;
+}
+
+/* Opens /proc/PID/maps (O_RDONLY|O_CLOEXEC).  Returns an fd, -ESRCH when the
+ * process does not exist, or another -errno (-EACCES: not allowed to read). */
+int maps_open(pid_t pid);
+
+/* Reads the whole file behind fd from offset 0 into s->text (growing it),
+ * setting s->len.  The kernel hands out about a page per read(), so this
+ * loops until EOF.  A length of 0 means the address space is gone (the process
+ * exited or exec'd since fd was opened).  Returns 0, -ESRCH when the process is
+ * gone, or another -errno.  Does not parse. */
+int maps_read_fd(int fd, struct maps_snapshot *s);
+
+/* Parses one maps line (without '\n') at text + off.  Pure.  Fills *ret with
+ * offsets relative to text.  Returns 0 or -EINVAL. */
+int maps_parse_line(const char *text, size_t off, size_t len, struct region *ret);
+
+/* Parses s->text[0..len) into s->regions.  Every line must end in '\n' and
+ * regions must be sorted by start and not overlap.  Returns 0, -ENOMEM, or
+ * -EINVAL with *ret_bad_line (1-based) naming the first bad line. */
+int maps_parse(struct maps_snapshot *s, size_t *ret_bad_line);
+
+/* XXH3 64-bit checksum of a maps text. */
+uint64_t maps_checksum(const char *text, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
