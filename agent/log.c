@@ -1,0 +1,204 @@
+#include "agent/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct log_target {
+        struct log_target *next;
+        int fd;
+        char name[];
+};
+
+static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+const char *log_level_name(enum log_level level) {
+        return level <= LOG_DEBUG ? level_names[level] : "?";
+}
+
+int log_level_parse(const char *s, enum log_level *ret) {
+        static const char *const names[] = {"error", "warn", "info", "debug"};
+        for (int i = 0; i <= LOG_DEBUG; i++) {
+                if (strcmp(s, names[i]) == 0) {
+                        *ret = (enum log_level)i;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+static int open_log_file(const char *dir, const char *name) {
+        char path[4096];
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return -ENAMETOOLONG;
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        /* umask cannot widen 0600, but a file left by someone else could
+         * be wider: logs reveal address-space layouts too. */
+        (void)fchmod(fd, 0600);
+        return fd;
+}
+
+int agent_log_open(struct agent_log *l, const char *dir, int per_target, int mirror_fd, enum log_level level) {
+        memset(l, 0, sizeof(*l));
+        l->dir = strdup(dir);
+        if (!l->dir)
+                return -ENOMEM;
+        l->main_fd = open_log_file(dir, "monitor.log");
+        if (l->main_fd < 0) {
+                int r = l->main_fd;
+                free(l->dir);
+                l->dir = NULL;
+                return r;
+        }
+        pthread_mutex_init(&l->lock, NULL);
+        l->per_target = per_target;
+        l->mirror_fd = mirror_fd;
+        l->level = level;
+        return 0;
+}
+
+static void close_targets(struct agent_log *l) {
+        struct log_target *t = l->targets;
+        while (t) {
+                struct log_target *next = t->next;
+                if (t->fd >= 0)
+                        close(t->fd);
+                free(t);
+                t = next;
+        }
+        l->targets = NULL;
+}
+
+void agent_log_close(struct agent_log *l) {
+        if (!l->dir)
+                return;
+        close_targets(l);
+        close(l->main_fd);
+        free(l->dir);
+        l->dir = NULL;
+        pthread_mutex_destroy(&l->lock);
+}
+
+int agent_log_reopen(struct agent_log *l) {
+        pthread_mutex_lock(&l->lock);
+        int fd = open_log_file(l->dir, "monitor.log");
+        int r = fd < 0 ? fd : 0;
+        if (fd >= 0) {
+                close(l->main_fd);
+                l->main_fd = fd;
+        }
+        /* Per-target files reopen lazily on their next line. */
+        close_targets(l);
+        pthread_mutex_unlock(&l->lock);
+        return r;
+}
+
+/* Called with the lock held.  Returns the target's fd or -1. */
+static int target_fd(struct agent_log *l, const char *target) {
+        for (struct log_target *t = l->targets; t; t = t->next)
+                if (strcmp(t->name, target) == 0)
+                        return t->fd;
+        size_t len = strlen(target);
+        struct log_target *t = malloc(sizeof(*t) + len + 1);
+        if (!t)
+                return -1;
+        memcpy(t->name, target, len + 1);
+        char file[300];
+        int n = snprintf(file, sizeof(file), "%s.log", target);
+        t->fd = (n < 0 || (size_t)n >= sizeof(file)) ? -1 : open_log_file(l->dir, file);
+        if (t->fd < 0)
+                t->fd = -1;
+        t->next = l->targets;
+        l->targets = t;
+        return t->fd;
+}
+
+static void write_all(int fd, const char *buf, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, buf, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                buf += n;
+                len -= (size_t)n;
+        }
+}
+
+static size_t format_stamp(char *buf, size_t size) {
+        struct timespec now;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        int m = snprintf(buf + n, size - n, ".%06ldZ", now.tv_nsec / 1000);
+        return (m < 0 || (size_t)m >= size - n) ? n : n + (size_t)m;
+}
+
+static void log_line(struct agent_log *l, const char *target, enum log_level level, const char *msg,
+                     size_t msg_len) {
+        char stamp[48];
+        char line[4608];
+        size_t sl = format_stamp(stamp, sizeof(stamp));
+        if (msg_len > 4096)
+                msg_len = 4096;
+        int n = snprintf(line, sizeof(line), "%.*s %-5s [%s] %.*s\n", (int)sl, stamp, log_level_name(level),
+                         target ? target : "agent", (int)msg_len, msg);
+        if (n < 0)
+                return;
+        size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+        pthread_mutex_lock(&l->lock);
+        write_all(l->main_fd, line, len);
+        if (l->mirror_fd >= 0)
+                write_all(l->mirror_fd, line, len);
+        if (l->per_target && target) {
+                int fd = target_fd(l, target);
+                if (fd >= 0) {
+                        n = snprintf(line, sizeof(line), "%.*s %-5s %.*s\n", (int)sl, stamp,
+                                     log_level_name(level), (int)msg_len, msg);
+                        if (n > 0)
+                                write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+                }
+        }
+        pthread_mutex_unlock(&l->lock);
+}
+
+void agent_log(struct agent_log *l, const char *target, enum log_level level, const char *fmt, ...) {
+        if (level > l->level)
+                return;
+        char msg[4096];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        log_line(l, target, level, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+}
+
+void agent_log_lines(struct agent_log *l, const char *target, enum log_level level, const char *text) {
+        if (level > l->level)
+                return;
+        while (*text) {
+                const char *nl = strchr(text, '\n');
+                size_t len = nl ? (size_t)(nl - text) : strlen(text);
+                log_line(l, target, level, text, len);
+                text += len + (nl ? 1 : 0);
+        }
+}
+
+void agent_log_event(void *user, const char *target, enum log_level level, const char *msg) {
+        struct agent_log *l = user;
+        if (level > l->level)
+                return;
+        log_line(l, target, level, msg, strlen(msg));
+}

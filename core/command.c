@@ -1,0 +1,372 @@
+#include "core/command.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/units.h"
+
+#define MAX_ARGS 4
+
+static const char help_text[] =
+        "Commands (prefix @NAME to address one target):\n"
+        "  status              pid, interval, state, regions, last change, backups\n"
+        "  interval <us>       change the sampling interval (also 500ms, 2s)\n"
+        "  pid <new_pid>       watch another process (a new chain starts)\n"
+        "  backup              manual full backup now\n"
+        "  reload              reload the configuration and re-read the maps\n"
+        "  targets             one line per target: name, pid, state, interval\n"
+        "  pause | resume      stop / restart sampling\n"
+        "  help                this list\n"
+        "  quit | stop         stop the agent";
+
+int command_parse_interval(const char *s, uint64_t *ret) {
+        uint64_t us;
+        int r = units_parse_duration_us(s, &us);
+        if (r < 0)
+                return r;
+        if (us < INTERVAL_MIN_US || us > INTERVAL_MAX_US)
+                return -ERANGE;
+        *ret = us;
+        return 0;
+}
+
+struct parsed {
+        char buf[COMMAND_MAX_LINE + 1];
+        const char *target;     /* NULL: every target */
+        const char *argv[MAX_ARGS];
+        int argc;
+};
+
+/* Splits the line into an optional @target and words.  Returns 0, or
+ * -EINVAL with the reply written. */
+static int parse(const char *line, size_t len, struct parsed *p, struct strbuf *reply) {
+        if (len > COMMAND_MAX_LINE) {
+                strbuf_printf(reply, "Command rejected: line of %zu bytes is longer than %d", len,
+                              COMMAND_MAX_LINE);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)line[i];
+                if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+                        strbuf_printf(reply, "Command rejected: control or NUL byte 0x%02x at column %zu", c,
+                                      i + 1);
+                        return -EINVAL;
+                }
+        }
+        memcpy(p->buf, line, len);
+        p->buf[len] = '\0';
+        p->target = NULL;
+        p->argc = 0;
+        char *save = NULL;
+        for (char *tok = strtok_r(p->buf, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
+                if (p->argc == 0 && !p->target && tok[0] == '@') {
+                        if (tok[1] == '\0') {
+                                strbuf_printf(reply, "Command rejected: '@' needs a target name");
+                                return -EINVAL;
+                        }
+                        p->target = tok + 1;
+                        continue;
+                }
+                if (p->argc == MAX_ARGS) {
+                        strbuf_printf(reply, "Command rejected: too many arguments to '%s'", p->argv[0]);
+                        return -EINVAL;
+                }
+                p->argv[p->argc++] = tok;
+        }
+        return 0;
+}
+
+static void format_time(const struct timespec *t, char *buf, size_t size) {
+        struct tm tm;
+        if (t->tv_sec == 0 || !gmtime_r(&t->tv_sec, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, size, "never");
+}
+
+static void status_one(struct worker *w, int named, struct strbuf *reply) {
+        struct worker_status st;
+        worker_get_status(w, &st);
+        char when[64];
+        format_time(&st.last_change, when, sizeof(when));
+        if (named)
+                strbuf_printf(reply, "Target: %s\n", w->params.name);
+        if (st.pid > 0)
+                strbuf_printf(reply, "Current PID: %d\n", (int)st.pid);
+        else
+                strbuf_printf(reply, "Current PID: none\n");
+        strbuf_printf(reply, "Sample interval: %llu us\nStatus: %s\n", (unsigned long long)st.interval_us,
+                      target_state_name(st.state));
+        if (st.reason[0])
+                strbuf_printf(reply, "Reason: %s\n", st.reason);
+        strbuf_printf(reply, "Regions: %zu\nLast change: %s\nBackups: %llu full, %llu incremental", st.regions,
+                      when, (unsigned long long)st.full_written, (unsigned long long)st.diffs_written);
+        if (st.write_errors)
+                strbuf_printf(reply, "\nWrite errors: %llu", (unsigned long long)st.write_errors);
+}
+
+/* The workers a command addresses: one (by @name) or all. */
+struct selection {
+        struct worker **v;
+        size_t n;
+        struct worker *one;
+};
+
+static int select_targets(struct command_host *h, const struct parsed *p, struct selection *sel,
+                          struct strbuf *reply) {
+        if (p->target) {
+                sel->one = supervisor_find(h->sup, p->target);
+                if (!sel->one) {
+                        strbuf_printf(reply, "No such target: '%s' (see 'targets')", p->target);
+                        return -EINVAL;
+                }
+                sel->v = &sel->one;
+                sel->n = 1;
+                return 0;
+        }
+        sel->v = h->sup->workers;
+        sel->n = h->sup->n;
+        if (sel->n == 0) {
+                strbuf_printf(reply, "No targets");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Commands that change one target's settings need it named when there are
+ * several. */
+static int need_one(struct command_host *h, const struct parsed *p, struct selection *sel,
+                    struct strbuf *reply) {
+        int r = select_targets(h, p, sel, reply);
+        if (r < 0)
+                return r;
+        if (sel->n > 1) {
+                strbuf_printf(reply, "'%s' needs one target when there are %zu: use @NAME %s (targets:", p->argv[0],
+                              sel->n, p->argv[0]);
+                for (size_t i = 0; i < sel->n; i++)
+                        strbuf_printf(reply, " %s", sel->v[i]->params.name);
+                strbuf_printf(reply, ")");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void sep(struct strbuf *reply) {
+        if (reply->len && reply->s[reply->len - 1] != '\n')
+                strbuf_printf(reply, "\n");
+}
+
+static int cmd_status(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
+        struct selection sel;
+        int r = select_targets(h, p, &sel, reply);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sel.n; i++) {
+                sep(reply);
+                status_one(sel.v[i], h->sup->n > 1, reply);
+        }
+        return 0;
+}
+
+static int cmd_interval(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
+        if (p->argc != 2) {
+                strbuf_printf(reply, "Usage: interval <us> (e.g. interval 1000000, interval 500ms)");
+                return -EINVAL;
+        }
+        uint64_t us;
+        int r = command_parse_interval(p->argv[1], &us);
+        if (r == -ERANGE) {
+                strbuf_printf(reply, "Invalid interval: '%s' is out of range (1ms to 1h)", p->argv[1]);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                strbuf_printf(reply, "Invalid interval: '%s' (expected microseconds, or 500ms, 2s, 1m)",
+                              p->argv[1]);
+                return -EINVAL;
+        }
+        struct selection sel;
+        r = need_one(h, p, &sel, reply);
+        if (r < 0)
+                return r;
+        struct worker *w = sel.v[0];
+        int64_t t = worker_set_interval(w, us);
+        if (t < 0 || worker_wait(w, t, h->timeout_ms) < 0) {
+                strbuf_printf(reply, "Interval change of '%s' timed out", w->params.name);
+                return -ETIMEDOUT;
+        }
+        strbuf_printf(reply, "Interval changed to: %llu us", (unsigned long long)us);
+        return 0;
+}
+
+static int cmd_pid(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
+        if (p->argc != 2) {
+                strbuf_printf(reply, "Usage: pid <new_pid>");
+                return -EINVAL;
+        }
+        pid_t pid;
+        if (proc_parse_pid(p->argv[1], strlen(p->argv[1]), &pid) < 0) {
+                strbuf_printf(reply, "Invalid PID: '%s'", p->argv[1]);
+                return -EINVAL;
+        }
+        struct proc_id id;
+        if (proc_identity(pid, &id) < 0) {
+                strbuf_printf(reply, "No such process: %d", (int)pid);
+                return -EINVAL;
+        }
+        struct selection sel;
+        int r = need_one(h, p, &sel, reply);
+        if (r < 0)
+                return r;
+        struct worker *w = sel.v[0];
+        int64_t t = worker_post(w, REQ_PID, pid, NULL);
+        if (t < 0 || worker_wait(w, t, h->timeout_ms) < 0) {
+                strbuf_printf(reply, "PID change of '%s' timed out", w->params.name);
+                return -ETIMEDOUT;
+        }
+        strbuf_printf(reply, "PID changed to: %d", (int)pid);
+        return 0;
+}
+
+/* Posts req to the selected workers, waits, and replies per target. */
+static int post_and_wait(struct command_host *h, const struct selection *sel, unsigned req, int *ret_failed,
+                         struct strbuf *reply) {
+        int64_t stack[64];
+        int64_t *t = stack;
+        int failed = 0;
+        if (sel->n > 64) {
+                t = mm_calloc(sel->n, sizeof(*t));
+                if (!t)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < sel->n; i++)
+                t[i] = worker_post(sel->v[i], req, 0, NULL);
+        for (size_t i = 0; i < sel->n; i++) {
+                struct worker *w = sel->v[i];
+                const char *name = w->params.name;
+                if (t[i] < 0 || worker_wait(w, t[i], h->timeout_ms) < 0) {
+                        sep(reply);
+                        strbuf_printf(reply, "%s: timed out", name);
+                        failed++;
+                        continue;
+                }
+                if (!(req & REQ_BACKUP))
+                        continue;
+                int r = worker_last_result(w);
+                sep(reply);
+                if (r == 0) {
+                        if (sel->n > 1)
+                                strbuf_printf(reply, "%s: ", name);
+                        strbuf_printf(reply, "Manual backup created");
+                } else {
+                        struct worker_status st;
+                        worker_get_status(w, &st);
+                        failed++;
+                        if (r == -ESRCH)
+                                strbuf_printf(reply, "%s: no backup: target is %s%s%s", name,
+                                              target_state_name(st.state), st.reason[0] ? ": " : "",
+                                              st.reason);
+                        else
+                                strbuf_printf(reply, "%s: backup failed: %s", name, strerror(-r));
+                }
+        }
+        if (t != stack)
+                mm_free(t);
+        *ret_failed = failed;
+        return 0;
+}
+
+static int cmd_backup(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
+        struct selection sel;
+        int r = select_targets(h, p, &sel, reply);
+        if (r < 0)
+                return r;
+        int failed;
+        r = post_and_wait(h, &sel, REQ_BACKUP, &failed, reply);
+        if (r < 0)
+                return r;
+        return failed ? -EIO : 0;
+}
+
+static int cmd_pause(struct command_host *h, const struct parsed *p, struct strbuf *reply, int pause) {
+        struct selection sel;
+        int r = select_targets(h, p, &sel, reply);
+        if (r < 0)
+                return r;
+        int failed;
+        r = post_and_wait(h, &sel, pause ? REQ_PAUSE : REQ_RESUME, &failed, reply);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sel.n; i++) {
+                sep(reply);
+                strbuf_printf(reply, "%s: %s", sel.v[i]->params.name, pause ? "paused" : "resumed");
+        }
+        return failed ? -ETIMEDOUT : 0;
+}
+
+static int cmd_targets(struct command_host *h, struct strbuf *reply) {
+        strbuf_printf(reply, "%-20s %8s %-8s %s", "NAME", "PID", "STATE", "INTERVAL");
+        for (size_t i = 0; i < h->sup->n; i++) {
+                struct worker *w = h->sup->workers[i];
+                struct worker_status st;
+                worker_get_status(w, &st);
+                strbuf_printf(reply, "\n%-20s %8d %-8s %llu us", w->params.name, (int)st.pid,
+                              target_state_name(st.state), (unsigned long long)st.interval_us);
+        }
+        return 0;
+}
+
+static int no_args(const struct parsed *p, struct strbuf *reply) {
+        if (p->argc == 1)
+                return 0;
+        strbuf_printf(reply, "Command rejected: '%s' takes no argument (got '%s')", p->argv[0], p->argv[1]);
+        return -EINVAL;
+}
+
+int command_execute(struct command_host *h, const char *line, size_t len, struct strbuf *reply) {
+        struct parsed p;
+        int r = parse(line, len, &p, reply);
+        if (r < 0)
+                return r;
+        if (p.argc == 0) {
+                if (!p.target)
+                        return COMMAND_OK;
+                strbuf_printf(reply, "Command rejected: '@%s' needs a command", p.target);
+                return -EINVAL;
+        }
+        const char *verb = p.argv[0];
+        if (strcmp(verb, "interval") == 0)
+                return cmd_interval(h, &p, reply);
+        if (strcmp(verb, "pid") == 0)
+                return cmd_pid(h, &p, reply);
+        if (strcmp(verb, "status") != 0 && strcmp(verb, "backup") != 0 && strcmp(verb, "reload") != 0 &&
+            strcmp(verb, "targets") != 0 && strcmp(verb, "pause") != 0 && strcmp(verb, "resume") != 0 &&
+            strcmp(verb, "help") != 0 && strcmp(verb, "quit") != 0 && strcmp(verb, "stop") != 0) {
+                strbuf_printf(reply, "Unknown command: '%s' (type 'help' for the list)", verb);
+                return -EINVAL;
+        }
+        r = no_args(&p, reply);
+        if (r < 0)
+                return r;
+        if (strcmp(verb, "status") == 0)
+                return cmd_status(h, &p, reply);
+        if (strcmp(verb, "backup") == 0)
+                return cmd_backup(h, &p, reply);
+        if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0)
+                return cmd_pause(h, &p, reply, verb[0] == 'p');
+        if (p.target) {
+                strbuf_printf(reply, "Command rejected: '%s' applies to the whole agent, not to @%s", verb,
+                              p.target);
+                return -EINVAL;
+        }
+        if (strcmp(verb, "targets") == 0)
+                return cmd_targets(h, reply);
+        if (strcmp(verb, "help") == 0) {
+                strbuf_printf(reply, "%s", help_text);
+                return COMMAND_OK;
+        }
+        if (strcmp(verb, "reload") == 0)
+                return h->reload ? h->reload(h->user, reply) : 0;
+        strbuf_printf(reply, "Exiting...");
+        return COMMAND_QUIT;
+}

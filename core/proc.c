@@ -1,0 +1,186 @@
+#include "core/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PID_MAX_LIMIT 4194304
+
+int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char *ret_state) {
+        const char *p = NULL;
+        for (size_t i = len; i > 0; i--) {
+                if (buf[i - 1] == ')') {
+                        p = buf + i;
+                        break;
+                }
+        }
+        if (!p)
+                return -EINVAL;
+        const char *end = buf + len;
+        /* Field 3 (state) is the first after ')', start time is field 22. */
+        char state = 0;
+        uint64_t value = 0;
+        for (int field = 3; field <= 22; field++) {
+                while (p < end && *p == ' ')
+                        p++;
+                if (p >= end)
+                        return -EINVAL;
+                const char *tok = p;
+                while (p < end && *p != ' ' && *p != '\n')
+                        p++;
+                if (field == 3)
+                        state = *tok;
+                if (field == 22) {
+                        value = 0;
+                        if (tok == p)
+                                return -EINVAL;
+                        for (const char *q = tok; q < p; q++) {
+                                if (*q < '0' || *q > '9' || value > (UINT64_MAX - 9) / 10)
+                                        return -EINVAL;
+                                value = value * 10 + (uint64_t)(*q - '0');
+                        }
+                }
+        }
+        *ret_start_time = value;
+        if (ret_state)
+                *ret_state = state;
+        return 0;
+}
+
+static ssize_t read_small_file(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        size_t got = 0;
+        while (got < size) {
+                ssize_t n = read(fd, buf + got, size - got);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = -errno;
+                        close(fd);
+                        return e;
+                }
+                if (n == 0)
+                        break;
+                got += (size_t)n;
+        }
+        close(fd);
+        return (ssize_t)got;
+}
+
+int proc_identity(pid_t pid, struct proc_id *ret) {
+        char path[64];
+        /* A stat line is well under 1 KiB unless comm is odd; 4 KiB is plenty. */
+        char buf[4096];
+        if (pid <= 0)
+                return -ESRCH;
+        int n = snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return -EINVAL;
+        ssize_t len = read_small_file(path, buf, sizeof(buf));
+        if (len == -ENOENT || len == -ESRCH)
+                return -ESRCH;
+        if (len < 0)
+                return (int)len;
+        uint64_t start;
+        char state;
+        if (proc_parse_stat(buf, (size_t)len, &start, &state) < 0)
+                return -EINVAL;
+        if (state == 'Z' || state == 'X')
+                return -ESRCH;
+        ret->pid = pid;
+        ret->start_time = start;
+        return 0;
+}
+
+int proc_parse_pid(const char *s, size_t len, pid_t *ret) {
+        size_t i = 0;
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+                i++;
+        uint64_t v = 0;
+        size_t digits = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+                v = v * 10 + (uint64_t)(s[i] - '0');
+                if (v > PID_MAX_LIMIT)
+                        return -EINVAL;
+                i++;
+                digits++;
+        }
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+                i++;
+        if (digits == 0 || i != len || v == 0)
+                return -EINVAL;
+        *ret = (pid_t)v;
+        return 0;
+}
+
+int proc_read_pidfile(const char *path, pid_t *ret) {
+        char buf[64];
+        ssize_t len = read_small_file(path, buf, sizeof(buf));
+        if (len < 0)
+                return (int)len;
+        if ((size_t)len == sizeof(buf))
+                return -EINVAL;
+        return proc_parse_pid(buf, (size_t)len, ret);
+}
+
+static int name_matches(int pid, const char *name) {
+        char path[64], buf[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return 0;
+        ssize_t len = read_small_file(path, buf, sizeof(buf) - 1);
+        if (len > 0) {
+                if (buf[len - 1] == '\n')
+                        len--;
+                if ((size_t)len == strlen(name) && memcmp(buf, name, (size_t)len) == 0)
+                        return 1;
+        }
+        /* comm is cut at 15 bytes, so longer names are matched on the exe. */
+        n = snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return 0;
+        len = readlink(path, buf, sizeof(buf) - 1);
+        if (len <= 0)
+                return 0;
+        buf[len] = '\0';
+        const char *del = " (deleted)";
+        size_t dl = strlen(del);
+        if ((size_t)len > dl && strcmp(buf + len - dl, del) == 0)
+                buf[len - dl] = '\0';
+        const char *base = strrchr(buf, '/');
+        base = base ? base + 1 : buf;
+        return strcmp(base, name) == 0;
+}
+
+int proc_find_by_name(const char *name, struct proc_id *ret) {
+        DIR *d = opendir("/proc");
+        if (!d)
+                return -errno;
+        pid_t self = getpid();
+        struct proc_id best = {0, 0};
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                pid_t pid;
+                if (proc_parse_pid(de->d_name, strlen(de->d_name), &pid) < 0 || pid == self)
+                        continue;
+                if (!name_matches(pid, name))
+                        continue;
+                struct proc_id id;
+                if (proc_identity(pid, &id) < 0)
+                        continue;
+                if (best.pid == 0 || id.start_time < best.start_time ||
+                    (id.start_time == best.start_time && id.pid < best.pid))
+                        best = id;
+        }
+        closedir(d);
+        if (best.pid == 0)
+                return -ESRCH;
+        *ret = best;
+        return 0;
+}

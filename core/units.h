@@ -1,0 +1,25 @@
+/*
+ * units: durations and sizes as users write them.
+ */
+#ifndef MEMMON_CORE_UNITS_H
+#define MEMMON_CORE_UNITS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parses a duration: a plain integer is microseconds (2000000), or a number
+ * with one of the suffixes us, ms, s, m, h (500ms, 2s, 1m).  Returns 0 or
+ * -EINVAL (not a duration) or -ERANGE (overflows). */
+int units_parse_duration_us(const char *s, uint64_t *ret);
+
+/* Parses a size: bytes, or a number with K, M, G or T (powers of 1024, an
+ * optional trailing B or iB).  Returns 0, -EINVAL or -ERANGE. */
+int units_parse_size(const char *s, uint64_t *ret);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,673 @@
+#include "core/worker.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+
+/* How often the same write error is logged again while it persists. */
+#define WRITE_ERROR_LOG_INTERVAL_S 30
+
+const char *target_state_name(enum target_state s) {
+        switch (s) {
+        case TARGET_WAITING:
+                return "waiting";
+        case TARGET_ATTACHED:
+                return "running";
+        case TARGET_PAUSED:
+                return "paused";
+        case TARGET_EXITED:
+                return "exited";
+        case TARGET_DENIED:
+                return "denied";
+        case TARGET_STOPPED:
+                return "stopped";
+        }
+        return "unknown";
+}
+
+static int dup_opt(char **dst, const char *src) {
+        *dst = NULL;
+        if (!src)
+                return 0;
+        *dst = mm_strdup(src);
+        return *dst ? 0 : -ENOMEM;
+}
+
+int worker_params_copy(struct worker_params *dst, const struct worker_params *src) {
+        struct worker_params p = *src;
+        p.name = p.pidfile = p.match = p.backup_dir = NULL;
+        if (dup_opt(&p.name, src->name) < 0 || dup_opt(&p.pidfile, src->pidfile) < 0 ||
+            dup_opt(&p.match, src->match) < 0 || dup_opt(&p.backup_dir, src->backup_dir) < 0) {
+                worker_params_fini(&p);
+                return -ENOMEM;
+        }
+        *dst = p;
+        return 0;
+}
+
+void worker_params_fini(struct worker_params *p) {
+        mm_free(p->name);
+        mm_free(p->pidfile);
+        mm_free(p->match);
+        mm_free(p->backup_dir);
+        p->name = p->pidfile = p->match = p->backup_dir = NULL;
+}
+
+static void emit(struct worker *w, enum log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void emit(struct worker *w, enum log_level level, const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        /* A message cut short is still worth logging. */
+        (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (w->env.event)
+                w->env.event(w->env.user, w->params.name, level, msg);
+}
+
+static struct timespec mono_now(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static int64_t ts_us(const struct timespec *t) {
+        return (int64_t)t->tv_sec * 1000000 + t->tv_nsec / 1000;
+}
+
+static struct timespec us_ts(int64_t us) {
+        struct timespec t = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+        return t;
+}
+
+/* Sets state and reason under the lock. */
+static void set_state(struct worker *w, enum target_state s, const char *reason) {
+        pthread_mutex_lock(&w->lock);
+        w->st.state = s;
+        w->st.pid = w->id.pid;
+        snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason ? reason : "");
+        pthread_mutex_unlock(&w->lock);
+}
+
+static void close_maps(struct worker *w) {
+        if (w->maps_fd >= 0)
+                close(w->maps_fd);
+        w->maps_fd = -1;
+}
+
+static int ensure_store(struct worker *w) {
+        if (w->store_open)
+                return 0;
+        int r = backup_store_open(&w->store, w->params.backup_dir);
+        if (r < 0)
+                return r;
+        w->store_open = 1;
+        return 0;
+}
+
+static void write_failed(struct worker *w, const char *what, int err) {
+        struct timespec now = mono_now();
+        pthread_mutex_lock(&w->lock);
+        w->st.write_errors++;
+        uint64_t errors = w->st.write_errors;
+        pthread_mutex_unlock(&w->lock);
+        w->need_full = 1;
+        if (w->last_error_log.tv_sec == 0 || now.tv_sec - w->last_error_log.tv_sec >= WRITE_ERROR_LOG_INTERVAL_S) {
+                w->last_error_log = now;
+                emit(w, LOG_ERROR,
+                     "cannot write %s in %s: %s (%llu failed writes so far; sampling goes on and a full "
+                     "snapshot is written once writing works again)",
+                     what, w->params.backup_dir, strerror(-err), (unsigned long long)errors);
+        }
+}
+
+static void write_recovered(struct worker *w) {
+        if (w->last_error_log.tv_sec != 0) {
+                w->last_error_log.tv_sec = 0;
+                emit(w, LOG_INFO, "backups are written again in %s", w->params.backup_dir);
+        }
+}
+
+static void apply_retention(struct worker *w) {
+        if (w->params.keep_full == 0 && w->params.max_bytes == 0)
+                return;
+        int r = backup_retention(&w->store, w->params.keep_full, w->params.max_bytes);
+        if (r > 0)
+                emit(w, LOG_DEBUG, "retention deleted %d old files", r);
+        else if (r < 0)
+                emit(w, LOG_WARN, "retention in %s failed: %s", w->params.backup_dir, strerror(-r));
+}
+
+/* Writes a full snapshot of s.  Returns 0 or -errno (already logged). */
+static int write_full(struct worker *w, const struct maps_snapshot *s, const char *why) {
+        char name[BACKUP_NAME_SIZE];
+        struct backup_info info = {.target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
+        int r = ensure_store(w);
+        if (r == 0)
+                r = backup_write_full(&w->store, &info, s, name);
+        if (r < 0) {
+                write_failed(w, "a full backup", r);
+                return r;
+        }
+        write_recovered(w);
+        w->need_full = 0;
+        w->diffs_since_full = 0;
+        w->last_full = mono_now();
+        pthread_mutex_lock(&w->lock);
+        w->st.full_written++;
+        pthread_mutex_unlock(&w->lock);
+        emit(w, LOG_INFO, "full backup %s (%s, %zu regions)", name, why, s->n);
+        apply_retention(w);
+        return 0;
+}
+
+static int write_diff(struct worker *w) {
+        char name[BACKUP_NAME_SIZE];
+        struct backup_info info = {.target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
+        int r = ensure_store(w);
+        if (r == 0)
+                r = backup_write_diff(&w->store, &info, &w->prev, &w->cur, &w->diff, name);
+        if (r < 0) {
+                write_failed(w, "an incremental diff", r);
+                return r;
+        }
+        write_recovered(w);
+        w->diffs_since_full++;
+        pthread_mutex_lock(&w->lock);
+        w->st.diffs_written++;
+        pthread_mutex_unlock(&w->lock);
+        emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed", name, w->diff.added, w->diff.removed,
+             w->diff.changed);
+        return 0;
+}
+
+/* Finds the process the target names.  Returns 0 with *ret set, or -errno
+ * with a reason written. */
+static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t size) {
+        const struct worker_params *p = &w->params;
+        pid_t pid = 0;
+        int r;
+        switch (p->selector) {
+        case SELECT_PID:
+        case SELECT_EXEC:
+                pid = p->pid;
+                break;
+        case SELECT_PIDFILE:
+                r = proc_read_pidfile(p->pidfile, &pid);
+                if (r < 0) {
+                        if (r == -EINVAL)
+                                snprintf(reason, size, "pidfile %s holds no valid pid", p->pidfile);
+                        else
+                                snprintf(reason, size, "pidfile %s: %s", p->pidfile, strerror(-r));
+                        return r;
+                }
+                break;
+        case SELECT_MATCH:
+                r = proc_find_by_name(p->match, ret);
+                if (r < 0)
+                        snprintf(reason, size, "no process named %s", p->match);
+                return r;
+        }
+        r = proc_identity(pid, ret);
+        if (r < 0)
+                snprintf(reason, size, "process %d does not exist", (int)pid);
+        return r;
+}
+
+/* Tries to attach to the target's process.  Returns 0 when attached. */
+static int attach(struct worker *w) {
+        char reason[160] = "";
+        struct proc_id id;
+        int r = locate(w, &id, reason, sizeof(reason));
+        if (r < 0) {
+                if (w->st.state != TARGET_WAITING || strcmp(w->st.reason, reason) != 0) {
+                        emit(w, LOG_INFO, "waiting: %s", reason);
+                        set_state(w, TARGET_WAITING, reason);
+                }
+                return r;
+        }
+        int fd = maps_open(id.pid);
+        if (fd == -EACCES || fd == -EPERM) {
+                snprintf(reason, sizeof(reason),
+                         "not allowed to read /proc/%d/maps (another user's or a non-dumpable process; "
+                         "needs CAP_SYS_PTRACE)",
+                         (int)id.pid);
+                if (w->st.state != TARGET_DENIED) {
+                        emit(w, LOG_WARN, "denied: %s", reason);
+                        w->id = id;
+                        set_state(w, TARGET_DENIED, reason);
+                }
+                return fd;
+        }
+        if (fd < 0)
+                return fd;
+        /* The pid may have been reused between reading its identity and
+         * opening its maps: check that the instance is still the one. */
+        struct proc_id again;
+        if (proc_identity(id.pid, &again) < 0 || again.start_time != id.start_time) {
+                close(fd);
+                return -ESRCH;
+        }
+        w->maps_fd = fd;
+        w->id = id;
+        w->have_prev = 0;
+        emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)id.pid, (unsigned long long)id.start_time);
+        set_state(w, TARGET_ATTACHED, "");
+        return 0;
+}
+
+/* The process instance is gone: record its last state and wait or end. */
+static void lost(struct worker *w) {
+        emit(w, LOG_INFO, "pid %d exited", (int)w->id.pid);
+        if (w->have_prev)
+                (void)write_full(w, &w->prev, "final, process exited");
+        close_maps(w);
+        w->have_prev = 0;
+        if (w->params.selector == SELECT_PID || w->params.selector == SELECT_EXEC)
+                set_state(w, TARGET_EXITED, "process exited");
+        else
+                set_state(w, TARGET_WAITING, "process exited; waiting for a new one");
+}
+
+/* Reads the maps into w->cur.  Returns 0, or -ESRCH when the instance is
+ * gone, or another -errno. */
+static int read_maps(struct worker *w) {
+        int r = maps_read_fd(w->maps_fd, &w->cur);
+        if (r == 0 && w->cur.len > 0)
+                return 0;
+        if (r < 0 && r != -ESRCH)
+                return r;
+        /* An empty read means the address space the fd was opened on is
+         * gone: the process exited, or it called exec and has a new one. */
+        struct proc_id now;
+        if (proc_identity(w->id.pid, &now) < 0 || now.start_time != w->id.start_time)
+                return -ESRCH;
+        close_maps(w);
+        int fd = maps_open(w->id.pid);
+        if (fd < 0)
+                return fd == -ESRCH ? -ESRCH : fd;
+        w->maps_fd = fd;
+        r = maps_read_fd(w->maps_fd, &w->cur);
+        if (r < 0)
+                return r;
+        return w->cur.len > 0 ? 0 : -ESRCH;
+}
+
+static int full_due(struct worker *w) {
+        if (w->need_full || w->diffs_since_full >= w->params.full_every)
+                return 1;
+        if (w->params.full_interval_us == 0)
+                return 0;
+        struct timespec now = mono_now();
+        return ts_us(&now) - ts_us(&w->last_full) >= (int64_t)w->params.full_interval_us;
+}
+
+static void note_change(struct worker *w) {
+        pthread_mutex_lock(&w->lock);
+        w->st.regions = w->prev.n;
+        clock_gettime(CLOCK_REALTIME, &w->st.last_change);
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* One sample: read, and when the text changed, parse, diff and write. */
+static int sample(struct worker *w) {
+        if (w->maps_fd < 0) {
+                int r = attach(w);
+                if (r < 0)
+                        return r;
+        }
+        int r = read_maps(w);
+        if (r == -ESRCH) {
+                lost(w);
+                return r;
+        }
+        if (r < 0) {
+                emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid, strerror(-r));
+                return r;
+        }
+        pthread_mutex_lock(&w->lock);
+        w->st.samples++;
+        pthread_mutex_unlock(&w->lock);
+        /* Most ticks change nothing: identical text needs no parsing. */
+        if (w->have_prev && !w->need_full && w->cur.len == w->prev.len &&
+            memcmp(w->cur.text, w->prev.text, w->cur.len) == 0)
+                return 0;
+        size_t bad_line = 0;
+        r = maps_parse(&w->cur, &bad_line);
+        if (r == -EINVAL) {
+                /* The kernel builds the text a page at a time and the
+                 * mappings may move in between: one re-read settles it. */
+                r = read_maps(w);
+                if (r == 0)
+                        r = maps_parse(&w->cur, &bad_line);
+        }
+        if (r < 0) {
+                if (r == -EINVAL)
+                        emit(w, LOG_ERROR, "/proc/%d/maps line %zu could not be parsed; sample skipped",
+                             (int)w->id.pid, bad_line);
+                else if (r == -ESRCH)
+                        lost(w);
+                else
+                        emit(w, LOG_ERROR, "cannot parse /proc/%d/maps: %s", (int)w->id.pid, strerror(-r));
+                return r;
+        }
+        w->cur.checksum = maps_checksum(w->cur.text, w->cur.len);
+        if (!w->have_prev) {
+                if (write_full(w, &w->cur, "sampling started") < 0)
+                        w->need_full = 1;
+        } else if (w->cur.len == w->prev.len && memcmp(w->cur.text, w->prev.text, w->cur.len) == 0) {
+                /* Unchanged, but the last write failed: record it now. */
+                (void)write_full(w, &w->cur, "after a failed write");
+        } else {
+                r = diff_compute(&w->prev, &w->cur, &w->diff);
+                if (r < 0) {
+                        emit(w, LOG_ERROR, "diff failed: %s", strerror(-r));
+                        return r;
+                }
+                if (full_due(w))
+                        (void)write_full(w, &w->cur, w->need_full ? "after a failed write" : "scheduled");
+                else
+                        (void)write_diff(w);
+        }
+        maps_snapshot_swap(&w->prev, &w->cur);
+        w->have_prev = 1;
+        note_change(w);
+        return 0;
+}
+
+int worker_tick(struct worker *w) {
+        if (w->st.state == TARGET_EXITED || w->st.state == TARGET_PAUSED)
+                return 0;
+        return sample(w);
+}
+
+/* A manual or signalled full backup of the current maps. */
+static int manual_backup(struct worker *w) {
+        if (w->st.state == TARGET_PAUSED || w->st.state == TARGET_EXITED)
+                return -ESRCH;
+        int r = sample(w);
+        if (r < 0)
+                return r;
+        if (!w->have_prev)
+                return -ESRCH;
+        /* sample() may have just written a full snapshot of the same text:
+         * a manual backup is asked for, so it still gets its own file. */
+        return write_full(w, &w->prev, "manual");
+}
+
+static void follow_pid(struct worker *w, pid_t pid) {
+        close_maps(w);
+        w->have_prev = 0;
+        pthread_mutex_lock(&w->lock);
+        w->params.selector = SELECT_PID;
+        w->params.pid = pid;
+        pthread_mutex_unlock(&w->lock);
+        w->id.pid = pid;
+        w->id.start_time = 0;
+        emit(w, LOG_INFO, "following pid %d (a new chain starts)", (int)pid);
+        set_state(w, TARGET_WAITING, "");
+}
+
+static void apply_params(struct worker *w, struct worker_params *np) {
+        w->params.interval_us = np->interval_us;
+        w->params.full_every = np->full_every;
+        w->params.full_interval_us = np->full_interval_us;
+        w->params.keep_full = np->keep_full;
+        w->params.max_bytes = np->max_bytes;
+        w->st.interval_us = np->interval_us;
+}
+
+static int is_idle_state(enum target_state s) {
+        return s == TARGET_PAUSED || s == TARGET_EXITED || s == TARGET_STOPPED;
+}
+
+static void *worker_main(void *arg) {
+        struct worker *w = arg;
+        struct timespec now = mono_now();
+        int64_t next = ts_us(&now) + (int64_t)w->first_delay_us;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                int due = 0;
+                while (!w->requests) {
+                        if (is_idle_state(w->st.state)) {
+                                pthread_cond_wait(&w->cond, &w->lock);
+                                continue;
+                        }
+                        now = mono_now();
+                        if (ts_us(&now) >= next) {
+                                due = 1;
+                                break;
+                        }
+                        struct timespec dl = us_ts(next);
+                        pthread_cond_timedwait(&w->cond, &w->lock, &dl);
+                }
+                unsigned req = w->requests;
+                w->requests = 0;
+                uint64_t upto = w->ticket;
+                pid_t new_pid = w->new_pid;
+                if (req & REQ_PARAMS) {
+                        int64_t old_interval = (int64_t)w->params.interval_us;
+                        apply_params(w, &w->new_params);
+                        /* Keep the phase: the next tick is one new interval
+                         * after the last one. */
+                        next += (int64_t)w->params.interval_us - old_interval;
+                }
+                pthread_mutex_unlock(&w->lock);
+
+                int backup_result = 0;
+                if (req & REQ_STOP) {
+                        if ((req & REQ_FINAL) && w->have_prev)
+                                (void)write_full(w, &w->prev, "final, target stopped");
+                        close_maps(w);
+                        pthread_mutex_lock(&w->lock);
+                        w->st.state = TARGET_STOPPED;
+                        w->done = upto;
+                        pthread_cond_broadcast(&w->cond);
+                        pthread_mutex_unlock(&w->lock);
+                        return NULL;
+                }
+                if (req & REQ_PID)
+                        follow_pid(w, new_pid);
+                if (req & REQ_PAUSE) {
+                        emit(w, LOG_INFO, "paused");
+                        set_state(w, TARGET_PAUSED, "paused by command");
+                }
+                if ((req & REQ_RESUME) && w->st.state == TARGET_PAUSED) {
+                        emit(w, LOG_INFO, "resumed");
+                        set_state(w, w->maps_fd >= 0 ? TARGET_ATTACHED : TARGET_WAITING, "");
+                        due = 1;
+                }
+                if (req & REQ_BACKUP)
+                        backup_result = manual_backup(w);
+                else if ((req & (REQ_SAMPLE | REQ_PID)) || due)
+                        (void)worker_tick(w);
+                if (due) {
+                        now = mono_now();
+                        int64_t iv = (int64_t)w->params.interval_us;
+                        next += iv;
+                        /* Behind schedule (a stall, a huge write): skip the
+                         * missed ticks but keep the phase. */
+                        if (next <= ts_us(&now))
+                                next += ((ts_us(&now) - next) / iv + 1) * iv;
+                }
+
+                pthread_mutex_lock(&w->lock);
+                if (req & REQ_BACKUP)
+                        w->last_result = backup_result;
+                w->done = upto;
+                pthread_cond_broadcast(&w->cond);
+        }
+}
+
+int worker_new(const struct worker_params *params, const struct worker_env *env, uint64_t first_delay_us,
+               struct worker **ret) {
+        struct worker *w = mm_calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        int r = worker_params_copy(&w->params, params);
+        if (r < 0) {
+                mm_free(w);
+                return r;
+        }
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&w->lock, NULL);
+        w->env = *env;
+        w->maps_fd = -1;
+        w->first_delay_us = first_delay_us;
+        w->id.pid = params->pid;
+        w->st.state = TARGET_WAITING;
+        w->st.pid = params->pid;
+        w->st.interval_us = params->interval_us;
+        maps_snapshot_init(&w->prev);
+        maps_snapshot_init(&w->cur);
+        diff_init(&w->diff);
+        w->store.dir_fd = w->store.full_fd = w->store.incr_fd = -1;
+        *ret = w;
+        return 0;
+}
+
+int worker_start(struct worker *w) {
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        /* Thousands of workers: keep their stacks small. */
+        pthread_attr_setstacksize(&a, 256 * 1024);
+        int r = pthread_create(&w->thread, &a, worker_main, w);
+        pthread_attr_destroy(&a);
+        if (r != 0)
+                return -r;
+        w->started = 1;
+        return 0;
+}
+
+int64_t worker_post(struct worker *w, unsigned requests, pid_t new_pid, const struct worker_params *params) {
+        pthread_mutex_lock(&w->lock);
+        if (requests & REQ_PARAMS) {
+                worker_params_fini(&w->new_params);
+                int r = worker_params_copy(&w->new_params, params);
+                if (r < 0) {
+                        pthread_mutex_unlock(&w->lock);
+                        return r;
+                }
+        }
+        if (requests & REQ_PID)
+                w->new_pid = new_pid;
+        w->requests |= requests;
+        int64_t t = (int64_t)++w->ticket;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        return t;
+}
+
+int64_t worker_set_interval(struct worker *w, uint64_t interval_us) {
+        pthread_mutex_lock(&w->lock);
+        if (!(w->requests & REQ_PARAMS)) {
+                w->new_params.interval_us = w->params.interval_us;
+                w->new_params.full_every = w->params.full_every;
+                w->new_params.full_interval_us = w->params.full_interval_us;
+                w->new_params.keep_full = w->params.keep_full;
+                w->new_params.max_bytes = w->params.max_bytes;
+        }
+        w->new_params.interval_us = interval_us;
+        w->requests |= REQ_PARAMS;
+        int64_t t = (int64_t)++w->ticket;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        return t;
+}
+
+int worker_wait(struct worker *w, int64_t ticket, int timeout_ms) {
+        struct timespec dl = mono_now();
+        int64_t end = ts_us(&dl) + (int64_t)timeout_ms * 1000;
+        dl = us_ts(end);
+        int r = 0;
+        pthread_mutex_lock(&w->lock);
+        while (w->done < (uint64_t)ticket && w->st.state != TARGET_STOPPED) {
+                if (pthread_cond_timedwait(&w->cond, &w->lock, &dl) == ETIMEDOUT) {
+                        r = w->done < (uint64_t)ticket ? -ETIMEDOUT : 0;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&w->lock);
+        return r;
+}
+
+int worker_last_result(struct worker *w) {
+        pthread_mutex_lock(&w->lock);
+        int r = w->last_result;
+        pthread_mutex_unlock(&w->lock);
+        return r;
+}
+
+void worker_get_status(struct worker *w, struct worker_status *ret) {
+        pthread_mutex_lock(&w->lock);
+        *ret = w->st;
+        ret->interval_us = w->params.interval_us;
+        pthread_mutex_unlock(&w->lock);
+}
+
+static int str_eq(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+static int same_selector(const struct worker_params *a, const struct worker_params *b) {
+        if (a->selector != b->selector || !str_eq(a->backup_dir, b->backup_dir))
+                return 0;
+        switch (a->selector) {
+        case SELECT_PID:
+        case SELECT_EXEC:
+                return a->pid == b->pid;
+        case SELECT_PIDFILE:
+                return str_eq(a->pidfile, b->pidfile);
+        case SELECT_MATCH:
+                return str_eq(a->match, b->match);
+        }
+        return 0;
+}
+
+enum worker_change worker_compare(struct worker *w, const struct worker_params *p) {
+        enum worker_change c = WORKER_SAME;
+        pthread_mutex_lock(&w->lock);
+        /* A policy change already posted but not yet applied counts. */
+        const struct worker_params *cur = (w->requests & REQ_PARAMS) ? &w->new_params : &w->params;
+        if (!same_selector(&w->params, p))
+                c = WORKER_SELECTOR_CHANGED;
+        else if (cur->interval_us != p->interval_us || cur->full_every != p->full_every ||
+                 cur->full_interval_us != p->full_interval_us || cur->keep_full != p->keep_full ||
+                 cur->max_bytes != p->max_bytes)
+                c = WORKER_POLICY_CHANGED;
+        pthread_mutex_unlock(&w->lock);
+        return c;
+}
+
+void worker_free(struct worker *w, int final) {
+        if (!w)
+                return;
+        if (w->started) {
+                (void)worker_post(w, REQ_STOP | (final ? REQ_FINAL : 0), 0, NULL);
+                pthread_join(w->thread, NULL);
+        }
+        close_maps(w);
+        if (w->store_open)
+                backup_store_close(&w->store);
+        maps_snapshot_fini(&w->prev);
+        maps_snapshot_fini(&w->cur);
+        diff_fini(&w->diff);
+        worker_params_fini(&w->params);
+        worker_params_fini(&w->new_params);
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+        mm_free(w);
+}
