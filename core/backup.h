@@ -38,7 +38,15 @@
  *   < <old line>                (a changed region: old line, then new line)
  *   > <new line>
  *   # end
- * Records are in start-address order.
+ * Records are in strictly increasing start-address order; `records` counts
+ * records, a change ('<' and '>') being one record on two lines.
+ *
+ * File names are backup_<PID>_<TS>.maps and diff_<PID>_<TS>.diff exactly;
+ * dotfiles (temp files among them) and other names are ignored by replay,
+ * verify and retention.  Readers treat every file as hostile: a file is read
+ * whole, bounded by its size on disk, and no count or length in its content
+ * decides an allocation; the header must be exactly the lines above, in that
+ * order, with canonical numbers, and its pid and time must match the name.
  */
 #ifndef MEMMON_CORE_BACKUP_H
 #define MEMMON_CORE_BACKUP_H
@@ -63,7 +71,9 @@ int backup_format_ts(const struct timespec *t, char ret[BACKUP_TS_SIZE]);
 
 /* Normalises a user's --at argument into a backup timestamp: accepts
  * 20261125T183328[.ffffff]Z and 2026-11-25T18:33:28[.ffffff]Z (the trailing Z
- * may be left out).  A missing fraction means the end of that second.
+ * may be left out).  A missing fraction means the end of that second, and a
+ * fraction of fewer than six digits the end of that interval (".5" is
+ * .599999), so that `--at` a moment includes everything recorded in it.
  * Returns 0 or -EINVAL. */
 int backup_parse_ts(const char *s, char ret[BACKUP_TS_SIZE]);
 
@@ -88,24 +98,41 @@ struct backup_store {
 
 /* Creates DIR, DIR/full and DIR/incremental as needed (0700, parents too,
  * never following a symlink at the last component), opens them, and removes
- * temp files a crash left behind.  Returns 0 or -errno. */
+ * temp files a crash left behind.  last_ts starts at the newest timestamp
+ * already named in the folders, so new names sort after old ones even if the
+ * clock went back across a restart.  Returns 0 or -errno; on failure *st is
+ * left closed (backup_store_close on it is harmless). */
 int backup_store_open(struct backup_store *st, const char *dir);
 void backup_store_close(struct backup_store *st);
 
 /* Writes a full snapshot of s (s->checksum must be set).  On success the
- * file's name (not path) is in ret_name when it is not NULL. */
+ * file's name (not path) is in ret_name when it is not NULL.  The timestamp
+ * is CLOCK_REALTIME, or 1 µs after last_ts when the clock did not move past
+ * it, so names are unique and increasing.  Returns 0, -EINVAL (bad info, or
+ * s->checksum is not the checksum of s->text), or -errno from the file system
+ * (-ENOSPC...); on failure no file is left under any name. */
 int backup_write_full(struct backup_store *st, const struct backup_info *info,
                       const struct maps_snapshot *s, char ret_name[BACKUP_NAME_SIZE]);
 
-/* Writes the diff d that turns old into cur (both checksums set). */
+/* Writes the diff d that turns old into cur (both checksums set).  A diff
+ * with no records is not written: "no change, no file", and the call returns
+ * -ENODATA so that no caller can mistake it for a written file (ret_name is
+ * not touched).  Returns 0, -ENODATA, -EINVAL (a checksum that does not match
+ * its text, or records that do not fit old and cur), or -errno as for
+ * backup_write_full. */
 int backup_write_diff(struct backup_store *st, const struct backup_info *info,
                       const struct maps_snapshot *old, const struct maps_snapshot *cur,
                       const struct diff *d, char ret_name[BACKUP_NAME_SIZE]);
 
 /* Retention: deletes whole chains, oldest first, while there are more than
  * keep_full full snapshots (0: no limit) or the files take more than
- * max_bytes (0: no limit).  The newest chain is never deleted.  Returns the
- * number of files deleted or -errno. */
+ * max_bytes (0: no limit).  The newest chain is never deleted; diffs from
+ * before the first full snapshot (which cannot be replayed) count as the
+ * oldest chain.  A chain's diffs go newest first, then the folder is synced,
+ * then the full snapshot goes: a crash midway leaves a full snapshot with a
+ * prefix of its diffs, a shorter chain that still verifies, never a chain
+ * with a hole, nor diffs without their full snapshot.  Returns the number of
+ * files deleted or -errno. */
 int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes);
 
 /* Callback for messages from replay and verify: one line, no '\n'. */
@@ -113,17 +140,27 @@ typedef void (*backup_report_fn)(void *user, const char *line);
 
 /* Rebuilds the maps at the moment `at` (a backup timestamp; NULL: the latest
  * recorded moment) from the newest chain that starts at or before it.  DIR is
- * a target's folder (holding full/ and incremental/).  On corruption the
- * result is the last good point and report() says which file and why.
- * Returns 0 (exact), 1 (stopped early at the last good point), -ENOENT
- * (nothing recorded at or before `at`), or another -errno. */
+ * a target's folder (holding full/ and incremental/).  ret must be
+ * initialised; its contents are replaced only when 0 or 1 is returned.  On
+ * corruption the result is the last good point and report() says which file,
+ * line and why ("DIR/incremental/diff_...diff: line 12: ...; stopped at TS");
+ * when the chain's full snapshot itself is bad, the last good point is the
+ * end of an older chain.  report may be NULL.  Returns 0 (exact), 1 (stopped
+ * early at the last good point), -ENOENT (nothing recorded at or before
+ * `at`), -EINVAL (`at` is not a backup timestamp), -EBADMSG (no full snapshot
+ * at or before `at` is readable), or another -errno. */
 int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret,
                   backup_report_fn report, void *user);
 
 /* Checks every chain in DIR.  DIR is a target's folder, or a folder of target
- * folders (each checked).  report() gets one line per chain checked and one
- * naming the first broken file and record of each bad chain.  Returns the
- * number of broken chains (0: all good) or -errno. */
+ * folders (each subfolder with full/ or incremental/ is checked).  report()
+ * gets "ok DIR/full/backup_...maps: N diffs" per good chain; for a bad chain
+ * a line naming the first broken file and record ("DIR/incremental/
+ * diff_...diff: line 7: result checksum mismatch ...") and then "bad
+ * DIR/full/backup_...maps: K of N diffs good".  Diffs before any full
+ * snapshot are a broken chain; so is a diff whose pid, start time or target
+ * is not its chain's.  Returns the number of broken chains (0: all good),
+ * -ENOENT when DIR holds no target folder, or another -errno. */
 int backup_verify(const char *dir, backup_report_fn report, void *user);
 
 #ifdef __cplusplus
