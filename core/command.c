@@ -22,17 +22,6 @@ static const char help_text[] =
         "  help                this list\n"
         "  quit | stop         stop the agent";
 
-int command_parse_interval(const char *s, uint64_t *ret) {
-        uint64_t us;
-        int r = units_parse_duration_us(s, &us);
-        if (r < 0)
-                return r;
-        if (us < INTERVAL_MIN_US || us > INTERVAL_MAX_US)
-                return -ERANGE;
-        *ret = us;
-        return 0;
-}
-
 struct parsed {
         char buf[COMMAND_MAX_LINE + 1];
         const char *target;     /* NULL: every target */
@@ -175,7 +164,7 @@ static int cmd_interval(struct command_host *h, const struct parsed *p, struct s
                 return -EINVAL;
         }
         uint64_t us;
-        int r = command_parse_interval(p->argv[1], &us);
+        int r = units_parse_interval_us(p->argv[1], &us);
         if (r == -ERANGE) {
                 strbuf_printf(reply, "Invalid interval: '%s' is out of range (1ms to 1h)", p->argv[1]);
                 return -EINVAL;

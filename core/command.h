@@ -23,9 +23,6 @@ extern "C" {
 /* Lines longer than this are rejected, wherever they come from. */
 #define COMMAND_MAX_LINE 4096
 
-/* Intervals accepted from commands (and elsewhere): 1 ms to 1 hour. */
-#define INTERVAL_MIN_US 1000ULL
-#define INTERVAL_MAX_US 3600000000ULL
 
 /* What the agent lends the interpreter. */
 struct command_host {
@@ -48,10 +45,6 @@ enum command_result {
  * -EINVAL for a bad command (the reply says what is wrong), or another
  * -errno (the reply says what failed). An empty line does nothing. */
 int command_execute(struct command_host *h, const char *line, size_t len, struct strbuf *reply);
-
-/* Parses an interval as users write it (2000000, 500ms, 2s) within
- * INTERVAL_MIN_US..INTERVAL_MAX_US.  Returns 0, -EINVAL or -ERANGE. */
-int command_parse_interval(const char *s, uint64_t *ret);
 
 #ifdef __cplusplus
 }

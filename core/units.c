@@ -44,6 +44,17 @@ int units_parse_duration_us(const char *s, uint64_t *ret) {
         return -EINVAL;
 }
 
+int units_parse_interval_us(const char *s, uint64_t *ret) {
+        uint64_t us;
+        int r = units_parse_duration_us(s, &us);
+        if (r < 0)
+                return r;
+        if (us < INTERVAL_MIN_US || us > INTERVAL_MAX_US)
+                return -ERANGE;
+        *ret = us;
+        return 0;
+}
+
 int units_parse_size(const char *s, uint64_t *ret) {
         uint64_t v;
         int n = parse_digits(s, &v);

@@ -1,0 +1,190 @@
+/*
+ * config: memmon's INI configuration (SPEC.md section 3), read with inih.
+ *
+ *   [agent]          base_dir, interval, log_level
+ *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes
+ *   [target:NAME]    exactly one of pid, pidfile, match, exec; plus any key
+ *                    of [defaults] as a per-target override
+ *   [include]        files = GLOB... (space-separated, relative to the
+ *                    including file's folder; a glob matching nothing is fine)
+ *
+ * A key is set at most once per section ([agent] and [defaults] count as one
+ * section across all files; each [target:NAME] is its own). Targets keep
+ * the file and line of their header; [defaults] reaches every target,
+ * wherever it appears.
+ *
+ * Every key is a row of one table in config.c, from which parsing, defaults,
+ * validation and config_write()/config_write_keys() all come.
+ *
+ * Durations and sizes have the syntax of core/units.h (2000000, 500ms, 2s;
+ * 4096, 256M), so that the file, -T and the `interval` command agree.
+ *
+ * Values: relative paths (base_dir, pidfile, an exec program with a /) are
+ * relative to the folder of
+ * the file that sets them. exec is split on blanks; double quotes group words
+ * and, inside them, \" and \\ stand for " and \. As everywhere in the file,
+ * " ;" (a ';' after a blank) starts a comment, even inside quotes.
+ * Lines may be of any length up to CONFIG_MAX_LINE bytes.
+ *
+ * Ownership: a struct config and everything it points to are allocated with
+ * the mm_* wrappers of core/alloc.h and freed by config_free() only.
+ */
+#ifndef MEMMON_CONFIG_CONFIG_H
+#define MEMMON_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "core/units.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The longest line accepted, newline excluded. */
+#define CONFIG_MAX_LINE (1024 * 1024)
+/* Errors recorded per config_load(); the rest are only counted. */
+#define CONFIG_MAX_ERRORS 1000
+/* Longest target name; names are [A-Za-z0-9_.-]{1,64}. */
+#define CONFIG_TARGET_NAME_MAX 64
+
+/* In the order of enum target_selector (SELECT_*) of core/worker.h, whose
+ * name this cannot take since the agent includes both headers. */
+enum config_selector {
+        CONFIG_SEL_PID,
+        CONFIG_SEL_PIDFILE,
+        CONFIG_SEL_MATCH,
+        CONFIG_SEL_EXEC,
+};
+
+/* In the order and with the values of enum log_level of core/worker.h. */
+enum config_log_level {
+        CONFIG_LOG_ERROR,
+        CONFIG_LOG_WARN,
+        CONFIG_LOG_INFO,
+        CONFIG_LOG_DEBUG,
+};
+
+struct target_config {
+        char *name;
+        /* Selector: the one field that SEL names is set, the others are 0/NULL. */
+        enum config_selector sel;
+        pid_t pid;
+        char *pidfile; /* absolute */
+        char *match;   /* process name: comm or exe basename */
+        char **argv;   /* NULL-terminated, for exec */
+        /* Policy, resolved: target key, else [defaults], else built-in default
+         * (interval: else [agent] interval). */
+        uint64_t interval_us;
+        unsigned full_every;
+        uint64_t full_interval_us; /* 0: off */
+        unsigned keep_full;        /* 0: keep all */
+        uint64_t max_bytes;        /* 0: no limit */
+        /* Where the [target:NAME] header is, for messages; NULL/0 for targets
+         * added by config_add_*_target(). Not compared by
+         * config_target_equal(). */
+        char *file;
+        unsigned line;
+};
+
+struct config {
+        char *path;     /* absolute path of the main file; NULL from config_new() */
+        char *base_dir; /* absolute; default: the main file's folder */
+        uint64_t interval_us;
+        enum config_log_level log_level;
+        /* The resolved [defaults]: only the policy fields are set. Targets
+         * added later with config_add_*_target() take their policy from here. */
+        struct target_config defaults;
+        struct target_config *targets;
+        size_t n_targets;
+};
+
+struct config_error {
+        char *file;          /* NULL when the error is not about a file */
+        unsigned line;       /* 0 when the error is about a whole file */
+        char *text;          /* "FILE:LINE: message", "FILE: message" or "message" */
+        const char *message; /* borrowed: points into text, after the location */
+};
+
+/* Zero-initialize (or use config_errors_init()) before the first use. */
+struct config_errors {
+        struct config_error *v;
+        size_t n;
+        size_t cap;
+        size_t n_dropped; /* errors beyond CONFIG_MAX_ERRORS, not recorded */
+};
+
+void config_errors_init(struct config_errors *errs);
+/* Frees every recorded error and re-initializes ERRS. */
+void config_errors_fini(struct config_errors *errs);
+
+/* Reads the configuration file PATH (relative to the current directory if
+ * not absolute) and every file it includes, and validates all of it.
+ *
+ * Returns 0 and sets *ret to a new config that the caller frees with
+ * config_free(). On failure *ret is untouched and returns:
+ *   -EINVAL  the configuration has errors; every one of them is appended to
+ *            ERRS as "FILE:LINE: message", in the order found;
+ *   -errno   PATH itself cannot be opened or read (an error naming it is
+ *            appended to ERRS as well), or -ENOMEM.
+ * ERRS may be NULL when the caller does not want the messages.
+ *
+ * inih is configured through process-wide globals (ini_use_stack,
+ * ini_max_line, ...), which this sets on every call: do not call it while
+ * another thread uses inih. */
+int config_load(const char *path, struct config **ret, struct config_errors *errs);
+
+/* Makes a config with no file and no targets: every key at its built-in
+ * default and base_dir set to BASE_DIR (made absolute against the current
+ * directory). For the agent's -p without -c. Returns 0 or -ENOMEM. */
+int config_new(const char *base_dir, struct config **ret);
+
+/* Appends a target with the policy of c->defaults. Returns 0, -EINVAL for an
+ * invalid name (see config_target_name_valid()) or an empty argv or a pid out
+ * of 1..4194304, -EEXIST if C already has a target of that name, or
+ * -ENOMEM. ARGV is copied. */
+int config_add_pid_target(struct config *c, const char *name, pid_t pid);
+int config_add_exec_target(struct config *c, const char *name, char *const argv[]);
+
+/* Frees C and everything it owns; C may be NULL. */
+void config_free(struct config *c);
+
+/* Returns 0 if NAME is a valid target name, -EINVAL if not. A valid name is
+ * 1..64 of [A-Za-z0-9_.-], other than ".", "..", "full" and "incremental"
+ * (a name becomes a folder next to the seed's full/ and incremental/). */
+int config_target_name_valid(const char *name);
+
+/* The target named NAME, or NULL. Borrowed from C. */
+const struct target_config *config_find_target(const struct config *c, const char *name);
+
+enum config_change {
+        CONFIG_SAME,             /* nothing to do on reload */
+        CONFIG_POLICY_CHANGED,   /* apply interval/full_every/... in place */
+        CONFIG_SELECTOR_CHANGED, /* other process: re-attach, new chain */
+};
+
+/* Compares the old and new versions of a target (normally of the same name)
+ * for reload. A different name counts as CONFIG_SELECTOR_CHANGED. file and
+ * line are ignored. */
+enum config_change config_target_compare(const struct target_config *a, const struct target_config *b);
+
+/* True when config_target_compare() returns CONFIG_SAME. */
+bool config_target_equal(const struct target_config *a, const struct target_config *b);
+
+/* Writes C as a complete INI file that config_load() reads back to an equal
+ * config (targets after [defaults], every policy key resolved), with each
+ * target's origin as a comment. Exec words that would need " ;" cannot be
+ * written back faithfully. Returns 0, or -EIO if writing to F failed. */
+int config_write(const struct config *c, FILE *f);
+
+/* Writes the key table (section, key, type, bounds, default, help), one key
+ * per line, for documentation. Returns 0, or -EIO. */
+int config_write_keys(FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
