@@ -1,0 +1,440 @@
+#include "core/maps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+
+/* Header-only, so that the checksum needs no link flag and can be inlined. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* Most processes' maps fit in one buffer of this size, so a fresh snapshot
+ * usually allocates its text once. */
+#define MAPS_TEXT_MIN_CAP ((size_t)64 * 1024)
+#define MAPS_REGIONS_MIN_CAP ((size_t)256)
+
+/* The parser runs once per line of every sample, and at -O0 (Bazel's
+ * fastbuild) a plain static inline is still a call; forcing the inlining keeps
+ * the per-line cost down to the work itself. */
+#define MAPS_INLINE static inline __attribute__((always_inline))
+
+/* Value + 1 of each hex digit, 0 for anything else, so one table load both
+ * tests and converts a character. */
+static const unsigned char hex_value[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+void maps_snapshot_init(struct maps_snapshot *s) {
+        memset(s, 0, sizeof(*s));
+}
+
+void maps_snapshot_fini(struct maps_snapshot *s) {
+        mm_free(s->text);
+        mm_free(s->regions);
+        maps_snapshot_init(s);
+}
+
+void maps_snapshot_swap(struct maps_snapshot *a, struct maps_snapshot *b) {
+        struct maps_snapshot t = *a;
+
+        *a = *b;
+        *b = t;
+}
+
+/* Makes room for at least need bytes of text, keeping the current contents.
+ * The capacity doubles so that a target whose maps keep growing costs a
+ * logarithmic number of reallocations. */
+static int text_reserve(struct maps_snapshot *s, size_t need) {
+        size_t cap = s->cap ? s->cap : MAPS_TEXT_MIN_CAP;
+        char *text;
+
+        if (need <= s->cap)
+                return 0;
+        while (cap < need) {
+                if (cap > SIZE_MAX / 2)
+                        return -ENOMEM;
+                cap *= 2;
+        }
+        text = mm_realloc(s->text, cap);
+        if (!text)
+                return -ENOMEM;
+        s->text = text;
+        s->cap = cap;
+        return 0;
+}
+
+static int regions_reserve(struct maps_snapshot *s, size_t need) {
+        size_t cap = s->regions_cap ? s->regions_cap : MAPS_REGIONS_MIN_CAP;
+        struct region *regions;
+
+        if (need <= s->regions_cap)
+                return 0;
+        while (cap < need) {
+                if (cap > SIZE_MAX / 2)
+                        return -ENOMEM;
+                cap *= 2;
+        }
+        regions = mm_reallocarray(s->regions, cap, sizeof(*regions));
+        if (!regions)
+                return -ENOMEM;
+        s->regions = regions;
+        s->regions_cap = cap;
+        return 0;
+}
+
+int maps_snapshot_copy(struct maps_snapshot *dst, const struct maps_snapshot *src) {
+        int r;
+
+        /* realloc keeps the old contents, so if the second reservation fails
+         * dst still holds what it held, only in a larger buffer. */
+        r = text_reserve(dst, src->len);
+        if (r < 0)
+                return r;
+        r = regions_reserve(dst, src->n);
+        if (r < 0)
+                return r;
+        if (src->len > 0)
+                memcpy(dst->text, src->text, src->len);
+        if (src->n > 0)
+                memcpy(dst->regions, src->regions, src->n * sizeof(*src->regions));
+        dst->len = src->len;
+        dst->n = src->n;
+        dst->checksum = src->checksum;
+        return 0;
+}
+
+int maps_snapshot_set_text(struct maps_snapshot *s, const char *buf, size_t len, size_t *ret_bad_line) {
+        if (len > s->cap) {
+                /* A fresh buffer rather than realloc, because buf may point
+                 * into the old text. */
+                size_t cap = s->cap ? s->cap : MAPS_TEXT_MIN_CAP;
+                char *text;
+
+                while (cap < len) {
+                        if (cap > SIZE_MAX / 2)
+                                return -ENOMEM;
+                        cap *= 2;
+                }
+                text = mm_malloc(cap);
+                if (!text)
+                        return -ENOMEM;
+                memcpy(text, buf, len);
+                mm_free(s->text);
+                s->text = text;
+                s->cap = cap;
+        } else if (len > 0) {
+                memmove(s->text, buf, len);
+        }
+        s->len = len;
+        s->n = 0;
+        return maps_parse(s, ret_bad_line);
+}
+
+int maps_open(pid_t pid) {
+        char path[sizeof("/proc//maps") + 3 * sizeof(int)];
+        int k, fd;
+
+        if (pid <= 0)
+                return -EINVAL;
+        k = snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+        if (k < 0 || (size_t)k >= sizeof(path))
+                return -EINVAL;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+        return fd;
+}
+
+/* pread that retries EINTR.  Returns the byte count or -errno. */
+static ssize_t pread_retry(int fd, void *buf, size_t count, size_t off) {
+        ssize_t k;
+
+        do
+                k = pread(fd, buf, count, (off_t)off);
+        while (k < 0 && errno == EINTR);
+        return k < 0 ? -errno : k;
+}
+
+int maps_read_fd(int fd, struct maps_snapshot *s) {
+        size_t len = 0;
+        ssize_t k;
+        int r;
+
+        /* The regions describe the text about to be overwritten. */
+        s->n = 0;
+        r = text_reserve(s, MAPS_TEXT_MIN_CAP);
+        if (r < 0)
+                goto fail;
+        for (;;) {
+                if (len == s->cap) {
+                        /* The buffer is full, which may mean the file fits
+                         * exactly: one byte tells EOF apart from more data, so
+                         * a maps that fits costs no allocation. */
+                        char c;
+
+                        k = pread_retry(fd, &c, 1, len);
+                        if (k < 0) {
+                                r = (int)k;
+                                goto fail;
+                        }
+                        if (k == 0)
+                                break;
+                        r = text_reserve(s, len + 1);
+                        if (r < 0)
+                                goto fail;
+                        s->text[len++] = c;
+                        continue;
+                }
+                k = pread_retry(fd, s->text + len, s->cap - len, len);
+                if (k < 0) {
+                        r = (int)k;
+                        goto fail;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t)k;
+        }
+        s->len = len;
+        return 0;
+
+fail:
+        /* Part of the text may have been overwritten: leave no stale half. */
+        s->len = 0;
+        return r;
+}
+
+#define BYTES_ONES UINT64_C(0x0101010101010101)
+#define BYTES_HIGH UINT64_C(0x8080808080808080)
+
+/* parse_hex takes eight characters at once, which needs the first character
+ * in the lowest byte of the loaded word. */
+#define MAPS_SWAR (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+
+/* Whether all eight bytes of w are hex digits.  Each byte is range-checked in
+ * its low seven bits, so that no sum carries into the next byte, and bytes
+ * with the high bit set are not ASCII at all. */
+MAPS_INLINE int hex_all8(uint64_t w) {
+        uint64_t b = w & ~BYTES_HIGH, lower = b | BYTES_ONES * 0x20;
+        uint64_t digit = (b + BYTES_ONES * (0x80 - '0')) & ~(b + BYTES_ONES * (0x80 - '9' - 1));
+        uint64_t letter = (lower + BYTES_ONES * (0x80 - 'a')) & ~(lower + BYTES_ONES * (0x80 - 'f' - 1));
+
+        return ((digit | letter) & ~w & BYTES_HIGH) == BYTES_HIGH;
+}
+
+/* The value of the eight hex digits in w. */
+MAPS_INLINE uint64_t hex_pack8(uint64_t w) {
+        /* Digits have bit 6 clear and letters set: a letter's value is its
+         * low nibble plus 9. */
+        uint64_t x = (w & BYTES_ONES * 0x0f) + (w >> 6 & BYTES_ONES) * 9;
+
+        x = (x << 4 | x >> 8) & UINT64_C(0x00ff00ff00ff00ff);
+        x = (x << 8 | x >> 16) & UINT64_C(0x0000ffff0000ffff);
+        return (x << 16 | x >> 32) & UINT64_C(0xffffffff);
+}
+
+/* Parses hex digits at *pp, at least one, into a 64-bit value.  Leading zeros
+ * are allowed; a value that needs more than 64 bits is rejected. */
+MAPS_INLINE int parse_hex(const char **pp, const char *e, uint64_t *ret) {
+        const char *p = *pp, *first = p;
+        uint64_t v = 0;
+        unsigned d;
+
+        /* The kernel prints addresses and offsets with at least eight digits.
+         * Taking those in one word does in a few operations what costs the
+         * byte loop a load, a test and a shift per digit. */
+        if (MAPS_SWAR && e - p >= 8) {
+                uint64_t w;
+
+                memcpy(&w, p, sizeof(w));
+                if (hex_all8(w)) {
+                        v = hex_pack8(w);
+                        p += 8;
+                }
+        }
+        while (p < e && (d = hex_value[(unsigned char)*p]) != 0) {
+                v = v << 4 | (d - 1);
+                p++;
+        }
+        if (p == first)
+                return -EINVAL;
+        /* v holds the last 16 digits only, which is the value as long as the
+         * digits before them are zeros. */
+        if (p - first > 16)
+                for (; first < p - 16; first++)
+                        if (*first != '0')
+                                return -EINVAL;
+        *pp = p;
+        *ret = v;
+        return 0;
+}
+
+MAPS_INLINE int parse_dec(const char **pp, const char *e, uint64_t *ret) {
+        const char *p = *pp, *first = p;
+        uint64_t v = 0;
+
+        while (p < e && (unsigned char)(*p - '0') < 10) {
+                v = v * 10 + (uint64_t)(*p - '0');
+                p++;
+        }
+        if (p == first)
+                return -EINVAL;
+        /* Up to 19 digits always fit in 64 bits, so only longer numbers need
+         * the slow, checked conversion. */
+        if (p - first > 19) {
+                v = 0;
+                for (; first < p; first++)
+                        if (__builtin_mul_overflow(v, 10, &v) ||
+                            __builtin_add_overflow(v, (uint64_t)(*first - '0'), &v))
+                                return -EINVAL;
+        }
+        *pp = p;
+        *ret = v;
+        return 0;
+}
+
+/* Parses a hex field followed by the separator sep. */
+MAPS_INLINE int parse_hex_sep(const char **pp, const char *e, char sep, uint64_t *ret) {
+        if (parse_hex(pp, e, ret) < 0 || *pp == e || **pp != sep)
+                return -EINVAL;
+        (*pp)++;
+        return 0;
+}
+
+/* Parses the fields of the line starting at p, up to and including the
+ * padding after the inode, reading nothing at or past e.  Sets *ret_rest to
+ * what follows the padding: the path, the '\n' that ends a line without one,
+ * or e.  Leaves the line and path fields of *r to the caller, and may write
+ * the others on failure. */
+MAPS_INLINE int parse_fields(const char *p, const char *e, struct region *r, const char **ret_rest) {
+        uint64_t major, minor;
+
+        if (parse_hex_sep(&p, e, '-', &r->start) < 0 || parse_hex_sep(&p, e, ' ', &r->end) < 0)
+                return -EINVAL;
+        /* An empty region never comes from the kernel, and allowing one would
+         * let two regions share a start, which diff matches on. */
+        if (r->start >= r->end)
+                return -EINVAL;
+
+        if (e - p < 5 || (p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
+            (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's') || p[4] != ' ')
+                return -EINVAL;
+        memcpy(r->perms, p, 4);
+        p += 5;
+
+        if (parse_hex_sep(&p, e, ' ', &r->offset) < 0 || parse_hex_sep(&p, e, ':', &major) < 0 ||
+            parse_hex_sep(&p, e, ' ', &minor) < 0 || major > UINT32_MAX || minor > UINT32_MAX)
+                return -EINVAL;
+        r->dev_major = (uint32_t)major;
+        r->dev_minor = (uint32_t)minor;
+
+        if (parse_dec(&p, e, &r->inode) < 0)
+                return -EINVAL;
+        if (p < e && *p != ' ' && *p != '\n')
+                return -EINVAL;
+        /* The kernel pads after the inode to a fixed column (73 on 64-bit)
+         * before a path, and leaves one trailing space on lines without one.
+         * A path never starts with a space (it is absolute or a [name]), so
+         * all the spaces are padding.  The padding is long enough to be worth
+         * skipping eight bytes at a time. */
+        while (e - p >= 8) {
+                uint64_t w;
+
+                memcpy(&w, p, sizeof(w));
+                if (w != UINT64_C(0x2020202020202020))
+                        break;
+                p += 8;
+        }
+        while (p < e && *p == ' ')
+                p++;
+        *ret_rest = p;
+        return 0;
+}
+
+int maps_parse_line(const char *text, size_t off, size_t len, struct region *ret) {
+        const char *p, *e, *rest;
+        struct region r;
+
+        if (off > UINT32_MAX || len > UINT32_MAX - off)
+                return -EINVAL;
+        p = text + off;
+        e = p + len;
+        /* A '\n' may end the inode in maps_parse, but has no place inside
+         * a single line. */
+        if (parse_fields(p, e, &r, &rest) < 0 || memchr(rest, '\n', (size_t)(e - rest)))
+                return -EINVAL;
+        r.line_off = (uint32_t)off;
+        r.line_len = (uint32_t)len;
+        r.path_off = (uint32_t)(rest - text);
+        r.path_len = (uint32_t)(e - rest);
+        *ret = r;
+        return 0;
+}
+
+int maps_parse(struct maps_snapshot *s, size_t *ret_bad_line) {
+        const char *text = s->text, *p, *end;
+        uint64_t prev_end = 0;
+        size_t n = 0, line = 0;
+        int r;
+
+        /* A never-filled snapshot has no text at all, and arithmetic on a
+         * NULL pointer is undefined even with a zero offset. */
+        if (s->len == 0) {
+                s->n = 0;
+                return 0;
+        }
+        p = text;
+        end = text + s->len;
+        /* One pass: the fields are parsed straight out of the text, bounded
+         * only by its end (no field can hold a '\n', so a short line fails
+         * its own fields), and memchr looks for the '\n' only from the start
+         * of the path. */
+        while (p < end) {
+                const char *rest, *nl;
+                struct region *reg;
+
+                line++;
+                if (n == s->regions_cap) {
+                        r = regions_reserve(s, n + 1);
+                        if (r < 0)
+                                goto fail;
+                }
+                reg = &s->regions[n];
+                r = parse_fields(p, end, reg, &rest);
+                if (r < 0)
+                        goto fail;
+                if (rest < end && *rest == '\n')
+                        nl = rest;
+                else
+                        nl = memchr(rest, '\n', (size_t)(end - rest));
+                if (!nl || (size_t)(nl - text) > UINT32_MAX || reg->start < prev_end) {
+                        r = -EINVAL;
+                        goto fail;
+                }
+                reg->line_off = (uint32_t)(p - text);
+                reg->line_len = (uint32_t)(nl - p);
+                reg->path_off = (uint32_t)(rest - text);
+                reg->path_len = (uint32_t)(nl - rest);
+                prev_end = reg->end;
+                n++;
+                p = nl + 1;
+        }
+        s->n = n;
+        return 0;
+
+fail:
+        s->n = 0;
+        if (r == -EINVAL)
+                *ret_bad_line = line;
+        return r;
+}
+
+uint64_t maps_checksum(const char *text, size_t len) {
+        return XXH3_64bits(text, len);
+}
