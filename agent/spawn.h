@@ -1,0 +1,27 @@
+/*
+ * spawn: programs the agent starts and watches (`agent -- PROG ARGS` and
+ * `exec =` targets).
+ *
+ * The child stops right after execve() (it asks to be traced first), so the
+ * caller can take the first snapshot before PROG runs its first instruction,
+ * then lets it go with spawn_release().  Where tracing is not permitted the
+ * child simply runs.
+ */
+#ifndef MEMMON_AGENT_SPAWN_H
+#define MEMMON_AGENT_SPAWN_H
+
+#include <sys/types.h>
+
+/* Starts argv[0] (searched in PATH) with argv.  Returns 0 with *ret_pid set
+ * and *ret_stopped telling whether it is held stopped after exec, or -errno
+ * (exec failures in the child are reported as -ENOENT, -EACCES, ...). */
+int spawn_start(char *const argv[], pid_t *ret_pid, int *ret_stopped);
+/* Lets a child held by spawn_start() run. */
+void spawn_release(pid_t pid);
+/* Stops a child: SIGTERM, then SIGKILL after grace_ms.  Reaps it and returns
+ * its exit status as a shell would ($?). */
+int spawn_stop(pid_t pid, int grace_ms);
+/* The shell-style status ($?) of a waitpid() status. */
+int spawn_exit_code(int status);
+
+#endif

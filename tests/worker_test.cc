@@ -1,0 +1,231 @@
+// The per-target worker driven tick by tick (no thread), against a real
+// child process whose mappings change on command.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern "C" {
+#include "core/alloc.h"
+#include "core/backup.h"
+#include "core/worker.h"
+}
+
+namespace {
+
+// A child that maps or unmaps a page each time it reads a byte on its pipe,
+// and acknowledges on another.
+struct Child {
+        pid_t pid = -1;
+        int cmd = -1, ack = -1;
+
+        Child() {
+                int c[2], a[2];
+                if (pipe(c) < 0 || pipe(a) < 0)
+                        abort();
+                pid = fork();
+                if (pid == 0) {
+                        close(c[1]);
+                        close(a[0]);
+                        std::vector<void *> maps;
+                        char op;
+                        while (read(c[0], &op, 1) == 1) {
+                                if (op == 'm')
+                                        maps.push_back(mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+                                                            -1, 0));
+                                else if (op == 'u' && !maps.empty()) {
+                                        munmap(maps.back(), 4096);
+                                        maps.pop_back();
+                                }
+                                if (write(a[1], &op, 1) != 1)
+                                        _exit(1);
+                        }
+                        _exit(0);
+                }
+                close(c[0]);
+                close(a[1]);
+                cmd = c[1];
+                ack = a[0];
+        }
+        void Do(char op) {
+                ASSERT_EQ(1, write(cmd, &op, 1));
+                char got;
+                ASSERT_EQ(1, read(ack, &got, 1));
+        }
+        ~Child() {
+                if (pid > 0) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, nullptr, 0);
+                }
+                close(cmd);
+                close(ack);
+        }
+};
+
+std::vector<std::string> Files(const std::string &dir) {
+        std::vector<std::string> v;
+        DIR *d = opendir(dir.c_str());
+        if (!d)
+                return v;
+        while (struct dirent *e = readdir(d))
+                if (e->d_name[0] != '.')
+                        v.push_back(e->d_name);
+        closedir(d);
+        return v;
+}
+
+struct Events {
+        std::vector<std::string> lines;
+        static void Cb(void *user, const char *, enum log_level, const char *msg) {
+                static_cast<Events *>(user)->lines.push_back(msg);
+        }
+};
+
+class WorkerTest : public ::testing::Test {
+    protected:
+        void SetUp() override {
+                const char *tmp = getenv("TEST_TMPDIR");
+                dir = std::string(tmp ? tmp : "/tmp") + "/worker_" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+                struct worker_params p = {};
+                p.name = const_cast<char *>("t");
+                p.selector = SELECT_PID;
+                p.pid = child.pid;
+                p.backup_dir = const_cast<char *>(dir.c_str());
+                p.interval_us = 1000000;
+                p.full_every = 100;
+                struct worker_env env = {Events::Cb, &events};
+                ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
+        }
+        void TearDown() override { worker_free(w, 0); }
+
+        Child child;
+        Events events;
+        std::string dir;
+        struct worker *w = nullptr;
+};
+
+TEST_F(WorkerTest, FirstTickWritesOneFullSnapshot) {
+        ASSERT_EQ(0, worker_tick(w));
+        EXPECT_EQ(1u, Files(dir + "/full").size());
+        EXPECT_TRUE(Files(dir + "/incremental").empty());
+        struct worker_status st;
+        worker_get_status(w, &st);
+        EXPECT_EQ(TARGET_ATTACHED, st.state);
+        EXPECT_EQ(child.pid, st.pid);
+        EXPECT_GT(st.regions, 0u);
+}
+
+TEST_F(WorkerTest, NoChangeTickAllocatesNothingAndWritesNothing) {
+        ASSERT_EQ(0, worker_tick(w));
+        // Warm up: a change grows the diff buffer and the backup buffer once.
+        child.Do('m');
+        ASSERT_EQ(0, worker_tick(w));
+        ASSERT_EQ(0, worker_tick(w));
+        size_t full = Files(dir + "/full").size(), incr = Files(dir + "/incremental").size();
+        size_t events_before = events.lines.size();
+        uint64_t allocs = mm_alloc_count();
+        for (int i = 0; i < 200; i++)
+                ASSERT_EQ(0, worker_tick(w));
+        EXPECT_EQ(allocs, mm_alloc_count()) << "a tick with no change allocated";
+        EXPECT_EQ(full, Files(dir + "/full").size());
+        EXPECT_EQ(incr, Files(dir + "/incremental").size());
+        EXPECT_EQ(events_before, events.lines.size());
+        struct worker_status st;
+        worker_get_status(w, &st);
+        EXPECT_EQ(1u, st.diffs_written);
+}
+
+TEST_F(WorkerTest, EachChangeWritesOneDiffThatReplays) {
+        ASSERT_EQ(0, worker_tick(w));
+        for (int i = 0; i < 5; i++) {
+                child.Do(i % 2 ? 'u' : 'm');
+                ASSERT_EQ(0, worker_tick(w));
+        }
+        EXPECT_EQ(5u, Files(dir + "/incremental").size());
+        struct maps_snapshot s;
+        maps_snapshot_init(&s);
+        ASSERT_EQ(0, backup_replay(dir.c_str(), nullptr, &s, nullptr, nullptr));
+        std::string now;
+        char buf[65536];
+        int fd = open(("/proc/" + std::to_string(child.pid) + "/maps").c_str(), O_RDONLY);
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                now.append(buf, n);
+        close(fd);
+        EXPECT_EQ(now, std::string(s.text, s.len));
+        maps_snapshot_fini(&s);
+}
+
+TEST_F(WorkerTest, FullEveryStartsANewChain) {
+        worker_free(w, 0);
+        struct worker_params p = {};
+        p.name = const_cast<char *>("t");
+        p.selector = SELECT_PID;
+        p.pid = child.pid;
+        p.backup_dir = const_cast<char *>(dir.c_str());
+        p.interval_us = 1000000;
+        p.full_every = 2;
+        struct worker_env env = {Events::Cb, &events};
+        ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
+        ASSERT_EQ(0, worker_tick(w));
+        for (int i = 0; i < 3; i++) {
+                child.Do('m');
+                ASSERT_EQ(0, worker_tick(w));
+        }
+        // full, diff, diff, then the third change is a full snapshot.
+        EXPECT_EQ(2u, Files(dir + "/full").size());
+        EXPECT_EQ(2u, Files(dir + "/incremental").size());
+}
+
+TEST_F(WorkerTest, ExitedProcessGetsAFinalSnapshot) {
+        ASSERT_EQ(0, worker_tick(w));
+        kill(child.pid, SIGKILL);
+        waitpid(child.pid, nullptr, 0);
+        child.pid = -1;
+        EXPECT_EQ(-ESRCH, worker_tick(w));
+        EXPECT_EQ(2u, Files(dir + "/full").size());
+        struct worker_status st;
+        worker_get_status(w, &st);
+        EXPECT_EQ(TARGET_EXITED, st.state);
+        // An exited pid target stays quiet.
+        EXPECT_EQ(0, worker_tick(w));
+        EXPECT_EQ(2u, Files(dir + "/full").size());
+}
+
+TEST_F(WorkerTest, MissingProcessWaits) {
+        worker_free(w, 0);
+        struct worker_params p = {};
+        p.name = const_cast<char *>("t");
+        p.selector = SELECT_PIDFILE;
+        std::string pidfile = dir + ".pid";
+        p.pidfile = const_cast<char *>(pidfile.c_str());
+        p.backup_dir = const_cast<char *>(dir.c_str());
+        p.interval_us = 1000000;
+        p.full_every = 100;
+        struct worker_env env = {Events::Cb, &events};
+        ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
+        EXPECT_LT(worker_tick(w), 0);
+        struct worker_status st;
+        worker_get_status(w, &st);
+        EXPECT_EQ(TARGET_WAITING, st.state);
+        EXPECT_NE(std::string(st.reason).find("pidfile"), std::string::npos) << st.reason;
+        // The pidfile appears: the target attaches on the next tick.
+        FILE *f = fopen(pidfile.c_str(), "w");
+        fprintf(f, "%d\n", child.pid);
+        fclose(f);
+        EXPECT_EQ(0, worker_tick(w));
+        worker_get_status(w, &st);
+        EXPECT_EQ(TARGET_ATTACHED, st.state);
+        EXPECT_EQ(child.pid, st.pid);
+}
+
+}  // namespace
