@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PID_MAX_LIMIT 4194304
@@ -121,12 +122,67 @@ int proc_parse_pid(const char *s, size_t len, pid_t *ret) {
 
 int proc_read_pidfile(const char *path, pid_t *ret) {
         char buf[64];
-        ssize_t len = read_small_file(path, buf, sizeof(buf));
-        if (len < 0)
-                return (int)len;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        ssize_t len;
+        do
+                len = read(fd, buf, sizeof(buf));
+        while (len < 0 && errno == EINTR);
+        int e = len < 0 ? -errno : 0;
+        close(fd);
+        if (e < 0)
+                return e;
         if ((size_t)len == sizeof(buf))
                 return -EINVAL;
         return proc_parse_pid(buf, (size_t)len, ret);
+}
+
+int proc_uid(pid_t pid, uid_t *ret) {
+        char path[64];
+        int n = snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return -EINVAL;
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        *ret = st.st_uid;
+        return 0;
+}
+
+int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t why_size) {
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        int n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof(dir), ".");
+        if (n < 0 || (size_t)n >= sizeof(dir))
+                return -ENAMETOOLONG;
+        if (!dir[0])
+                dir[0] = '/', dir[1] = '\0';
+        struct stat ds, fs;
+        if (stat(dir, &ds) < 0)
+                return -errno;
+        if (ds.st_mode & S_IWOTH) {
+                snprintf(why, why_size, "pidfile %s is in a world-writable folder (anyone could plant it)", path);
+                return -EPERM;
+        }
+        if (lstat(path, &fs) < 0)
+                return -errno;
+        if (!S_ISREG(fs.st_mode)) {
+                snprintf(why, why_size, "pidfile %s is not a regular file", path);
+                return -EPERM;
+        }
+        pid_t pid;
+        int r = proc_read_pidfile(path, &pid);
+        if (r < 0)
+                return r;
+        uid_t uid;
+        if (proc_uid(pid, &uid) == 0 && fs.st_uid != 0 && uid != fs.st_uid) {
+                snprintf(why, why_size, "pidfile %s (owned by uid %u) names pid %d of another user (uid %u)", path,
+                         (unsigned)fs.st_uid, (int)pid, (unsigned)uid);
+                return -EPERM;
+        }
+        *ret = pid;
+        return 0;
 }
 
 static int name_matches(int pid, const char *name) {

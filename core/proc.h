@@ -35,8 +35,19 @@ int proc_identity(pid_t pid, struct proc_id *ret);
 int proc_parse_pid(const char *s, size_t len, pid_t *ret);
 
 /* Reads a pidfile (at most 64 bytes are looked at).  Returns 0, -ENOENT,
- * -EINVAL when it holds no valid PID, or another -errno. */
+ * -EINVAL when it holds no valid PID, or another -errno.  The file must not
+ * be a symlink. */
 int proc_read_pidfile(const char *path, pid_t *ret);
+
+/* Reads a pidfile as proc_read_pidfile() does, and refuses what someone
+ * other than the service could have planted: a pidfile in a folder anyone
+ * may write to (-EPERM), or one that names a process of another user than
+ * the file's owner (-EPERM; a pidfile owned by root may name any process).
+ * On -EPERM why[] says which.  Returns 0 or -errno. */
+int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t why_size);
+
+/* The real uid of a live process.  Returns 0 or -errno (-ESRCH). */
+int proc_uid(pid_t pid, uid_t *ret);
 
 /* Finds the oldest live process whose comm or exe basename equals name,
  * skipping the caller's own process.  Returns 0, -ESRCH when none matches,

@@ -199,9 +199,11 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                 pid = p->pid;
                 break;
         case SELECT_PIDFILE:
-                r = proc_read_pidfile(p->pidfile, &pid);
+                r = proc_read_pidfile_trusted(p->pidfile, &pid, reason, size);
                 if (r < 0) {
-                        if (r == -EINVAL)
+                        if (r == -EPERM)
+                                ; /* reason says why */
+                        else if (r == -EINVAL)
                                 snprintf(reason, size, "pidfile %s holds no valid pid", p->pidfile);
                         else
                                 snprintf(reason, size, "pidfile %s: %s", p->pidfile, strerror(-r));
@@ -225,6 +227,14 @@ static int attach(struct worker *w) {
         char reason[160] = "";
         struct proc_id id;
         int r = locate(w, &id, reason, sizeof(reason));
+        if (r == -EPERM) {
+                /* Refused, not missing: say so once, and keep checking. */
+                if (w->st.state != TARGET_DENIED || strcmp(w->st.reason, reason) != 0) {
+                        emit(w, LOG_WARN, "denied: %s", reason);
+                        set_state(w, TARGET_DENIED, reason);
+                }
+                return r;
+        }
         if (r < 0) {
                 if (w->st.state != TARGET_WAITING || strcmp(w->st.reason, reason) != 0) {
                         emit(w, LOG_INFO, "waiting: %s", reason);

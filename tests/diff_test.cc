@@ -358,7 +358,11 @@ TEST(DiffReal, ChildMapsProtectsUnmaps) {
 
         ASSERT_NO_FATAL_FAILURE(sample());
         ASSERT_NO_FATAL_FAILURE(sample());
+#if !defined(__SANITIZE_THREAD__)
+        // ThreadSanitizer's runtime keeps mapping shadow memory in the
+        // forked child on its own, so "nothing changed" only holds without it.
         EXPECT_EQ(0u, d.d.n);
+#endif
 
         uint64_t addr = child.Do('m');
         ASSERT_NE(0u, addr);

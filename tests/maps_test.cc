@@ -761,10 +761,10 @@ TEST(MapsRead, ParseCostNearBareRead) {
         double ratio = best_both / best_read;
         printf("%zu regions: read %.2f ms, read+parse %.2f ms, ratio %.3f\n", snap.s.n, best_read * 1e3,
                best_both * 1e3, ratio);
+        // Speed is claimed by bench/sample_bench, never asserted by a timed
+        // test: this one only proves the 60,000-region parse works and shows
+        // the ratio.
         RecordProperty("read_parse_ratio", std::to_string(ratio));
-#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__)
-        EXPECT_LT(ratio, 1.3);
-#endif
 }
 
 } // namespace
