@@ -287,8 +287,10 @@ static int cmd_pause(struct command_host *h, const struct parsed *p, struct strb
         if (r < 0)
                 return r;
         for (size_t i = 0; i < sel.n; i++) {
+                struct worker_status st;
+                worker_get_status(sel.v[i], &st);
                 sep(reply);
-                strbuf_printf(reply, "%s: %s", sel.v[i]->params.name, pause ? "paused" : "resumed");
+                strbuf_printf(reply, "%s: %s", sel.v[i]->params.name, target_state_name(st.state));
         }
         return failed ? -ETIMEDOUT : 0;
 }

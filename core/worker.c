@@ -348,6 +348,14 @@ static int sample(struct worker *w) {
         if (w->have_prev && !w->need_full && w->cur.len == w->prev.len &&
             memcmp(w->cur.text, w->prev.text, w->cur.len) == 0)
                 return 0;
+        /* A process that exits in the middle of a read leaves a text that
+         * simply stops early.  Changes are rare: check that the instance
+         * outlived the read before trusting what it gave. */
+        struct proc_id alive;
+        if (proc_identity(w->id.pid, &alive) < 0 || alive.start_time != w->id.start_time) {
+                lost(w);
+                return -ESRCH;
+        }
         size_t bad_line = 0;
         r = maps_parse(&w->cur, &bad_line);
         if (r == -EINVAL) {
@@ -485,7 +493,9 @@ static void *worker_main(void *arg) {
                 }
                 if (req & REQ_PID)
                         follow_pid(w, new_pid);
-                if (req & REQ_PAUSE) {
+                /* An exited pid target stays exited: pausing it, then
+                 * resuming, must not make it wait for the pid's next owner. */
+                if ((req & REQ_PAUSE) && w->st.state != TARGET_EXITED && w->st.state != TARGET_PAUSED) {
                         emit(w, LOG_INFO, "paused");
                         set_state(w, TARGET_PAUSED, "paused by command");
                 }
@@ -548,6 +558,10 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
 }
 
 int worker_start(struct worker *w) {
+        /* Attach before the thread runs, so that a `status` right after
+         * start-up already names the process; the first snapshot still
+         * waits for the first tick. */
+        (void)attach(w);
         pthread_attr_t a;
         pthread_attr_init(&a);
         /* Thousands of workers: keep their stacks small. */

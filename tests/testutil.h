@@ -1,0 +1,217 @@
+// testutil: helpers for the integration tests that run the real agent binary
+// against real processes: starting processes with pipes, talking to the
+// workload, writing to the FIFO, waiting on conditions with a deadline, and
+// reading files, folders and process state.
+//
+// Every process a helper starts is owned by an object whose destructor kills
+// and reaps it, so a failing test leaves nothing running.
+#ifndef MEMMON_TESTS_TESTUTIL_H
+#define MEMMON_TESTS_TESTUTIL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace memmon_test {
+
+using Millis = std::chrono::milliseconds;
+
+// Polls pred every `every` until it returns true or timeout has passed.
+// Returns the last value of pred (it is called once more at the deadline).
+bool WaitFor(const std::function<bool()> &pred, Millis timeout, Millis every = Millis(5));
+
+// The path of a runfile such as "agent/agent" ($TEST_SRCDIR/memmon/...).
+std::string Runfile(const std::string &rel);
+std::string AgentPath();
+std::string WorkloadPath();
+
+// A fresh, empty folder under $TEST_TMPDIR (or /tmp) whose name starts with
+// prefix (characters other than [A-Za-z0-9_] become '_').  Returns "" on
+// failure.
+std::string MakeTempDir(const std::string &prefix);
+
+// Makes the calling process a child subreaper, so that a daemon that
+// double-forks becomes our child and can be reaped with its exit status.
+// Also ignores SIGPIPE (a pipe to a dead child must not kill the test).
+void PrepareTestProcess();
+
+// Gives the children of this process up to `grace` to end, then kills
+// (SIGKILL) and reaps the rest, and returns how many were still running then
+// (zombies are only reaped).  After PrepareTestProcess() the children include
+// detached daemons: the safety net for a daemon no guard knew about (say, one
+// that was refused and is still cleaning up).
+int KillAllChildren(Millis grace = Millis(2000));
+
+// Files and folders.
+bool ReadFile(const std::string &path, std::string *ret);
+std::string ReadFileOr(const std::string &path, const std::string &dflt = "");
+bool WriteFile(const std::string &path, const std::string &data, mode_t mode = 0644);
+bool PathExists(const std::string &path); // lstat: a dangling symlink exists
+bool IsFifo(const std::string &path);
+bool IsSymlink(const std::string &path);
+bool IsDir(const std::string &path);
+// Permission bits (st_mode & 07777, lstat) or -1 when the path is missing.
+int FileMode(const std::string &path);
+std::string ReadLink(const std::string &path);
+// Sorted names in dir, without "." and ".."; empty when dir is missing.
+std::vector<std::string> ListDir(const std::string &dir);
+// Every path under root (not root itself), recursively, sorted.
+std::vector<std::string> ListTree(const std::string &root);
+size_t CountOccurrences(const std::string &hay, const std::string &needle);
+
+// Processes.
+// True while pid exists and is not a zombie.  When pid is our child and has
+// exited it is reaped here (its status is lost: use Daemon::WaitExit).
+bool ProcessAlive(pid_t pid);
+// True when pid is a zombie (it has ended and nobody reaped it yet).  Never
+// reaps.
+bool ProcessIsZombie(pid_t pid);
+// utime + stime of pid (every thread) in clock ticks, or -1.
+long long ProcessCpuTicks(pid_t pid);
+// A pid for which no process exists (checked in /proc), at or above from.
+pid_t UnusedPid(pid_t from);
+// The pid written in a pid file, or 0.
+pid_t ReadPidFile(const std::string &path);
+
+// Writes data to a FIFO (non-blocking open: fails rather than hangs when
+// nobody reads it).  Returns true when everything was written in time.
+bool WriteFifo(const std::string &path, const std::string &data, Millis timeout = Millis(5000));
+
+struct SpawnOptions {
+        std::vector<std::string> argv; // argv[0] is the program's path
+        std::string cwd;               // empty: the test's own
+        int umask = -1;                // -1: inherit
+        bool pipe_stdin = true;        // false: /dev/null
+        // When set, stderr goes to this file (appended) instead of a pipe:
+        // for a chatty process that nobody reads while the test waits.
+        std::string stderr_file;
+        // Removed from the child's environment.  BUILD_WORKING_DIRECTORY
+        // would make the agent chdir away from cwd under `bazel run`.
+        std::vector<std::string> unset_env = {"BUILD_WORKING_DIRECTORY"};
+};
+
+// A child process with pipes to its stdin, stdout and stderr.  The
+// destructor kills (SIGKILL) and reaps it if it is still running.
+class Process {
+      public:
+        // Returns nullptr and sets *err when the program cannot be started.
+        static std::unique_ptr<Process> Start(const SpawnOptions &opt, std::string *err);
+        ~Process();
+        Process(const Process &) = delete;
+        Process &operator=(const Process &) = delete;
+
+        pid_t pid() const {
+                return pid_;
+        }
+        bool WriteStdin(const std::string &data, Millis timeout = Millis(5000));
+        void CloseStdin();
+        // Reads what stdout and stderr have (waiting up to timeout for the
+        // first byte).  Returns false at EOF on both.
+        bool Pump(Millis timeout);
+        // Pumps until pred() is true or the deadline passes.
+        bool ReadUntil(const std::function<bool()> &pred, Millis timeout);
+        // Pumps until stdout, from offset `from` on, contains needle.
+        bool WaitForStdout(const std::string &needle, Millis timeout, size_t from = 0);
+        const std::string &out() const {
+                return out_;
+        }
+        const std::string &err() const {
+                return err_;
+        }
+        // Waits for the process to end, pumping its output.  Returns true
+        // when it ended; *code is the exit code, or 128 + signal.
+        bool Wait(Millis timeout, int *code);
+        bool exited() const {
+                return reaped_;
+        }
+        void Signal(int sig);
+
+      private:
+        Process() = default;
+        bool TryReap();
+
+        pid_t pid_ = -1;
+        int in_ = -1, out_fd_ = -1, err_fd_ = -1;
+        std::string out_, err_;
+        bool reaped_ = false;
+        int code_ = -1;
+};
+
+struct RunResult {
+        bool started = false;
+        bool timed_out = false;
+        int code = -1; // exit code, or 128 + signal
+        std::string out, err;
+        std::string Describe() const; // for failure messages
+};
+
+// Runs a program to completion with stdin from /dev/null; kills it at the
+// timeout.
+RunResult RunProcess(const SpawnOptions &opt, Millis timeout = Millis(10000));
+
+// A detached agent daemon (found through its pid file).  With
+// PrepareTestProcess() it is our child.  The destructor SIGKILLs it if it
+// still runs.
+class Daemon {
+      public:
+        explicit Daemon(pid_t pid) : pid_(pid) {}
+        ~Daemon();
+        Daemon(const Daemon &) = delete;
+        Daemon &operator=(const Daemon &) = delete;
+
+        pid_t pid() const {
+                return pid_;
+        }
+        bool Alive();
+        // Waits until it is gone.  *code gets the exit code (or 128 +
+        // signal) when it was our child, else -1.
+        bool WaitExit(Millis timeout, int *code);
+        void Kill(int sig);
+
+      private:
+        pid_t pid_;
+        bool gone_ = false;
+        int code_ = -1;
+};
+
+// The workload (bench/workload): a process whose mappings change on command.
+class Workload {
+      public:
+        // Starts it and waits for "ready PID".  Returns false with *err set.
+        bool Start(std::string *err, const std::vector<std::string> &args = {});
+        pid_t pid() const {
+                return pid_;
+        }
+        // Sends one command and returns its reply line (no '\n'), or "" when
+        // none came in time.
+        std::string Command(const std::string &cmd, Millis timeout = Millis(5000));
+        // "map PAGES PROT": the new mapping's address, or 0 on failure.
+        uintptr_t Map(size_t pages, const std::string &prot);
+        uintptr_t MapFile(const std::string &path, size_t pages = 0);
+        bool Unmap(uintptr_t addr, size_t pages);
+        bool Protect(uintptr_t addr, size_t pages, const std::string &prot);
+        // The current /proc/PID/maps text.
+        std::string Maps() const;
+        // Kills it (SIGKILL) and reaps it.
+        void Kill();
+        Process *process() {
+                return proc_.get();
+        }
+
+      private:
+        std::unique_ptr<Process> proc_;
+        size_t read_pos_ = 0;
+        pid_t pid_ = -1;
+};
+
+size_t PageSize();
+std::string Hex(uintptr_t v); // "7f3e..." without 0x
+
+} // namespace memmon_test
+
+#endif
