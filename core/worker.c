@@ -86,13 +86,62 @@ static struct timespec us_ts(int64_t us) {
         return t;
 }
 
-/* Sets state and reason under the lock. */
-static void set_state(struct worker *w, enum target_state s, const char *reason) {
+/* What happens to a target.  Every state change goes through fire() and
+ * the table below, so the whole life cycle is in one place. */
+enum target_event {
+        EV_ATTACHED,    /* its process was found and its maps opened */
+        EV_MISSING,     /* no process to watch (yet) */
+        EV_REFUSED,     /* not allowed to read it, or its pidfile is untrusted */
+        EV_ENDED,       /* the process exited; another may take its place */
+        EV_GONE,        /* the process exited and nothing will replace it */
+        EV_RETARGET,    /* told to follow another pid */
+        EV_PAUSE,
+        EV_RESUME,
+        EV_STOP,
+        EV_COUNT,
+};
+
+#define KEEP (-1)
+#define W TARGET_WAITING
+#define A TARGET_ATTACHED
+#define P TARGET_PAUSED
+#define X TARGET_EXITED
+#define D TARGET_DENIED
+#define S TARGET_STOPPED
+static const signed char next_state[][EV_COUNT] = {
+        /*              ATTACHED MISSING REFUSED ENDED GONE RETARGET PAUSE RESUME STOP */
+        [TARGET_WAITING] = {A, W, D, W, X, W, P, KEEP, S},
+        [TARGET_ATTACHED] = {A, W, D, W, X, W, P, KEEP, S},
+        [TARGET_PAUSED] = {KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W, S},
+        /* An exited pid target stays exited (pause and resume included), so
+         * it never attaches to whatever process reuses its pid; only `pid`
+         * points it somewhere new. */
+        [TARGET_EXITED] = {KEEP, KEEP, KEEP, KEEP, KEEP, W, KEEP, KEEP, S},
+        [TARGET_DENIED] = {A, W, D, W, X, W, P, KEEP, S},
+        [TARGET_STOPPED] = {KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP},
+};
+#undef W
+#undef A
+#undef P
+#undef X
+#undef D
+#undef S
+
+/* Applies an event: moves to the table's next state (if any) with reason.
+ * Returns 1 when the state changed or the reason did, 0 otherwise. */
+static int fire(struct worker *w, enum target_event ev, const char *reason) {
         pthread_mutex_lock(&w->lock);
-        w->st.state = s;
-        w->st.pid = w->id.pid;
-        snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason ? reason : "");
+        int next = next_state[w->st.state][ev];
+        int changed = 0;
+        if (next != KEEP) {
+                reason = reason ? reason : "";
+                changed = w->st.state != (enum target_state)next || strcmp(w->st.reason, reason) != 0;
+                w->st.state = (enum target_state)next;
+                w->st.pid = w->id.pid;
+                snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
+        }
         pthread_mutex_unlock(&w->lock);
+        return changed;
 }
 
 static void close_maps(struct worker *w) {
@@ -229,17 +278,13 @@ static int attach(struct worker *w) {
         int r = locate(w, &id, reason, sizeof(reason));
         if (r == -EPERM) {
                 /* Refused, not missing: say so once, and keep checking. */
-                if (w->st.state != TARGET_DENIED || strcmp(w->st.reason, reason) != 0) {
+                if (fire(w, EV_REFUSED, reason))
                         emit(w, LOG_WARN, "denied: %s", reason);
-                        set_state(w, TARGET_DENIED, reason);
-                }
                 return r;
         }
         if (r < 0) {
-                if (w->st.state != TARGET_WAITING || strcmp(w->st.reason, reason) != 0) {
+                if (fire(w, EV_MISSING, reason))
                         emit(w, LOG_INFO, "waiting: %s", reason);
-                        set_state(w, TARGET_WAITING, reason);
-                }
                 return r;
         }
         int fd = maps_open(id.pid);
@@ -248,11 +293,9 @@ static int attach(struct worker *w) {
                          "not allowed to read /proc/%d/maps (another user's or a non-dumpable process; "
                          "needs CAP_SYS_PTRACE)",
                          (int)id.pid);
-                if (w->st.state != TARGET_DENIED) {
+                w->id = id;
+                if (fire(w, EV_REFUSED, reason))
                         emit(w, LOG_WARN, "denied: %s", reason);
-                        w->id = id;
-                        set_state(w, TARGET_DENIED, reason);
-                }
                 return fd;
         }
         if (fd < 0)
@@ -268,7 +311,7 @@ static int attach(struct worker *w) {
         w->id = id;
         w->have_prev = 0;
         emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)id.pid, (unsigned long long)id.start_time);
-        set_state(w, TARGET_ATTACHED, "");
+        fire(w, EV_ATTACHED, "");
         return 0;
 }
 
@@ -280,9 +323,9 @@ static void lost(struct worker *w) {
         close_maps(w);
         w->have_prev = 0;
         if (w->params.selector == SELECT_PID || w->params.selector == SELECT_EXEC)
-                set_state(w, TARGET_EXITED, "process exited");
+                fire(w, EV_GONE, "process exited");
         else
-                set_state(w, TARGET_WAITING, "process exited; waiting for a new one");
+                fire(w, EV_ENDED, "process exited; waiting for a new one");
 }
 
 /* Reads the maps into w->cur.  Returns 0, or -ESRCH when the instance is
@@ -429,7 +472,7 @@ static void follow_pid(struct worker *w, pid_t pid) {
         w->id.pid = pid;
         w->id.start_time = 0;
         emit(w, LOG_INFO, "following pid %d (a new chain starts)", (int)pid);
-        set_state(w, TARGET_WAITING, "");
+        fire(w, EV_RETARGET, "");
 }
 
 static void apply_params(struct worker *w, struct worker_params *np) {
@@ -484,8 +527,8 @@ static void *worker_main(void *arg) {
                         if ((req & REQ_FINAL) && w->have_prev)
                                 (void)write_full(w, &w->prev, "final, target stopped");
                         close_maps(w);
+                        fire(w, EV_STOP, "");
                         pthread_mutex_lock(&w->lock);
-                        w->st.state = TARGET_STOPPED;
                         w->done = upto;
                         pthread_cond_broadcast(&w->cond);
                         pthread_mutex_unlock(&w->lock);
@@ -493,15 +536,12 @@ static void *worker_main(void *arg) {
                 }
                 if (req & REQ_PID)
                         follow_pid(w, new_pid);
-                /* An exited pid target stays exited: pausing it, then
-                 * resuming, must not make it wait for the pid's next owner. */
-                if ((req & REQ_PAUSE) && w->st.state != TARGET_EXITED && w->st.state != TARGET_PAUSED) {
+                if ((req & REQ_PAUSE) && fire(w, EV_PAUSE, "paused by command"))
                         emit(w, LOG_INFO, "paused");
-                        set_state(w, TARGET_PAUSED, "paused by command");
-                }
-                if ((req & REQ_RESUME) && w->st.state == TARGET_PAUSED) {
+                if ((req & REQ_RESUME) && fire(w, EV_RESUME, "")) {
                         emit(w, LOG_INFO, "resumed");
-                        set_state(w, w->maps_fd >= 0 ? TARGET_ATTACHED : TARGET_WAITING, "");
+                        if (w->maps_fd >= 0)
+                                fire(w, EV_ATTACHED, "");
                         due = 1;
                 }
                 if (req & REQ_BACKUP)
