@@ -1,0 +1,275 @@
+/*
+ * targets: the configuration in force and the programs the agent started
+ * for exec targets and `-- PROG`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/spawn.h"
+
+/* The seed's layout: a single -p and no configuration.  Its backups go to
+ * backups/full and backups/incremental and its events to monitor.log. */
+int agent_seed_layout(const struct agent *a) {
+        return !a->config_path[0] && a->opt.n_pids == 1 && !a->opt.prog_argv;
+}
+
+struct child *agent_find_child(struct agent *a, const char *target) {
+        for (size_t i = 0; i < a->n_children; i++)
+                if (strcmp(a->children[i].target, target) == 0)
+                        return &a->children[i];
+        return NULL;
+}
+
+static void forget_child(struct agent *a, struct child *c) {
+        free(c->target);
+        *c = a->children[--a->n_children];
+}
+
+/* Starts the program of an exec target, held at its first instruction. */
+static int start_child(struct agent *a, const char *target, char *const argv[]) {
+        struct child *v = realloc(a->children, (a->n_children + 1) * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        a->children = v;
+        pid_t pid;
+        int held;
+        int r = spawn_start(argv, &pid, &held);
+        if (r < 0) {
+                agent_log(&a->log, target, LOG_ERROR, "cannot start %s: %s", argv[0], strerror(-r));
+                return r;
+        }
+        char *name = strdup(target);
+        if (!name) {
+                spawn_release(pid);
+                (void)spawn_stop(pid, 0);
+                return -ENOMEM;
+        }
+        a->children[a->n_children++] = (struct child){.target = name, .pid = pid, .held = held};
+        agent_log(&a->log, target, LOG_INFO, "started %s as pid %d%s", argv[0], (int)pid,
+                  held ? " (held at its first instruction until the first snapshot)" : "");
+        return 0;
+}
+
+void agent_stop_child(struct agent *a, struct child *c) {
+        if (!c->reaped) {
+                if (c->held)
+                        spawn_release(c->pid);
+                int status = spawn_stop(c->pid, CHILD_STOP_GRACE_MS);
+                agent_log(&a->log, c->target, LOG_INFO, "stopped pid %d (exit status %d)", (int)c->pid, status);
+                if (a->prog_target && strcmp(c->target, a->prog_target) == 0 && !a->prog_done) {
+                        a->prog_status = status;
+                        a->prog_done = 1;
+                }
+        }
+        forget_child(a, c);
+}
+
+/* Worker parameters for one configured target; the caller finalises them. */
+static int target_params(struct agent *a, const struct target_config *t, struct worker_params *ret) {
+        char dir[PATH_MAX];
+        if (agent_seed_layout(a)) {
+                if (snprintf(dir, sizeof(dir), "%s", a->backups) >= (int)sizeof(dir))
+                        return -ENAMETOOLONG;
+        } else if (agent_join_path(dir, a->backups, t->name) < 0) {
+                return -ENAMETOOLONG;
+        }
+        struct worker_params p = {
+                .name = t->name,
+                .selector = (enum target_selector)t->sel,
+                .pid = t->pid,
+                .pidfile = t->pidfile,
+                .match = t->match,
+                .backup_dir = dir,
+                .interval_us = t->interval_us,
+                .full_every = t->full_every,
+                .full_interval_us = t->full_interval_us,
+                .keep_full = t->keep_full,
+                .max_bytes = t->max_bytes,
+        };
+        if (t->sel == CONFIG_SEL_EXEC) {
+                struct child *c = agent_find_child(a, t->name);
+                p.pid = c ? c->pid : 0;
+        }
+        return worker_params_copy(ret, &p);
+}
+
+/* Makes the running targets match cfg: starts the programs of new exec
+ * targets, applies the set to the supervisor, lets held programs run once
+ * their first snapshot is taken, and stops programs of removed targets.
+ * old is the configuration in force before (NULL at start). */
+int agent_apply_config(struct agent *a, const struct config *cfg, const struct config *old,
+                        struct supervisor_changes *ret) {
+        int r = 0;
+        for (size_t i = 0; i < cfg->n_targets; i++) {
+                const struct target_config *t = &cfg->targets[i];
+                if (t->sel != CONFIG_SEL_EXEC)
+                        continue;
+                struct child *c = agent_find_child(a, t->name);
+                const struct target_config *before = old ? config_find_target(old, t->name) : NULL;
+                if (c && before && config_target_compare(before, t) == CONFIG_SELECTOR_CHANGED)
+                        agent_stop_child(a, c), c = NULL;
+                if (!c)
+                        (void)start_child(a, t->name, t->argv);
+        }
+        struct worker_params *v = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        size_t n = 0;
+        for (; n < cfg->n_targets; n++)
+                if ((r = target_params(a, &cfg->targets[n], &v[n])) < 0)
+                        break;
+        if (r == 0)
+                r = supervisor_apply(&a->sup, v, n, ret);
+        for (size_t i = 0; i < n; i++)
+                worker_params_fini(&v[i]);
+        free(v);
+        for (size_t i = 0; i < a->n_children;) {
+                struct child *c = &a->children[i];
+                if (!config_find_target(cfg, c->target)) {
+                        agent_stop_child(a, c);
+                        continue;
+                }
+                if (c->held) {
+                        struct worker *w = supervisor_find(&a->sup, c->target);
+                        if (w)
+                                (void)worker_wait(w, worker_post(w, REQ_SAMPLE, 0, NULL), REQUEST_TIMEOUT_MS);
+                        spawn_release(c->pid);
+                        c->held = 0;
+                }
+                i++;
+        }
+        return r;
+}
+
+/* Loads the configuration of this run: the file (if any) plus -p and
+ * `-- PROG` targets.  Errors go to errs.  Returns 0 or -errno. */
+int agent_load_config(struct agent *a, struct config **ret, struct config_errors *errs) {
+        struct config *c = NULL;
+        int r;
+        if (a->config_path[0])
+                r = config_load(a->config_path, &c, errs);
+        else
+                r = config_new(a->base, &c);
+        if (r < 0)
+                return r;
+        char base[PATH_MAX];
+        if (realpath(c->base_dir, base)) {
+                char *copy = strdup(base);
+                if (!copy) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                free(c->base_dir);
+                c->base_dir = copy;
+        }
+        for (size_t i = 0; i < a->opt.n_pids; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "pid%d", (int)a->opt.pids[i]);
+                r = config_add_pid_target(c, name, a->opt.pids[i]);
+                if (r == -EEXIST)
+                        continue; /* -p 5 -p 5 */
+                if (r < 0)
+                        goto fail;
+        }
+        if (a->opt.prog_argv) {
+                r = config_add_exec_target(c, a->prog_target, a->opt.prog_argv);
+                if (r == -EEXIST) {
+                        fprintf(stderr, "agent: the configuration already has a target named %s\n",
+                                a->prog_target);
+                        r = -EINVAL;
+                }
+                if (r < 0)
+                        goto fail;
+        }
+        /* -T is the interval of the targets named on the command line. */
+        for (size_t i = 0; i < c->n_targets; i++) {
+                struct target_config *t = &c->targets[i];
+                if (a->opt.interval_set && !t->file)
+                        t->interval_us = a->opt.interval_us;
+                else if (!a->config_path[0])
+                        t->interval_us = a->opt.interval_us;
+        }
+        *ret = c;
+        return 0;
+fail:
+        config_free(c);
+        return r;
+}
+
+int agent_reload(void *user, struct strbuf *reply) {
+        struct agent *a = user;
+        if (a->config_path[0]) {
+                struct config *c = NULL;
+                struct config_errors errs;
+                config_errors_init(&errs);
+                int r = agent_load_config(a, &c, &errs);
+                if (r < 0) {
+                        strbuf_printf(reply, "Reload failed: %zu error%s in %s; still running the previous "
+                                             "configuration",
+                                      errs.n + errs.n_dropped, errs.n + errs.n_dropped == 1 ? "" : "s",
+                                      a->config_path);
+                        if (errs.n == 0)
+                                strbuf_printf(reply, "\n%s: %s", a->config_path, strerror(-r));
+                        for (size_t i = 0; i < errs.n; i++)
+                                strbuf_printf(reply, "\n%s", errs.v[i].text);
+                        if (errs.n_dropped)
+                                strbuf_printf(reply, "\n... and %zu more errors", errs.n_dropped);
+                        config_errors_fini(&errs);
+                        return -EINVAL;
+                }
+                config_errors_fini(&errs);
+                if (strcmp(c->base_dir, a->config->base_dir) != 0)
+                        agent_log(&a->log, NULL, LOG_WARN, "base_dir changed to %s: it takes effect on restart",
+                                  c->base_dir);
+                a->log.level = (enum log_level)c->log_level;
+                struct supervisor_changes ch = {0};
+                r = agent_apply_config(a, c, a->config, &ch);
+                config_free(a->config);
+                a->config = c;
+                strbuf_printf(reply, "Configuration reloaded: %u added, %u removed, %u changed, %u restarted, "
+                                     "%u unchanged",
+                              ch.added, ch.removed, ch.changed, ch.restarted, ch.kept);
+                if (r < 0) {
+                        strbuf_printf(reply, " (failed: %s)", strerror(-r));
+                        return r;
+                }
+        }
+        int late = supervisor_post_all(&a->sup, REQ_SAMPLE, REQUEST_TIMEOUT_MS);
+        if (reply->len)
+                strbuf_printf(reply, "\n");
+        if (late)
+                strbuf_printf(reply, "Maps re-read (%d targets did not answer in time)", late);
+        else
+                strbuf_printf(reply, "Maps re-read");
+        return 0;
+}
+
+/* Collects ended programs.  When the `-- PROG` program ends, so does the
+ * agent, with its exit status, once its final snapshot is written. */
+void agent_reap_children(struct agent *a) {
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                for (size_t i = 0; i < a->n_children; i++) {
+                        struct child *c = &a->children[i];
+                        if (c->pid != pid || (!WIFEXITED(status) && !WIFSIGNALED(status)))
+                                continue;
+                        c->reaped = 1;
+                        int code = spawn_exit_code(status);
+                        agent_log(&a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid, code);
+                        struct worker *w = supervisor_find(&a->sup, c->target);
+                        if (w)
+                                (void)worker_wait(w, worker_post(w, REQ_SAMPLE, 0, NULL), REQUEST_TIMEOUT_MS);
+                        if (a->prog_target && strcmp(c->target, a->prog_target) == 0) {
+                                a->prog_status = code;
+                                a->prog_done = 1;
+                                a->quit = 1;
+                        }
+                }
+        }
+}
