@@ -17,7 +17,7 @@ int spawn_exit_code(int status) {
         return 1;
 }
 
-int spawn_start(char *const argv[], pid_t *ret_pid, int *ret_stopped) {
+int spawn_start(char *const argv[], const char *out_path, pid_t *ret_pid, int *ret_stopped) {
         /* The child reports a failed exec through this close-on-exec pipe:
          * nothing arrives when exec succeeds. */
         int p[2];
@@ -41,6 +41,20 @@ int spawn_start(char *const argv[], pid_t *ret_pid, int *ret_stopped) {
                 if (null >= 0) {
                         dup2(null, STDIN_FILENO);
                         close(null);
+                }
+                if (out_path) {
+                        int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+                                       0600);
+                        if (out < 0) {
+                                int e = errno;
+                                int traced = 0;
+                                (void)!write(p[1], &traced, sizeof(traced));
+                                (void)!write(p[1], &e, sizeof(e));
+                                _exit(127);
+                        }
+                        dup2(out, STDOUT_FILENO);
+                        dup2(out, STDERR_FILENO);
+                        close(out);
                 }
                 /* Stop at exec so the first snapshot precedes PROG's
                  * first instruction; tell the parent whether that works. */

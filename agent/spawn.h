@@ -12,10 +12,12 @@
 
 #include <sys/types.h>
 
-/* Starts argv[0] (searched in PATH) with argv.  Returns 0 with *ret_pid set
- * and *ret_stopped telling whether it is held stopped after exec, or -errno
- * (exec failures in the child are reported as -ENOENT, -EACCES, ...). */
-int spawn_start(char *const argv[], pid_t *ret_pid, int *ret_stopped);
+/* Starts argv[0] (searched in PATH) with argv, stdin from /dev/null, and
+ * stdout and stderr appended to out_path (0600) or, when it is NULL, the
+ * agent's own.  Returns 0 with *ret_pid set and *ret_stopped telling whether
+ * it is held stopped after exec, or -errno (failures in the child are
+ * reported as -ENOENT, -EACCES, ...). */
+int spawn_start(char *const argv[], const char *out_path, pid_t *ret_pid, int *ret_stopped);
 /* Lets a child held by spawn_start() run. */
 void spawn_release(pid_t pid);
 /* Stops a child: SIGTERM, then SIGKILL after grace_ms.  Reaps it and returns

@@ -36,9 +36,15 @@ static int start_child(struct agent *a, const char *target, char *const argv[]) 
         if (!v)
                 return -ENOMEM;
         a->children = v;
+        /* A configured program's output goes to logs/<target>.out; the
+         * `-- PROG` program keeps the terminal, as a developer expects. */
+        char out[PATH_MAX];
+        int is_prog = a->prog_target && strcmp(target, a->prog_target) == 0;
+        if (!is_prog && snprintf(out, sizeof(out), "%s/%s.out", a->logs, target) >= (int)sizeof(out))
+                return -ENAMETOOLONG;
         pid_t pid;
         int held;
-        int r = spawn_start(argv, &pid, &held);
+        int r = spawn_start(argv, is_prog ? NULL : out, &pid, &held);
         if (r < 0) {
                 agent_log(&a->log, target, LOG_ERROR, "cannot start %s: %s", argv[0], strerror(-r));
                 return r;
