@@ -75,7 +75,7 @@ struct agent {
         struct child *children;
         size_t n_children;
         char *prog_target;              /* the `-- PROG` target */
-        int prog_status;                /* its $?, once it ended */
+        int prog_status;                /* its $? when it ended by itself */
         int prog_done;
         struct agent_log log;
         int log_open;

@@ -291,11 +291,9 @@ static int run_agent(struct agent *a) {
         r = agent_loop(a);
         notify_systemd("STOPPING=1");
         agent_log(&a->log, NULL, LOG_INFO, "stopping");
-        if (r == 0 && a->opt.prog_argv) {
-                /* `agent -- PROG` ends as PROG did; a quit stops PROG. */
-                struct child *c = agent_find_child(a, a->prog_target);
-                if (c)
-                        agent_stop_child(a, c);
+        if (r == 0 && a->opt.prog_argv && a->prog_done) {
+                /* PROG ended by itself: `agent -- PROG` ends as PROG did.
+                 * Told to stop, the agent stops PROG and exits 0. */
                 r = a->prog_status;
         }
         return r;
@@ -371,6 +369,14 @@ int main(int argc, char **argv) {
         }
         if (a.opt.prog_argv && !(a.prog_target = prog_target_name(a.opt.prog_argv[0])))
                 return fail(EX_OSERR, "out of memory");
+        /* A daemon runs from /: a program named by a relative path is found
+         * from here, as the user meant. */
+        static char prog_path[PATH_MAX];
+        if (a.opt.prog_argv && a.opt.prog_argv[0][0] != '/' && strchr(a.opt.prog_argv[0], '/')) {
+                if (agent_join_path(prog_path, cwd, a.opt.prog_argv[0]) < 0)
+                        return fail(EX_USAGE, "program path too long: %s", a.opt.prog_argv[0]);
+                a.opt.prog_argv[0] = prog_path;
+        }
         r = run_agent(&a);
         cleanup(&a);
         return r;

@@ -67,10 +67,6 @@ void agent_stop_child(struct agent *a, struct child *c) {
                         spawn_release(c->pid);
                 int status = spawn_stop(c->pid, CHILD_STOP_GRACE_MS);
                 agent_log(&a->log, c->target, LOG_INFO, "stopped pid %d (exit status %d)", (int)c->pid, status);
-                if (a->prog_target && strcmp(c->target, a->prog_target) == 0 && !a->prog_done) {
-                        a->prog_status = status;
-                        a->prog_done = 1;
-                }
         }
         forget_child(a, c);
 }

@@ -2,14 +2,16 @@
  * workload: a process whose mappings change on command or on a timer, for
  * memmon's tests, demo and benchmarks.
  *
- *   workload [--regions N] [--file PATH] [--churn PER_SEC] [--seconds S]
+ *   workload [--regions N] [--file PATH] [--churn PER_SEC] [--seconds S] [--nodump] [--exit-code N]
  *
  * --regions N makes N extra regions that the kernel cannot merge (adjacent
  * pages with alternating protections), anonymous or, with --file, mapped
  * from PATH (created and sized as needed).  --churn flips one page's
- * protection PER_SEC times a second.  It prints "ready PID" when set up, then
- * reads commands, one per line, from stdin, answering each with "ok ..." or
- * "error ...":
+ * protection PER_SEC times a second.  --nodump makes the process
+ * non-dumpable (prctl PR_SET_DUMPABLE 0), as a setuid program is: an
+ * unprivileged process of the same uid may then not read its maps.  It prints
+ * "ready PID" when set up, then reads commands, one per line, from stdin,
+ * answering each with "ok ..." or "error ...":
  *   map PAGES [PROT]          anonymous mapping (PROT: r, rw, rx, rwx, none)
  *   mapfile PATH [PAGES]      a private read-only mapping of a file
  *   unmap ADDR PAGES
@@ -17,7 +19,8 @@
  *   ping
  *   exit
  * It ends at EOF on stdin (unless --seconds keeps it alive that long) or on
- * SIGTERM.
+ * SIGTERM.  --exit-code N is its exit status when it ends by itself (at the
+ * end of --seconds or of stdin, or on `exit`); 0 by default.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,11 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static long page;
+static int exit_code;
 
 static int parse_prot(const char *s, int *ret) {
         static const struct {
@@ -104,7 +109,7 @@ static void command(char *line) {
         } else if (strcmp(argv[0], "exit") == 0) {
                 printf("ok\n");
                 fflush(stdout);
-                exit(0);
+                exit(exit_code);
         } else if (strcmp(argv[0], "map") == 0 && argc >= 2 && parse_u64(argv[1], 10, &n) == 0 && n > 0 &&
                    (argc < 3 || parse_prot(argv[2], &prot) == 0)) {
                 void *p = mmap(NULL, (size_t)n * (size_t)page, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -147,8 +152,9 @@ static void command(char *line) {
 }
 
 int main(int argc, char **argv) {
-        uint64_t regions = 0, churn = 0, seconds = 0;
+        uint64_t regions = 0, churn = 0, seconds = 0, code = 0;
         const char *file = NULL;
+        int nodump = 0;
         page = sysconf(_SC_PAGESIZE);
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--regions") == 0 && i + 1 < argc && parse_u64(argv[i + 1], 10, &regions) == 0)
@@ -161,11 +167,21 @@ int main(int argc, char **argv) {
                         i++;
                 else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc)
                         file = argv[++i];
-                else {
+                else if (strcmp(argv[i], "--nodump") == 0)
+                        nodump = 1;
+                else if (strcmp(argv[i], "--exit-code") == 0 && i + 1 < argc &&
+                         parse_u64(argv[i + 1], 10, &code) == 0 && code <= 255) {
+                        exit_code = (int)code;
+                        i++;
+                } else {
                         fprintf(stderr, "usage: workload [--regions N] [--file PATH] [--churn PER_SEC] "
-                                        "[--seconds S]\n");
+                                        "[--seconds S] [--nodump] [--exit-code N]\n");
                         return 64;
                 }
+        }
+        if (nodump && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                perror("prctl(PR_SET_DUMPABLE)");
+                return 1;
         }
         char *base = regions ? make_regions(regions, file) : NULL;
         printf("ready %d\n", (int)getpid());
@@ -182,9 +198,9 @@ int main(int argc, char **argv) {
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 double elapsed = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
                 if (seconds && elapsed >= (double)seconds)
-                        return 0;
+                        return exit_code;
                 if (!stdin_open && !seconds && !churn)
-                        return 0;
+                        return exit_code;
                 int timeout = -1;
                 if (churn) {
                         double due = (double)(flips + 1) / (double)churn;
@@ -199,7 +215,7 @@ int main(int argc, char **argv) {
                         if (got <= 0) {
                                 stdin_open = 0;
                                 if (!seconds && !churn)
-                                        return 0;
+                                        return exit_code;
                                 continue;
                         }
                         len += (size_t)got;

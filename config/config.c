@@ -949,8 +949,11 @@ int config_target_name_valid(const char *name) {
                 if (!ok)
                         return -EINVAL;
         }
+        /* A name becomes a folder next to full/ and incremental/, and a
+         * logs/NAME.log next to the agent's own logs. */
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, "full") == 0 ||
-            strcmp(name, "incremental") == 0)
+            strcmp(name, "incremental") == 0 || strcmp(name, "monitor") == 0 ||
+            strcmp(name, "daemon_output") == 0)
                 return -EINVAL;
         return 0;
 }
@@ -1725,9 +1728,11 @@ bool config_target_equal(const struct target_config *a, const struct target_conf
         return config_target_compare(a, b) == CONFIG_SAME;
 }
 
-/* Writes one exec word so that split_words() gives it back. */
+/* Writes one exec word so that split_words() gives it back.  A word is
+ * written after a blank, so one that starts with ';' is quoted lest it
+ * start a comment. */
 static void write_word(FILE *f, const char *w) {
-        if (*w && !strpbrk(w, " \t\"")) {
+        if (*w && *w != ';' && !strpbrk(w, " \t\"")) {
                 fputs(w, f);
                 return;
         }
@@ -1745,9 +1750,13 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
         const void *field = (const char *)base + k->offset;
         enum config_log_level level;
         char buf[NUMBER_SIZE];
-        const char *s;
+        const char *s = NULL;
 
-        fprintf(f, "%s = ", k->name);
+        /* A ';' after a blank starts a comment, so a name or path that
+         * begins with one follows the '=' directly. */
+        if (k->type == KT_PATH || k->type == KT_NAME)
+                s = *(char *const *)field;
+        fprintf(f, "%s =%s", k->name, s && s[0] == ';' ? "" : " ");
         switch (k->type) {
         case KT_UINT:
         case KT_PID:

@@ -61,7 +61,7 @@ static void emit(struct worker *w, enum log_level level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 static void emit(struct worker *w, enum log_level level, const char *fmt, ...) {
-        char msg[1024];
+        char msg[PATH_MAX + 1024];
         va_list ap;
         va_start(ap, fmt);
         /* A message cut short is still worth logging. */
@@ -243,8 +243,14 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
         pid_t pid = 0;
         int r;
         switch (p->selector) {
-        case SELECT_PID:
         case SELECT_EXEC:
+                if (p->pid <= 0) {
+                        snprintf(reason, size, "its program could not be started (see the log)");
+                        return -ENOEXEC;
+                }
+                pid = p->pid;
+                break;
+        case SELECT_PID:
                 pid = p->pid;
                 break;
         case SELECT_PIDFILE:
@@ -273,13 +279,18 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
 
 /* Tries to attach to the target's process.  Returns 0 when attached. */
 static int attach(struct worker *w) {
-        char reason[160] = "";
+        char reason[sizeof(w->st.reason)] = "";
         struct proc_id id;
         int r = locate(w, &id, reason, sizeof(reason));
         if (r == -EPERM) {
                 /* Refused, not missing: say so once, and keep checking. */
                 if (fire(w, EV_REFUSED, reason))
                         emit(w, LOG_WARN, "denied: %s", reason);
+                return r;
+        }
+        if (r == -ENOEXEC) {
+                if (fire(w, EV_GONE, reason))
+                        emit(w, LOG_WARN, "exited: %s", reason);
                 return r;
         }
         if (r < 0) {

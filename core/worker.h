@@ -10,6 +10,7 @@
 #ifndef MEMMON_CORE_WORKER_H
 #define MEMMON_CORE_WORKER_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -85,7 +86,7 @@ struct worker_status {
         uint64_t diffs_written;
         uint64_t write_errors;
         struct timespec last_change;    /* CLOCK_REALTIME; 0 when none */
-        char reason[160];               /* why waiting/denied/exited */
+        char reason[PATH_MAX + 256];    /* why waiting/denied/exited */
 };
 
 enum worker_request {
