@@ -144,13 +144,37 @@ static size_t format_stamp(char *buf, size_t size) {
         return (m < 0 || (size_t)m >= size - n) ? n : n + (size_t)m;
 }
 
-static void log_line(struct agent_log *l, const char *target, enum log_level level, const char *msg,
-                     size_t msg_len) {
+/* Copies msg into out with control bytes written as \xNN, so that what a
+ * FIFO writer sends can neither forge log lines nor drive a terminal.
+ * Returns the length written (out is not NUL-terminated). */
+static size_t escape(const char *msg, size_t len, char *out, size_t size) {
+        static const char hex[] = "0123456789abcdef";
+        size_t o = 0;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)msg[i];
+                if (c >= 0x20 && c != 0x7f) {
+                        if (o + 1 > size)
+                                break;
+                        out[o++] = (char)c;
+                } else {
+                        if (o + 4 > size)
+                                break;
+                        out[o++] = '\\';
+                        out[o++] = 'x';
+                        out[o++] = hex[c >> 4];
+                        out[o++] = hex[c & 15];
+                }
+        }
+        return o;
+}
+
+static void log_line(struct agent_log *l, const char *target, enum log_level level, const char *raw,
+                     size_t raw_len) {
         char stamp[48];
         char line[4608];
+        char msg[4096];
         size_t sl = format_stamp(stamp, sizeof(stamp));
-        if (msg_len > 4096)
-                msg_len = 4096;
+        size_t msg_len = escape(raw, raw_len, msg, sizeof(msg));
         int n = snprintf(line, sizeof(line), "%.*s %-5s [%s] %.*s\n", (int)sl, stamp, log_level_name(level),
                          target ? target : "agent", (int)msg_len, msg);
         if (n < 0)

@@ -341,14 +341,10 @@ static void lost(struct worker *w) {
 
 /* Reads the maps into w->cur.  Returns 0, or -ESRCH when the instance is
  * gone, or another -errno. */
-static int read_maps(struct worker *w) {
-        int r = maps_read_fd(w->maps_fd, &w->cur);
-        if (r == 0 && w->cur.len > 0)
-                return 0;
-        if (r < 0 && r != -ESRCH)
-                return r;
-        /* An empty read means the address space the fd was opened on is
-         * gone: the process exited, or it called exec and has a new one. */
+/* The address space the maps fd was opened on is gone: the process exited,
+ * or it called exec and has a new one.  For an exec, reopens and re-reads.
+ * Returns 0, or -ESRCH when the instance is gone. */
+static int reopen_after_exec(struct worker *w) {
         struct proc_id now;
         if (proc_identity(w->id.pid, &now) < 0 || now.start_time != w->id.start_time)
                 return -ESRCH;
@@ -357,10 +353,33 @@ static int read_maps(struct worker *w) {
         if (fd < 0)
                 return fd == -ESRCH ? -ESRCH : fd;
         w->maps_fd = fd;
-        r = maps_read_fd(w->maps_fd, &w->cur);
+        int r = maps_read_fd(w->maps_fd, &w->cur);
         if (r < 0)
                 return r;
         return w->cur.len > 0 ? 0 : -ESRCH;
+}
+
+/* Reads the maps into w->cur.  Returns 0, or -ESRCH when the instance is
+ * gone, or another -errno. */
+static int read_maps(struct worker *w) {
+        int r = maps_read_fd(w->maps_fd, &w->cur);
+        if (r == 0 && w->cur.len > 0)
+                return 0;
+        if (r < 0 && r != -ESRCH)
+                return r;
+        /* An empty read: the address space is gone. */
+        return reopen_after_exec(w);
+}
+
+/* True when the address space the maps fd reads is still there.  Once a
+ * process's memory is being torn down (exit, exec), the kernel stops
+ * handing out its maps, and a read that spanned that moment simply stops
+ * early, still well-formed.  The address space never comes back, so if a
+ * one-byte read succeeds after the whole read, the whole read saw it
+ * alive. */
+static int address_space_alive(struct worker *w) {
+        char c;
+        return pread(w->maps_fd, &c, 1, 0) == 1;
 }
 
 static int full_due(struct worker *w) {
@@ -402,13 +421,17 @@ static int sample(struct worker *w) {
         if (w->have_prev && !w->need_full && w->cur.len == w->prev.len &&
             memcmp(w->cur.text, w->prev.text, w->cur.len) == 0)
                 return 0;
-        /* A process that exits in the middle of a read leaves a text that
-         * simply stops early.  Changes are rare: check that the instance
-         * outlived the read before trusting what it gave. */
-        struct proc_id alive;
-        if (proc_identity(w->id.pid, &alive) < 0 || alive.start_time != w->id.start_time) {
-                lost(w);
-                return -ESRCH;
+        /* Changes are rare: only a changed text pays for proving that the
+         * read was not cut short by the process exiting (or exec'ing). */
+        if (!address_space_alive(w)) {
+                r = reopen_after_exec(w);
+                if (r == 0 && !address_space_alive(w))
+                        r = -ESRCH;
+                if (r < 0) {
+                        if (r == -ESRCH)
+                                lost(w);
+                        return r;
+                }
         }
         size_t bad_line = 0;
         r = maps_parse(&w->cur, &bad_line);
