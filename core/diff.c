@@ -49,17 +49,73 @@ static int same_line(const struct maps_snapshot *a, const struct region *ra, con
                memcmp(region_line(a, ra), region_line(b, rb), ra->line_len) == 0;
 }
 
+/* The number of regions of s whose whole line (with its '\n') lies in
+ * text[0..upto). */
+static size_t lines_before(const struct maps_snapshot *s, size_t upto) {
+        size_t lo = 0, hi = s->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const struct region *r = &s->regions[mid];
+
+                if ((size_t)r->line_off + r->line_len + 1 <= upto)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* The number of regions of s whose whole line lies in the last `tail` bytes
+ * of its text. */
+static size_t lines_after(const struct maps_snapshot *s, size_t tail) {
+        size_t lo = 0, hi = s->n;
+
+        /* Regions [k, n) qualify when line_off >= len - tail; find the
+         * smallest such k. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (s->regions[mid].line_off >= s->len - tail)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return s->n - lo;
+}
+
 int diff_compute(const struct maps_snapshot *old, const struct maps_snapshot *cur, struct diff *d) {
         size_t i = 0, j = 0, n = 0, added = 0, removed = 0, changed = 0;
         size_t limit = old->n + cur->n;
+        size_t old_end = old->n, cur_end = cur->n;
         int r = 0;
 
         /* The count is returned as an int. */
         if (limit > INT_MAX)
                 return -EOVERFLOW;
-        /* Both snapshots are sorted by start and no two regions of one share
-         * a start, so one merge pairs every region with its namesake. */
-        while (i < old->n && j < cur->n && r == 0) {
+        /* Lines in the common prefix and suffix of the two texts are the
+         * same regions at the same indexes (counted from either end), so
+         * only the lines in between take part in the merge: a change costs
+         * a memcmp of the text plus its own size. */
+        if (old->len > 0 && cur->len > 0) {
+                size_t min = old->len < cur->len ? old->len : cur->len;
+                size_t pre = maps_common_prefix(old->text, cur->text, min);
+                size_t k = lines_before(old, pre);
+                size_t suf, ko, kc;
+
+                if (k > cur->n)
+                        k = cur->n;
+                i = j = k;
+                /* The suffix may not reach into the lines the prefix took. */
+                suf = maps_common_suffix(old->text, old->len, cur->text, cur->len, min - pre);
+                ko = lines_after(old, suf);
+                kc = lines_after(cur, suf);
+                if (ko == kc && ko <= old->n - i && kc <= cur->n - j) {
+                        old_end = old->n - ko;
+                        cur_end = cur->n - kc;
+                }
+        }
+        while (i < old_end && j < cur_end && r == 0) {
                 const struct region *o = &old->regions[i], *c = &cur->regions[j];
 
                 if (o->start < c->start) {
@@ -77,9 +133,9 @@ int diff_compute(const struct maps_snapshot *old, const struct maps_snapshot *cu
                         j++;
                 }
         }
-        for (; i < old->n && r == 0; i++, removed++)
+        for (; i < old_end && r == 0; i++, removed++)
                 r = push(d, &n, limit, DIFF_REMOVED, i, DIFF_NO_IDX);
-        for (; j < cur->n && r == 0; j++, added++)
+        for (; j < cur_end && r == 0; j++, added++)
                 r = push(d, &n, limit, DIFF_ADDED, DIFF_NO_IDX, j);
         if (r < 0) {
                 /* The records written so far are a meaningless prefix. */

@@ -377,24 +377,15 @@ int maps_parse_line(const char *text, size_t off, size_t len, struct region *ret
         return 0;
 }
 
-int maps_parse(struct maps_snapshot *s, size_t *ret_bad_line) {
-        const char *text = s->text, *p, *end;
-        uint64_t prev_end = 0;
-        size_t n = 0, line = 0;
-        int r;
+/* Parses the lines of s->text[from..to) (to just after a '\n'), appending
+ * to s->regions at *n.  Returns 0 or -errno with *line the failing line. */
+static int parse_span(struct maps_snapshot *s, size_t from, size_t to, size_t *n_io, uint64_t *prev_end_io,
+                      size_t *line_io) {
+        const char *text = s->text, *p = text + from, *end = text + to;
+        uint64_t prev_end = *prev_end_io;
+        size_t n = *n_io, line = *line_io;
+        int r = 0;
 
-        /* A never-filled snapshot has no text at all, and arithmetic on a
-         * NULL pointer is undefined even with a zero offset. */
-        if (s->len == 0) {
-                s->n = 0;
-                return 0;
-        }
-        p = text;
-        end = text + s->len;
-        /* One pass: the fields are parsed straight out of the text, bounded
-         * only by its end (no field can hold a '\n', so a short line fails
-         * its own fields), and memchr looks for the '\n' only from the start
-         * of the path. */
         while (p < end) {
                 const char *rest, *nl;
                 struct region *reg;
@@ -403,19 +394,19 @@ int maps_parse(struct maps_snapshot *s, size_t *ret_bad_line) {
                 if (n == s->regions_cap) {
                         r = regions_reserve(s, n + 1);
                         if (r < 0)
-                                goto fail;
+                                break;
                 }
                 reg = &s->regions[n];
                 r = parse_fields(p, end, reg, &rest);
                 if (r < 0)
-                        goto fail;
+                        break;
                 if (rest < end && *rest == '\n')
                         nl = rest;
                 else
                         nl = memchr(rest, '\n', (size_t)(end - rest));
                 if (!nl || (size_t)(nl - text) > UINT32_MAX || reg->start < prev_end) {
                         r = -EINVAL;
-                        goto fail;
+                        break;
                 }
                 reg->line_off = (uint32_t)(p - text);
                 reg->line_len = (uint32_t)(nl - p);
@@ -424,6 +415,133 @@ int maps_parse(struct maps_snapshot *s, size_t *ret_bad_line) {
                 prev_end = reg->end;
                 n++;
                 p = nl + 1;
+        }
+        *n_io = n;
+        *prev_end_io = prev_end;
+        *line_io = line;
+        return r;
+}
+
+int maps_parse(struct maps_snapshot *s, size_t *ret_bad_line) {
+        uint64_t prev_end = 0;
+        size_t n = 0, line = 0;
+        int r;
+
+        if (s->len == 0) {
+                s->n = 0;
+                return 0;
+        }
+        r = parse_span(s, 0, s->len, &n, &prev_end, &line);
+        if (r < 0) {
+                s->n = 0;
+                if (r == -EINVAL)
+                        *ret_bad_line = line;
+                return r;
+        }
+        s->n = n;
+        return 0;
+}
+
+size_t maps_common_prefix(const char *a, const char *b, size_t n) {
+        size_t i = 0;
+
+        /* Whole blocks first: memcmp is far faster than a byte loop. */
+        while (n - i >= 4096 && memcmp(a + i, b + i, 4096) == 0)
+                i += 4096;
+        while (n - i >= 64 && memcmp(a + i, b + i, 64) == 0)
+                i += 64;
+        while (i < n && a[i] == b[i])
+                i++;
+        return i;
+}
+
+size_t maps_common_suffix(const char *a, size_t na, const char *b, size_t nb, size_t n) {
+        size_t i = 0;
+
+        while (n - i >= 4096 && memcmp(a + na - i - 4096, b + nb - i - 4096, 4096) == 0)
+                i += 4096;
+        while (n - i >= 64 && memcmp(a + na - i - 64, b + nb - i - 64, 64) == 0)
+                i += 64;
+        while (i < n && a[na - 1 - i] == b[nb - 1 - i])
+                i++;
+        return i;
+}
+
+int maps_parse_since(struct maps_snapshot *s, const struct maps_snapshot *prev, size_t *ret_bad_line) {
+        size_t min, pre, k, lo, hi, pos, suf, first_suf, ks, mid_end, n, line;
+        uint64_t prev_end;
+        int r;
+
+        if (prev->n == 0 || prev->len == 0 || s->len == 0)
+                return maps_parse(s, ret_bad_line);
+        min = prev->len < s->len ? prev->len : s->len;
+        pre = maps_common_prefix(prev->text, s->text, min);
+        /* k: prev's lines that lie wholly in the common prefix. */
+        lo = 0;
+        hi = prev->n;
+        while (lo < hi) {
+                size_t m = lo + (hi - lo) / 2;
+                const struct region *rg = &prev->regions[m];
+
+                if ((size_t)rg->line_off + rg->line_len + 1 <= pre)
+                        lo = m + 1;
+                else
+                        hi = m;
+        }
+        k = lo;
+        pos = k ? (size_t)prev->regions[k - 1].line_off + prev->regions[k - 1].line_len + 1 : 0;
+        suf = maps_common_suffix(prev->text, prev->len, s->text, s->len, min - pos);
+        /* first_suf: prev's first line that starts inside the common suffix
+         * at a line start of the new text too. */
+        lo = k;
+        hi = prev->n;
+        while (lo < hi) {
+                size_t m = lo + (hi - lo) / 2;
+
+                if (prev->regions[m].line_off >= prev->len - suf)
+                        hi = m;
+                else
+                        lo = m + 1;
+        }
+        first_suf = lo;
+        if (first_suf < prev->n && prev->regions[first_suf].line_off == prev->len - suf) {
+                size_t at = s->len - suf;
+
+                if (at != 0 && s->text[at - 1] != '\n')
+                        first_suf++;
+        }
+        ks = prev->n - first_suf;
+        mid_end = ks ? s->len - (prev->len - prev->regions[first_suf].line_off) : s->len;
+
+        r = regions_reserve(s, k + ks + 64);
+        if (r < 0)
+                goto fail;
+        if (k)
+                memcpy(s->regions, prev->regions, k * sizeof(*s->regions));
+        n = k;
+        line = k;
+        prev_end = k ? prev->regions[k - 1].end : 0;
+        r = parse_span(s, pos, mid_end, &n, &prev_end, &line);
+        if (r < 0)
+                goto fail;
+        if (ks) {
+                int64_t delta = (int64_t)s->len - (int64_t)prev->len;
+
+                if (prev->regions[first_suf].start < prev_end) {
+                        r = -EINVAL;
+                        goto fail;
+                }
+                r = regions_reserve(s, n + ks);
+                if (r < 0)
+                        goto fail;
+                for (size_t i = 0; i < ks; i++) {
+                        struct region rg = prev->regions[first_suf + i];
+
+                        rg.line_off = (uint32_t)((int64_t)rg.line_off + delta);
+                        rg.path_off = (uint32_t)((int64_t)rg.path_off + delta);
+                        s->regions[n + i] = rg;
+                }
+                n += ks;
         }
         s->n = n;
         return 0;

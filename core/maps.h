@@ -79,6 +79,20 @@ int maps_parse_line(const char *text, size_t off, size_t len, struct region *ret
  * -EINVAL with *ret_bad_line (1-based) naming the first bad line. */
 int maps_parse(struct maps_snapshot *s, size_t *ret_bad_line);
 
+/* Parses s->text as maps_parse does, knowing that prev (parsed) is an
+ * earlier text of the same maps: the lines in the common prefix and suffix
+ * of the two texts are copied from prev (offsets moved) instead of parsed,
+ * so a change costs two memcmp passes, a copy of the region array and the
+ * parsing of the changed lines only.  Same results and errors as
+ * maps_parse(). */
+int maps_parse_since(struct maps_snapshot *s, const struct maps_snapshot *prev, size_t *ret_bad_line);
+
+/* The length of the common prefix of a and b, at most n bytes. */
+size_t maps_common_prefix(const char *a, const char *b, size_t n);
+/* The length of the common suffix of a (na bytes) and b (nb bytes), at most
+ * n bytes. */
+size_t maps_common_suffix(const char *a, size_t na, const char *b, size_t nb, size_t n);
+
 /* XXH3 64-bit checksum of a maps text. */
 uint64_t maps_checksum(const char *text, size_t len);
 

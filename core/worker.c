@@ -434,7 +434,8 @@ static int sample(struct worker *w) {
                 }
         }
         size_t bad_line = 0;
-        r = maps_parse(&w->cur, &bad_line);
+        /* Only the lines between the unchanged head and tail are parsed. */
+        r = w->have_prev ? maps_parse_since(&w->cur, &w->prev, &bad_line) : maps_parse(&w->cur, &bad_line);
         if (r == -EINVAL) {
                 /* The kernel builds the text a page at a time and the
                  * mappings may move in between: one re-read settles it. */
