@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -106,7 +107,8 @@ struct worker {
         struct worker_env env;
 
         pthread_mutex_t lock;
-        pthread_cond_t cond;    /* CLOCK_MONOTONIC; wakes the worker and waiters */
+        pthread_cond_t cond;    /* CLOCK_MONOTONIC; wakes those waiting for a request to be done */
+        sem_t wake;             /* posted with every request: wakes the worker */
         /* Under lock: */
         struct worker_params params;
         struct worker_params new_params;
