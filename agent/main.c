@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -339,6 +340,10 @@ static char *prog_target_name(const char *prog) {
 }
 
 int main(int argc, char **argv) {
+        /* Workers allocate only when something changes, so they gain
+         * nothing from arenas of their own, and each arena keeps freed
+         * memory resident: with 1,000 targets that was most of the RSS. */
+        mallopt(M_ARENA_MAX, 1);
         /* Under `bazel run` relative paths mean the user's directory. */
         const char *wd = getenv("BUILD_WORKING_DIRECTORY");
         if (wd && chdir(wd) < 0)

@@ -13,10 +13,11 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* Most processes' maps fit in one buffer of this size, so a fresh snapshot
- * usually allocates its text once. */
-#define MAPS_TEXT_MIN_CAP ((size_t)64 * 1024)
-#define MAPS_REGIONS_MIN_CAP ((size_t)256)
+/* A small process's maps fit in a buffer of this size; bigger ones grow it
+ * by doubling, once.  Small, because an agent holds two per target and
+ * may hold thousands of targets. */
+#define MAPS_TEXT_MIN_CAP ((size_t)16 * 1024)
+#define MAPS_REGIONS_MIN_CAP ((size_t)64)
 
 /* The parser runs once per line of every sample, and at -O0 (Bazel's
  * fastbuild) a plain static inline is still a call; forcing the inlining keeps
@@ -528,6 +529,8 @@ int maps_parse_since(struct maps_snapshot *s, const struct maps_snapshot *prev, 
                 int64_t delta = (int64_t)s->len - (int64_t)prev->len;
 
                 if (prev->regions[first_suf].start < prev_end) {
+                        /* The first reused line is the bad one. */
+                        line++;
                         r = -EINVAL;
                         goto fail;
                 }

@@ -61,7 +61,7 @@ static void emit(struct worker *w, enum log_level level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 static void emit(struct worker *w, enum log_level level, const char *fmt, ...) {
-        char msg[PATH_MAX + 1024];
+        char msg[2048];
         va_list ap;
         va_start(ap, fmt);
         /* A message cut short is still worth logging. */

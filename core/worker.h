@@ -87,7 +87,9 @@ struct worker_status {
         uint64_t diffs_written;
         uint64_t write_errors;
         struct timespec last_change;    /* CLOCK_REALTIME; 0 when none */
-        char reason[PATH_MAX + 256];    /* why waiting/denied/exited */
+        /* Why waiting/denied/exited: room for a long pidfile path and the
+         * error, but not PATH_MAX, as every worker's stack holds copies. */
+        char reason[1024];
 };
 
 enum worker_request {
