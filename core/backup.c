@@ -16,7 +16,7 @@
 #include "core/alloc.h"
 
 #define TS_LEN (BACKUP_TS_SIZE - 1)
-#define TARGET_MAX 255
+#define TARGET_MAX BACKUP_TARGET_MAX
 #define TMP_PREFIX ".tmp."
 #define TMP_PREFIX_LEN (sizeof(TMP_PREFIX) - 1)
 #define US_PER_SEC INT64_C(1000000)
@@ -59,12 +59,6 @@ struct listing {
         size_t cap;
 };
 
-/* Why a file was rejected: the 1-based line (0: the file as a whole). */
-struct fault {
-        size_t line;
-        char why[256];
-};
-
 /* The header of a full snapshot or a diff, as read from a file. */
 struct hdr {
         char target[TARGET_MAX + 1];
@@ -79,16 +73,12 @@ struct hdr {
         uint64_t records;
 };
 
-/* Reading state shared by replay and verify: buffers are reused from file to
- * file, so a chain costs a few allocations, not a few per diff. */
+/* Reading state shared by replay and verify: the chain, and the file being
+ * read, whose buffer is reused from file to file. */
 struct rctx {
-        char *file; /* the file being read */
+        char *file;
         size_t file_cap;
-        char *out; /* the result text a diff is building */
-        size_t out_cap;
-        struct maps_snapshot cur;
-        struct maps_snapshot next;
-        struct hdr head; /* header of the chain's full snapshot */
+        struct backup_chain chain;
 };
 
 struct cursor {
@@ -888,10 +878,11 @@ static void reportf(const struct reporter *rp, const char *fmt, ...) {
         rp->fn(rp->user, line);
 }
 
-static int faultf(struct fault *f, size_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int faultf(struct backup_fault *f, size_t line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* Records why a file is rejected.  Returns -EBADMSG for the caller to pass on. */
-static int faultf(struct fault *f, size_t line, const char *fmt, ...) {
+static int faultf(struct backup_fault *f, size_t line, const char *fmt, ...) {
         va_list ap;
         int n;
 
@@ -907,30 +898,44 @@ static int faultf(struct fault *f, size_t line, const char *fmt, ...) {
 }
 
 static void report_fault(const struct reporter *rp, const char *dir, const char *sub, const char *name,
-                         const struct fault *f, const char *tail) {
+                         const struct backup_fault *f, const char *tail) {
         if (f->line > 0)
                 reportf(rp, "%s/%s/%s: line %zu: %s%s", dir, sub, name, f->line, f->why, tail);
         else
                 reportf(rp, "%s/%s/%s: %s%s", dir, sub, name, f->why, tail);
 }
 
+void backup_chain_init(struct backup_chain *c) {
+        memset(c, 0, sizeof(*c));
+        maps_snapshot_init(&c->cur);
+        maps_snapshot_init(&c->next);
+}
+
+void backup_chain_fini(struct backup_chain *c) {
+        if (!c)
+                return;
+        mm_free(c->out);
+        maps_snapshot_fini(&c->cur);
+        maps_snapshot_fini(&c->next);
+        backup_chain_init(c);
+}
+
 static void rctx_init(struct rctx *x) {
-        memset(x, 0, sizeof(*x));
-        maps_snapshot_init(&x->cur);
-        maps_snapshot_init(&x->next);
+        x->file = NULL;
+        x->file_cap = 0;
+        backup_chain_init(&x->chain);
 }
 
 static void rctx_fini(struct rctx *x) {
         mm_free(x->file);
-        mm_free(x->out);
-        maps_snapshot_fini(&x->cur);
-        maps_snapshot_fini(&x->next);
+        backup_chain_fini(&x->chain);
 }
 
 /* Reads a whole backup file into x->file.  Its size on disk bounds the
  * allocation; nothing read from the content does.  Returns the length,
  * -EBADMSG with *f set, or -ENOMEM. */
-static int read_whole(struct rctx *x, int dir_fd, const char *name, size_t *ret_len, struct fault *f) {
+static int read_whole(struct rctx *x, int dir_fd, const char *name, size_t *ret_len,
+                      struct backup_fault *f) {
         char eb[128];
         struct stat sb;
         size_t size, got = 0;
@@ -997,7 +1002,7 @@ static bool next_line(struct cursor *c, const char **ret, size_t *ret_len) {
         return true;
 }
 
-static int missing_line(struct cursor *c, struct fault *f, const char *what) {
+static int missing_line(struct cursor *c, struct backup_fault *f, const char *what) {
         if (c->pos < c->len)
                 return faultf(f, c->line + 1, "line is cut off (no newline) where %s was expected", what);
         return faultf(f, c->line + 1, "file ends where %s was expected", what);
@@ -1006,7 +1011,7 @@ static int missing_line(struct cursor *c, struct fault *f, const char *what) {
 /* Takes the header line "# KEY VALUE"; exactly that key, one space, a
  * non-empty value. */
 static int hdr_field(struct cursor *c, const char *key, const char **ret_val, size_t *ret_vlen,
-                     struct fault *f) {
+                     struct backup_fault *f) {
         size_t klen = strlen(key), n;
         const char *l;
 
@@ -1020,7 +1025,7 @@ static int hdr_field(struct cursor *c, const char *key, const char **ret_val, si
         return 0;
 }
 
-static int hdr_dec(struct cursor *c, const char *key, uint64_t max, uint64_t *ret, struct fault *f) {
+static int hdr_dec(struct cursor *c, const char *key, uint64_t max, uint64_t *ret, struct backup_fault *f) {
         const char *v;
         size_t n;
         int r;
@@ -1033,7 +1038,7 @@ static int hdr_dec(struct cursor *c, const char *key, uint64_t max, uint64_t *re
         return 0;
 }
 
-static int hdr_hex(struct cursor *c, const char *key, uint64_t *ret, struct fault *f) {
+static int hdr_hex(struct cursor *c, const char *key, uint64_t *ret, struct backup_fault *f) {
         const char *v;
         size_t n;
         int r;
@@ -1047,9 +1052,10 @@ static int hdr_hex(struct cursor *c, const char *key, uint64_t *ret, struct faul
 }
 
 /* Parses the header lines both kinds share and checks them against the
- * file's name. */
-static int parse_common(struct cursor *c, const struct entry *e, struct hdr *h, struct fault *f) {
-        const char *magic = e->full ? "# memmon full 1" : "# memmon diff 1";
+ * pid and timestamp of the file's name. */
+static int parse_common(struct cursor *c, bool full, pid_t name_pid, const char *name_ts, struct hdr *h,
+                        struct backup_fault *f) {
+        const char *magic = full ? "# memmon full 1" : "# memmon diff 1";
         struct ts_fields tf;
         const char *v;
         size_t n;
@@ -1061,7 +1067,7 @@ static int parse_common(struct cursor *c, const struct entry *e, struct hdr *h, 
         if (n != strlen(magic) || memcmp(v, magic, n) != 0) {
                 if (n > 14 && memcmp(v, magic, 14) == 0)
                         return faultf(f, c->line, "unsupported format version");
-                return faultf(f, c->line, "not a memmon %s file", e->full ? "full snapshot" : "diff");
+                return faultf(f, c->line, "not a memmon %s file", full ? "full snapshot" : "diff");
         }
         r = hdr_field(c, "target", &v, &n, f);
         if (r < 0)
@@ -1073,9 +1079,9 @@ static int parse_common(struct cursor *c, const struct entry *e, struct hdr *h, 
         r = hdr_dec(c, "pid", INT_MAX, &pid, f);
         if (r < 0)
                 return r;
-        if (pid != (uint64_t)e->pid)
+        if (pid != (uint64_t)name_pid)
                 return faultf(f, c->line, "pid %" PRIu64 " differs from the file name's %d", pid,
-                              (int)e->pid);
+                              (int)name_pid);
         h->pid = (pid_t)pid;
         r = hdr_dec(c, "start_time", UINT64_MAX, &h->start_time, f);
         if (r < 0)
@@ -1087,27 +1093,33 @@ static int parse_common(struct cursor *c, const struct entry *e, struct hdr *h, 
                 return faultf(f, c->line, "bad timestamp");
         memcpy(h->time, v, TS_LEN);
         h->time[TS_LEN] = '\0';
-        if (strcmp(h->time, e->ts) != 0)
-                return faultf(f, c->line, "time differs from the file name's %s", e->ts);
+        if (strcmp(h->time, name_ts) != 0)
+                return faultf(f, c->line, "time differs from the file name's %s", name_ts);
         return 0;
 }
 
-/* Loads a full snapshot into x->cur and its header into x->head.  Returns 0,
- * -EBADMSG with *f set, or -ENOMEM. */
-static int load_full(struct rctx *x, int full_fd, const struct entry *e, struct fault *f) {
+/* The name's identity as a caller hands it in: a pid and a backup
+ * timestamp. */
+static bool name_ok(pid_t pid, const char *ts) {
+        struct ts_fields tf;
+
+        return pid > 0 && ts && ts_decode(ts, strnlen(ts, BACKUP_TS_SIZE), &tf) == 0;
+}
+
+int backup_chain_load_full(struct backup_chain *ch, const char *buf, size_t len, pid_t pid, const char *ts,
+                           struct backup_fault *f) {
         struct cursor c = {0};
         struct hdr h;
-        size_t len, rest, bad = 0;
+        size_t rest, bad = 0;
         uint64_t sum;
         int r;
 
+        if (!ch || (!buf && len > 0) || !name_ok(pid, ts) || !f)
+                return -EINVAL;
         memset(&h, 0, sizeof(h));
-        r = read_whole(x, full_fd, e->name, &len, f);
-        if (r < 0)
-                return r;
-        c.buf = x->file;
+        c.buf = buf;
         c.len = len;
-        r = parse_common(&c, e, &h, f);
+        r = parse_common(&c, true, pid, ts, &h, f);
         if (r < 0)
                 return r;
         r = hdr_dec(&c, "regions", UINT32_MAX, &h.regions, f);
@@ -1125,17 +1137,35 @@ static int load_full(struct rctx *x, int full_fd, const struct entry *e, struct 
         sum = maps_checksum(c.buf + c.pos, rest);
         if (sum != h.checksum)
                 return faultf(f, LINE_CHECKSUM, "checksum mismatch (the text hashes to %016" PRIx64 ")", sum);
-        r = maps_snapshot_set_text(&x->cur, c.buf + c.pos, rest, &bad);
+        /* Parsed into the scratch snapshot, so that a bad file leaves the
+         * chain as it was. */
+        r = maps_snapshot_set_text(&ch->next, c.buf + c.pos, rest, &bad);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return faultf(f, HEADER_LINES + bad, "bad maps line");
-        if (x->cur.n != h.regions)
+        if (ch->next.n != h.regions)
                 return faultf(f, LINE_REGIONS, "regions says %" PRIu64 ", the text has %zu", h.regions,
-                              x->cur.n);
-        x->cur.checksum = sum;
-        x->head = h;
+                              ch->next.n);
+        ch->next.checksum = sum;
+        maps_snapshot_swap(&ch->cur, &ch->next);
+        memcpy(ch->target, h.target, sizeof(ch->target));
+        ch->pid = h.pid;
+        ch->start_time = h.start_time;
+        ch->loaded = 1;
         return 0;
+}
+
+/* Reads a full snapshot file and makes it the start of x's chain.  Returns
+ * 0, -EBADMSG with *f set, or -ENOMEM. */
+static int load_full(struct rctx *x, int full_fd, const struct entry *e, struct backup_fault *f) {
+        size_t len;
+        int r;
+
+        r = read_whole(x, full_fd, e->name, &len, f);
+        if (r < 0)
+                return r;
+        return backup_chain_load_full(&x->chain, x->file, len, e->pid, e->ts, f);
 }
 
 /* The first region of s at or after index i that does not start below start. */
@@ -1147,28 +1177,28 @@ static size_t first_from(const struct maps_snapshot *s, size_t i, uint64_t start
 
 /* Appends the state's lines of regions [*i, j) to the result: they are
  * consecutive in the text, so one copy. */
-static void copy_state(struct rctx *x, size_t *i, size_t j, size_t *olen) {
-        const struct maps_snapshot *s = &x->cur;
+static void copy_state(struct backup_chain *ch, size_t *i, size_t j, size_t *olen) {
+        const struct maps_snapshot *s = &ch->cur;
         size_t from, to;
 
         if (j <= *i)
                 return;
         from = s->regions[*i].line_off;
         to = (size_t)s->regions[j - 1].line_off + s->regions[j - 1].line_len + 1;
-        memcpy(x->out + *olen, s->text + from, to - from);
+        memcpy(ch->out + *olen, s->text + from, to - from);
         *olen += to - from;
         *i = j;
 }
 
-static void append_line(struct rctx *x, const char *l, size_t n, size_t *olen) {
-        memcpy(x->out + *olen, l, n);
-        x->out[*olen + n] = '\n';
+static void append_line(struct backup_chain *ch, const char *l, size_t n, size_t *olen) {
+        memcpy(ch->out + *olen, l, n);
+        ch->out[*olen + n] = '\n';
         *olen += n + 1;
 }
 
 /* Parses the maps line of a record ("K LINE") at l, n bytes long. */
 static int record_region(const struct cursor *c, const char *l, size_t n, struct region *ret,
-                         struct fault *f) {
+                         struct backup_fault *f) {
         if (n < 3 || l[1] != ' ')
                 return faultf(f, c->line, "bad record");
         if (maps_parse_line(c->buf, (size_t)(l + 2 - c->buf), n - 2, ret) < 0)
@@ -1177,47 +1207,44 @@ static int record_region(const struct cursor *c, const char *l, size_t n, struct
 }
 
 /* The region of the current state at *i must be exactly the line l (n bytes). */
-static int match_old(struct rctx *x, const struct cursor *c, size_t i, const struct region *rr, const char *l,
-                     size_t n, struct fault *f) {
+static int match_old(struct backup_chain *ch, const struct cursor *c, size_t i, const struct region *rr,
+                     const char *l, size_t n, struct backup_fault *f) {
         const struct region *have;
 
-        if (i >= x->cur.n || x->cur.regions[i].start != rr->start)
+        if (i >= ch->cur.n || ch->cur.regions[i].start != rr->start)
                 return faultf(f, c->line, "no region at %" PRIx64 " in the state before this diff",
                               rr->start);
-        have = &x->cur.regions[i];
-        if (have->line_len != n || memcmp(region_line(&x->cur, have), l, n) != 0)
+        have = &ch->cur.regions[i];
+        if (have->line_len != n || memcmp(region_line(&ch->cur, have), l, n) != 0)
                 return faultf(f, c->line, "the line differs from the region at %" PRIx64 " in the state",
                               rr->start);
         return 0;
 }
 
-/* Applies one diff file to x->cur, checking everything.  Returns 0,
- * -EBADMSG with *f set, or -ENOMEM. */
-static int apply_diff(struct rctx *x, int incr_fd, const struct entry *e, struct fault *f) {
+int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len, pid_t pid, const char *ts,
+                            struct backup_fault *f) {
         struct cursor c = {0};
         struct hdr h;
-        size_t len, olen = 0, i = 0, nrec = 0, bad = 0;
+        size_t olen = 0, i = 0, nrec = 0, bad = 0;
         uint64_t prev_start = 0, sum;
         int r;
 
+        if (!ch || !ch->loaded || (!buf && len > 0) || !name_ok(pid, ts) || !f)
+                return -EINVAL;
         memset(&h, 0, sizeof(h));
-        r = read_whole(x, incr_fd, e->name, &len, f);
-        if (r < 0)
-                return r;
-        c.buf = x->file;
+        c.buf = buf;
         c.len = len;
-        r = parse_common(&c, e, &h, f);
+        r = parse_common(&c, false, pid, ts, &h, f);
         if (r < 0)
                 return r;
-        if (strcmp(h.target, x->head.target) != 0)
+        if (strcmp(h.target, ch->target) != 0)
                 return faultf(f, LINE_TARGET, "target '%s' differs from the chain's '%s'", h.target,
-                              x->head.target);
-        if (h.pid != x->head.pid)
-                return faultf(f, LINE_PID, "pid %d differs from the chain's %d", (int)h.pid,
-                              (int)x->head.pid);
-        if (h.start_time != x->head.start_time)
+                              ch->target);
+        if (h.pid != ch->pid)
+                return faultf(f, LINE_PID, "pid %d differs from the chain's %d", (int)h.pid, (int)ch->pid);
+        if (h.start_time != ch->start_time)
                 return faultf(f, LINE_START_TIME, "start_time %" PRIu64 " differs from the chain's %" PRIu64,
-                              h.start_time, x->head.start_time);
+                              h.start_time, ch->start_time);
         r = hdr_hex(&c, "base", &h.base, f);
         if (r < 0)
                 return r;
@@ -1227,19 +1254,19 @@ static int apply_diff(struct rctx *x, int incr_fd, const struct entry *e, struct
         r = hdr_dec(&c, "records", UINT64_MAX, &h.records, f);
         if (r < 0)
                 return r;
-        if (h.base != x->cur.checksum)
+        if (h.base != ch->cur.checksum)
                 return faultf(f, LINE_BASE, "base %016" PRIx64 " is not the state before it (%016" PRIx64 ")",
-                              h.base, x->cur.checksum);
+                              h.base, ch->cur.checksum);
 
         /* Every result line comes from the state or from a record line that
          * is two bytes longer, so this bounds the result. */
-        if (x->cur.len + len + 1 > x->out_cap) {
-                size_t cap = x->cur.len + len + 1;
-                char *p = mm_realloc(x->out, cap);
+        if (ch->cur.len + len + 1 > ch->out_cap) {
+                size_t cap = ch->cur.len + len + 1;
+                char *p = mm_realloc(ch->out, cap);
                 if (!p)
                         return -ENOMEM;
-                x->out = p;
-                x->out_cap = cap;
+                ch->out = p;
+                ch->out_cap = cap;
         }
 
         for (;;) {
@@ -1264,22 +1291,22 @@ static int apply_diff(struct rctx *x, int incr_fd, const struct entry *e, struct
                 if (nrec > 0 && rr.start <= prev_start)
                         return faultf(f, c.line, "records out of address order");
                 prev_start = rr.start;
-                copy_state(x, &i, first_from(&x->cur, i, rr.start), &olen);
+                copy_state(ch, &i, first_from(&ch->cur, i, rr.start), &olen);
                 switch (l[0]) {
                 case '+':
-                        if (i < x->cur.n && x->cur.regions[i].start == rr.start)
+                        if (i < ch->cur.n && ch->cur.regions[i].start == rr.start)
                                 return faultf(f, c.line, "added region at %" PRIx64 " is already there",
                                               rr.start);
-                        append_line(x, l + 2, n - 2, &olen);
+                        append_line(ch, l + 2, n - 2, &olen);
                         break;
                 case '-':
-                        r = match_old(x, &c, i, &rr, l + 2, n - 2, f);
+                        r = match_old(ch, &c, i, &rr, l + 2, n - 2, f);
                         if (r < 0)
                                 return r;
                         i++;
                         break;
                 case '<':
-                        r = match_old(x, &c, i, &rr, l + 2, n - 2, f);
+                        r = match_old(ch, &c, i, &rr, l + 2, n - 2, f);
                         if (r < 0)
                                 return r;
                         if (!next_line(&c, &l2, &n2))
@@ -1291,7 +1318,7 @@ static int apply_diff(struct rctx *x, int incr_fd, const struct entry *e, struct
                                 return r;
                         if (rn.start != rr.start)
                                 return faultf(f, c.line, "the new line's start differs from the old one's");
-                        append_line(x, l2 + 2, n2 - 2, &olen);
+                        append_line(ch, l2 + 2, n2 - 2, &olen);
                         i++;
                         break;
                 }
@@ -1301,19 +1328,31 @@ static int apply_diff(struct rctx *x, int incr_fd, const struct entry *e, struct
                 return faultf(f, c.line + 1, "data after '# end'");
         if (nrec != h.records)
                 return faultf(f, LINE_RECORDS, "records says %" PRIu64 ", the file has %zu", h.records, nrec);
-        copy_state(x, &i, x->cur.n, &olen);
-        sum = maps_checksum(x->out, olen);
+        copy_state(ch, &i, ch->cur.n, &olen);
+        sum = maps_checksum(ch->out, olen);
         if (sum != h.result)
                 return faultf(f, LINE_RESULT,
                               "result checksum mismatch (the result hashes to %016" PRIx64 ")", sum);
-        r = maps_snapshot_set_text(&x->next, x->out, olen, &bad);
+        r = maps_snapshot_set_text(&ch->next, ch->out, olen, &bad);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return faultf(f, c.line, "the result is not a valid maps text (its line %zu)", bad);
-        x->next.checksum = sum;
-        maps_snapshot_swap(&x->cur, &x->next);
+        ch->next.checksum = sum;
+        maps_snapshot_swap(&ch->cur, &ch->next);
         return 0;
+}
+
+/* Reads a diff file and applies it to x's chain.  Returns 0, -EBADMSG with
+ * *f set, or -ENOMEM. */
+static int apply_diff(struct rctx *x, int incr_fd, const struct entry *e, struct backup_fault *f) {
+        size_t len;
+        int r;
+
+        r = read_whole(x, incr_fd, e->name, &len, f);
+        if (r < 0)
+                return r;
+        return backup_chain_apply_diff(&x->chain, x->file, len, e->pid, e->ts, f);
 }
 
 static int listing_push(struct listing *l, const struct entry *e) {
@@ -1508,7 +1547,7 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, ba
         struct reporter rp = {report, user};
         struct listing l = {0};
         struct rctx x;
-        struct fault f;
+        struct backup_fault f;
         struct ts_fields tf;
         size_t chosen = SIZE_MAX;
         int dfd = -1, full_fd = -1, incr_fd = -1, r;
@@ -1577,7 +1616,7 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, ba
                 }
                 if (early && c != chosen)
                         reportf(&rp, "%s: stopped at %s, in the chain of full/%s", dir, good, l.v[c].name);
-                maps_snapshot_swap(ret, &x.cur);
+                maps_snapshot_swap(ret, &x.chain.cur);
                 r = early ? 1 : 0;
                 goto out;
         }
@@ -1596,7 +1635,7 @@ out:
  * 1 (broken) or -ENOMEM. */
 static int verify_chain(struct rctx *x, const char *path, int full_fd, int incr_fd, const struct listing *l,
                         size_t i, size_t end, const struct reporter *rp) {
-        struct fault f;
+        struct backup_fault f;
         size_t ndiff = end - i - 1;
         int r;
 

@@ -163,6 +163,61 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret,
  * -ENOENT when DIR holds no target folder, or another -errno. */
 int backup_verify(const char *dir, backup_report_fn report, void *user);
 
+/*
+ * Reading a chain from memory: the parsing that backup_replay and
+ * backup_verify do on each file once it is read, with no file system.  They
+ * call these functions on every file, so this is the one code path that
+ * decides whether a file is good, and a fuzzer can drive it directly.
+ */
+
+#define BACKUP_TARGET_MAX 255 /* bytes of a target name in a header */
+
+/* Why a file was rejected. */
+struct backup_fault {
+        size_t line;    /* 1-based line of the file; 0: the file as a whole */
+        char why[256];  /* "bytes says 12, the file holds 11"; no location */
+};
+
+/* The state reached by reading a chain so far, and buffers reused from file
+ * to file, so that a chain costs a few allocations, not a few per diff. */
+struct backup_chain {
+        int loaded;                     /* a full snapshot has been loaded */
+        struct maps_snapshot cur;       /* the maps so far, checksum set */
+        /* Identity from the chain's full snapshot, which its diffs must share. */
+        char target[BACKUP_TARGET_MAX + 1];
+        pid_t pid;
+        uint64_t start_time;
+        /* Scratch. */
+        struct maps_snapshot next;
+        char *out;
+        size_t out_cap;
+};
+
+void backup_chain_init(struct backup_chain *c);
+void backup_chain_fini(struct backup_chain *c);
+
+/* Parses the full snapshot file held in buf[0..len) (need not be
+ * NUL-terminated), which by its name records process pid at ts (a backup
+ * timestamp), and on success makes it the start of the chain: c->cur, the
+ * identity fields and loaded are set.  Everything in buf is checked (header
+ * lines, name, byte count, checksum, every maps line, region count); no
+ * number read from buf decides an allocation, only len does.  Returns 0,
+ * -EBADMSG with *fault saying where and why, -EINVAL (bad arguments), or
+ * -ENOMEM; on failure the chain's state (loaded, cur, identity) is as it
+ * was. */
+int backup_chain_load_full(struct backup_chain *c, const char *buf, size_t len, pid_t pid, const char *ts,
+                           struct backup_fault *fault);
+
+/* Parses the diff file held in buf[0..len), which by its name records
+ * process pid at ts, and applies it to c->cur.  It must belong to the chain
+ * (target, pid, start_time), apply to c->cur (base checksum, every removed
+ * or old line present as written) and give its result checksum; as for
+ * the full snapshot, only len bounds the allocations.  Returns 0, -EBADMSG
+ * with *fault set, -EINVAL (bad arguments, or no full snapshot loaded), or
+ * -ENOMEM; on failure the chain's state is as it was. */
+int backup_chain_apply_diff(struct backup_chain *c, const char *buf, size_t len, pid_t pid, const char *ts,
+                            struct backup_fault *fault);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,8 +21,9 @@
 extern "C" {
 #endif
 
-/* maps_parse through maps_snapshot_set_text, against a plain reference
- * parser, and diff_compute between the text and a mutated copy. */
+/* maps_parse (through maps_snapshot_set_text) against a plain reference
+ * parser, maps_parse_since against maps_parse, and diff_compute, on a maps
+ * text, optionally followed by FUZZ_SEP and a second text. */
 int fuzz_maps(const uint8_t *data, size_t size);
 
 /* backup_chain_load_full and backup_chain_apply_diff, the readers of replay

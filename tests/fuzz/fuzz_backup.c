@@ -162,6 +162,11 @@ int fuzz_backup(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(same_text(&twin.cur, &ch.cur));
                 FUZZ_CHECK(twin.cur.checksum == ch.cur.checksum);
         }
+        /* A bad full snapshot leaves a loaded chain as it was too. */
+        if (nparts > 1 && backup_chain_load_full(&ch, parts[1].p, parts[1].n, PID, TS, &f) != 0) {
+                FUZZ_CHECK(ch.loaded && same_text(&twin.cur, &ch.cur));
+                FUZZ_CHECK(strcmp(ch.target, twin.target) == 0 && ch.start_time == twin.start_time);
+        }
 out:
         free(buf);
         diff_fini(&d);

@@ -7,7 +7,8 @@
  * config.c's glob() calls land in __wrap_glob below (link with
  * -Wl,--wrap=glob), which lets through only a pattern naming files directly
  * in the folder, so that no input makes the loader read /dev/zero, a FIFO
- * or anything else of the machine.
+ * or anything else of the machine.  The folder is removed at exit, but not
+ * after a crash: run.sh points TEST_TMPDIR at a folder it removes itself.
  *
  * Promises checked: a failure comes with its errors, a success with none;
  * and a loaded config written by config_write() loads back equal, as

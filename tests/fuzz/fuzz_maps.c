@@ -4,9 +4,15 @@
  * maps_parse is fast (eight hex digits per word, padding skipped a word at
  * a time), so it is checked against a reference parser written as plainly
  * as the format allows: both must accept the same texts, name the same bad
- * line and find the same fields.  Every parsed text is then diffed against
- * a copy with lines dropped and permissions flipped, both ways, and the
- * records applied by hand must rebuild the other text byte for byte.
+ * line and find the same fields.  maps_parse_since, which reuses the
+ * regions of the unchanged head and tail of an earlier text, must give what
+ * maps_parse gives.  Parsed texts are diffed against each other, both ways,
+ * and the records applied by hand must rebuild the other text byte for
+ * byte.
+ *
+ * The input is a maps text A, optionally followed by FUZZ_SEP and a second
+ * text.  Besides that one, A is compared with a copy with lines dropped and
+ * permissions flipped (always valid) and a copy with one byte changed.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -219,48 +225,129 @@ static void check_diff(const struct maps_snapshot *old, const struct maps_snapsh
         FUZZ_CHECK(len == cur->len && (len == 0 || memcmp(buf, cur->text, len) == 0));
 }
 
-int fuzz_maps(const uint8_t *data, size_t size) {
-        const char *in = data ? (const char *)data : "";
-        struct maps_snapshot a, b;
-        struct region *ref = NULL;
-        struct diff d;
-        char *text = NULL, *buf = NULL;
-        size_t bad = 0, ref_bad = 0, blen = 0, lines = 0;
-        uint64_t mask;
+/* Parses text with maps_parse and the reference; both must agree.  Leaves
+ * the parse in *s and returns its result. */
+static int check_full(struct maps_snapshot *s, const char *text, size_t len) {
+        struct region *ref;
+        size_t bad = 0, ref_bad = 0, lines = 0;
         long n;
         int r;
 
-        maps_snapshot_init(&a);
-        maps_snapshot_init(&b);
-        diff_init(&d);
-        for (size_t i = 0; i < size; i++)
-                lines += in[i] == '\n';
-        if (lines > MAX_LINES)
-                goto out;
+        for (size_t i = 0; i < len; i++)
+                lines += text[i] == '\n';
         ref = calloc(lines + 1, sizeof(*ref));
         FUZZ_CHECK(ref);
-
-        r = maps_snapshot_set_text(&a, in, size, &bad);
-        n = ref_parse(in, size, ref, &ref_bad);
+        r = maps_snapshot_set_text(s, text, len, &bad);
+        n = ref_parse(text, len, ref, &ref_bad);
         FUZZ_CHECK(r == 0 || r == -EINVAL);
         FUZZ_CHECK((r == 0) == (n >= 0));
         if (r < 0) {
                 FUZZ_CHECK(bad == ref_bad);
-                FUZZ_CHECK(a.n == 0);
-                goto out;
+                FUZZ_CHECK(s->n == 0);
+        } else {
+                FUZZ_CHECK(s->len == len && (len == 0 || memcmp(s->text, text, len) == 0));
+                FUZZ_CHECK(s->n == (size_t)n);
+                for (size_t i = 0; i < s->n; i++)
+                        FUZZ_CHECK(same_region(&s->regions[i], &ref[i]));
+                check_snapshot(s);
         }
-        FUZZ_CHECK(a.len == size && (size == 0 || memcmp(a.text, in, size) == 0));
-        FUZZ_CHECK(a.n == (size_t)n);
-        for (size_t i = 0; i < a.n; i++)
-                FUZZ_CHECK(same_region(&a.regions[i], &ref[i]));
-        check_snapshot(&a);
+        free(ref);
+        return r;
+}
+
+/* maps_parse_since(text, prev) must give what maps_parse gives: full. */
+static void check_since(const struct maps_snapshot *prev, const struct maps_snapshot *full, int full_r,
+                        size_t full_bad, const char *text, size_t len) {
+        struct maps_snapshot s;
+        size_t bad = 0, pre, suf, min;
+        int r;
+
+        min = prev->len < len ? prev->len : len;
+        pre = maps_common_prefix(prev->text, text, min);
+        FUZZ_CHECK(pre <= min && (pre == min || prev->text[pre] != text[pre]));
+        FUZZ_CHECK(pre == 0 || memcmp(prev->text, text, pre) == 0);
+        suf = maps_common_suffix(prev->text, prev->len, text, len, min);
+        FUZZ_CHECK(suf <= min && (suf == min || prev->text[prev->len - 1 - suf] != text[len - 1 - suf]));
+        FUZZ_CHECK(suf == 0 || memcmp(prev->text + prev->len - suf, text + len - suf, suf) == 0);
+
+        maps_snapshot_init(&s);
+        /* The text goes in through a full parse; the regions it leaves are
+         * then spoilt so that none can pass for the incremental parse's. */
+        (void)maps_snapshot_set_text(&s, text, len, &bad);
+        if (s.regions_cap > 0)
+                memset(s.regions, 0xa5, s.regions_cap * sizeof(*s.regions));
+        s.n = 0;
+        bad = 0;
+        r = maps_parse_since(&s, prev, &bad);
+        FUZZ_CHECK(r == full_r);
+        if (r < 0) {
+                FUZZ_CHECK(bad == full_bad);
+                FUZZ_CHECK(s.n == 0);
+        } else {
+                FUZZ_CHECK(s.n == full->n);
+                for (size_t i = 0; i < s.n; i++)
+                        FUZZ_CHECK(same_region(&s.regions[i], &full->regions[i]));
+        }
+        maps_snapshot_fini(&s);
+}
+
+/* Checks text against prev (a valid parse): the incremental parse, and the
+ * diffs both ways when the text is valid too. */
+static void check_pair(const struct maps_snapshot *prev, const char *text, size_t len, struct diff *d) {
+        struct maps_snapshot cur;
+        size_t bad = 0;
+        char *buf;
+        int r;
+
+        maps_snapshot_init(&cur);
+        r = check_full(&cur, text, len);
+        if (r < 0)
+                (void)maps_snapshot_set_text(&cur, text, len, &bad);
+        check_since(prev, &cur, r, bad, text, len);
+        if (r == 0) {
+                buf = malloc(prev->len + cur.len + 1);
+                FUZZ_CHECK(buf);
+                r = diff_compute(prev, &cur, d);
+                FUZZ_CHECK(r >= 0 && (size_t)r == d->n);
+                check_diff(prev, &cur, d, buf);
+                r = diff_compute(&cur, prev, d);
+                FUZZ_CHECK(r >= 0 && (size_t)r == d->n);
+                check_diff(&cur, prev, d, buf);
+                free(buf);
+        }
+        maps_snapshot_fini(&cur);
+}
+
+int fuzz_maps(const uint8_t *data, size_t size) {
+        struct fuzz_part parts[2];
+        struct maps_snapshot a;
+        struct diff d;
+        char *text = NULL;
+        size_t blen = 0, lines = 0, nparts;
+        uint64_t mask;
+        int r;
+
+        maps_snapshot_init(&a);
+        diff_init(&d);
+        nparts = fuzz_split(data, size, parts, 2);
+        for (size_t i = 0; i < size; i++)
+                lines += data[i] == '\n';
+        if (lines > MAX_LINES)
+                goto out;
+
+        r = check_full(&a, parts[0].p, parts[0].n);
+        if (r < 0)
+                goto out;
+        r = diff_compute(&a, &a, &d);
+        FUZZ_CHECK(r == 0 && d.n == 0);
+        if (nparts > 1)
+                check_pair(&a, parts[1].p, parts[1].n, &d);
 
         /* The copy: some lines dropped, some with 'r' and '-' swapped, which
          * keeps it valid; which ones follows from the input. */
-        mask = maps_checksum(in, size);
-        text = malloc(size + 1);
-        buf = malloc(2 * size + 1);
-        FUZZ_CHECK(text && buf);
+        mask = maps_checksum(parts[0].p, parts[0].n);
+        text = malloc(a.len + 1);
+        FUZZ_CHECK(text);
         for (size_t i = 0; i < a.n; i++) {
                 const struct region *reg = &a.regions[i];
                 unsigned bit = (unsigned)(2 * i % 64);
@@ -275,25 +362,18 @@ int fuzz_maps(const uint8_t *data, size_t size) {
                 }
                 blen += reg->line_len + 1;
         }
-        r = maps_snapshot_set_text(&b, text, blen, &bad);
-        FUZZ_CHECK(r == 0);
-        check_snapshot(&b);
+        check_pair(&a, text, blen, &d);
 
-        r = diff_compute(&a, &b, &d);
-        FUZZ_CHECK(r >= 0 && (size_t)r == d.n);
-        check_diff(&a, &b, &d, buf);
-        r = diff_compute(&b, &a, &d);
-        FUZZ_CHECK(r >= 0 && (size_t)r == d.n);
-        check_diff(&b, &a, &d, buf);
-        r = diff_compute(&a, &a, &d);
-        FUZZ_CHECK(r == 0 && d.n == 0);
+        /* And one byte changed, which may well break its line. */
+        if (a.len > 0) {
+                memcpy(text, a.text, a.len);
+                text[mask % a.len] = (char)(mask >> 56);
+                check_pair(&a, text, a.len, &d);
+        }
 out:
-        free(ref);
         free(text);
-        free(buf);
         diff_fini(&d);
         maps_snapshot_fini(&a);
-        maps_snapshot_fini(&b);
         return 0;
 }
 

@@ -18,128 +18,137 @@
 # tests/fuzz/regress/<target>/ (the crashes found so far) are replayed first.
 set -euo pipefail
 
-secs=${1:-30}
-case $secs in
-'' | *[!0-9]*)
-	echo "usage: $0 [SECONDS]" >&2
-	exit 2
-	;;
-esac
-
-root=$(cd "$(dirname "$0")/../.." && pwd)
-out=${MEMMON_FUZZ_DIR:-${TMPDIR:-/tmp}/memmon-fuzz-$(id -u)}
-cc=${CC_FUZZ:-clang}
-targets=${FUZZ_TARGETS:-maps backup config command}
-mkdir -p "$out/bin" "$out/logs" "$out/crashes"
-
-# Per target: the largest input and the sources besides the fuzzer itself.
-max_len() {
-	case $1 in
-	maps | backup) echo 16384 ;;
-	config | command) echo 8192 ;;
-	esac
-}
-sources() {
-	case $1 in
-	maps) echo "core/maps.c core/diff.c core/alloc.c" ;;
-	backup) echo "core/backup.c core/maps.c core/diff.c core/alloc.c" ;;
-	config) echo "config/config.c core/units.c core/strbuf.c core/alloc.c" ;;
-	command) echo "core/command.c core/supervisor.c core/worker.c core/backup.c core/maps.c core/diff.c" \
-		"core/proc.c core/strbuf.c core/units.c core/alloc.c" ;;
-	*)
-		echo "unknown fuzz target: $1" >&2
-		return 1
+# One function, read whole before it runs, so that editing this file while
+# it runs cannot derail the run.
+main() {
+	secs=${1:-30}
+	case $secs in
+	'' | *[!0-9]*)
+		echo "usage: $0 [SECONDS]" >&2
+		exit 2
 		;;
 	esac
-}
-libs() {
-	case $1 in
-	config) echo "-linih -Wl,--wrap=glob" ;; # the wrap keeps [include] in its folder
-	command) echo "-pthread" ;;
-	esac
-}
 
-cflags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-	-D_GNU_SOURCE -DMEMMON_LIBFUZZER -std=c11 -Wall -Wextra -Wvla -I"$root")
+	root=$(cd "$(dirname "$0")/../.." && pwd)
+	out=${MEMMON_FUZZ_DIR:-${TMPDIR:-/tmp}/memmon-fuzz-$(id -u)}
+	cc=${CC_FUZZ:-clang}
+	targets=${FUZZ_TARGETS:-maps backup config command}
+	mkdir -p "$out/bin" "$out/logs" "$out/crashes"
+	out=$(cd "$out" && pwd)
 
-# Fail early, and clearly, where clang or its libFuzzer runtime is missing.
-probe=$(mktemp -d)
-trap 'rm -rf "$probe"' EXIT
-printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
-	>"$probe/p.c"
-if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" 2>"$probe/err"; then
-	cat "$probe/err" >&2
-	echo "run.sh: '$cc -fsanitize=fuzzer' does not work; install clang and libclang-rt-14-dev" \
-		"(scripts/install-deps)" >&2
-	exit 2
-fi
+	# Per target: the largest input and the sources besides the fuzzer itself.
+	max_len() {
+		case $1 in
+		maps | backup) echo 16384 ;;
+		config) echo 4096 ;;
+		command) echo 8192 ;;
+		esac
+	}
+	sources() {
+		case $1 in
+		maps) echo "core/maps.c core/diff.c core/alloc.c" ;;
+		backup) echo "core/backup.c core/maps.c core/diff.c core/alloc.c" ;;
+		config) echo "config/config.c core/units.c core/strbuf.c core/alloc.c" ;;
+		command) echo "core/command.c core/supervisor.c core/worker.c core/backup.c core/maps.c core/diff.c" \
+			"core/proc.c core/strbuf.c core/units.c core/alloc.c" ;;
+		*)
+			echo "unknown fuzz target: $1" >&2
+			return 1
+			;;
+		esac
+	}
+	libs() {
+		case $1 in
+		config) echo "-linih -Wl,--wrap=glob" ;; # the wrap keeps [include] in its folder
+		command) echo "-pthread" ;;
+		esac
+	}
 
-# The corpus copies and the config target's files live here, in memory
-# where /dev/shm is writable.
-base=/dev/shm
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-work=$(mktemp -d "$base/memmon-fuzz.XXXXXX")
-trap 'rm -rf "$probe" "$work"' EXIT
+	# shellcheck disable=SC2054 # the commas are -fsanitize='s
+	cflags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+		-D_GNU_SOURCE -DMEMMON_LIBFUZZER -std=c11 -Wall -Wextra -Wvla -I"$root")
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TEST_TMPDIR=$work
+	# Fail early, and clearly, where clang or its libFuzzer runtime is missing.
+	probe=$(mktemp -d)
+	trap 'rm -rf "$probe"' EXIT
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
+		>"$probe/p.c"
+	if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" 2>"$probe/err"; then
+		cat "$probe/err" >&2
+		echo "run.sh: '$cc -fsanitize=fuzzer' does not work; install clang and libclang-rt-14-dev" \
+			"(scripts/install-deps)" >&2
+		exit 2
+	fi
 
-failed=0
-total=0
-summary=()
-for t in $targets; do
-	src=$(sources "$t")
-	bin=$out/bin/fuzz_$t
-	log=$out/logs/fuzz_$t.log
-	crashes=$out/crashes/$t
-	mkdir -p "$crashes"
-	echo "== fuzz_$t: building"
-	# shellcheck disable=SC2046,SC2086
-	(cd "$root" && "$cc" "${cflags[@]}" "tests/fuzz/fuzz_$t.c" $src $(libs "$t") -o "$bin")
+	# The corpus copies and the config target's files live here, in memory
+	# where /dev/shm is writable.
+	base=/dev/shm
+	[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+	work=$(mktemp -d "$base/memmon-fuzz.XXXXXX")
+	trap 'rm -rf "$probe" "$work"' EXIT
 
-	if [ -d "$root/tests/fuzz/regress/$t" ] && [ -n "$(ls -A "$root/tests/fuzz/regress/$t")" ]; then
-		echo "== fuzz_$t: replaying tests/fuzz/regress/$t"
-		if ! "$bin" "$root"/tests/fuzz/regress/"$t"/* </dev/null >"$log" 2>&1; then
-			tail -n 40 "$log"
-			echo "FAIL fuzz_$t: a regression input fails again (log: $log)"
-			failed=1
-			summary+=("fuzz_$t: regression input failed")
-			continue
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	export TEST_TMPDIR=$work
+
+	failed=0
+	total=0
+	summary=()
+	for t in $targets; do
+		src=$(sources "$t")
+		bin=$out/bin/fuzz_$t
+		log=$out/logs/fuzz_$t.log
+		crashes=$out/crashes/$t
+		mkdir -p "$crashes"
+		echo "== fuzz_$t: building"
+		# shellcheck disable=SC2046,SC2086
+		(cd "$root" && "$cc" "${cflags[@]}" "tests/fuzz/fuzz_$t.c" $src $(libs "$t") -o "$bin")
+
+		if [ -d "$root/tests/fuzz/regress/$t" ] && [ -n "$(ls -A "$root/tests/fuzz/regress/$t")" ]; then
+			echo "== fuzz_$t: replaying tests/fuzz/regress/$t"
+			if ! "$bin" "$root"/tests/fuzz/regress/"$t"/* </dev/null >"$log" 2>&1; then
+				tail -n 40 "$log"
+				echo "FAIL fuzz_$t: a regression input fails again (log: $log)"
+				failed=1
+				summary+=("fuzz_$t: regression input failed")
+				continue
+			fi
 		fi
-	fi
 
-	corpus=$work/corpus_$t
-	mkdir -p "$corpus"
-	cp -R "$root/tests/fuzz/corpus/$t/." "$corpus/"
-	echo "== fuzz_$t: fuzzing for ${secs}s"
-	rc=0
-	# shellcheck disable=SC2086
-	"$bin" "$corpus" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 \
-		-rss_limit_mb=512 -malloc_limit_mb=256 -print_final_stats=1 \
-		-artifact_prefix="$crashes/" ${FUZZ_FLAGS:-} </dev/null >"$log" 2>&1 || rc=$?
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-	rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
-	grep '^stat::' "$log" || true
-	if [ "$rc" -ne 0 ]; then
-		artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-		grep -E -B2 -A30 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|broken promise' \
-			"$log" | head -n 60 || tail -n 40 "$log"
-		echo "FAIL fuzz_$t: exit $rc after ${execs:-?} executions; crash input: ${artifact:-none written}"
-		echo "     log: $log"
-		echo "     reproduce: $bin ${artifact:-<input>}"
-		echo "     minimize:  $bin -minimize_crash=1 -max_total_time=60 ${artifact:-<input>}"
-		failed=1
-		summary+=("fuzz_$t: CRASH ${artifact:-} after ${execs:-?} executions")
-	else
-		echo "ok fuzz_$t: ${execs:-?} executions in ${secs}s (${rate:-?}/s, peak RSS ${rss:-?} MB)"
-		summary+=("fuzz_$t: ${execs:-?} executions, ok")
-		total=$((total + ${execs:-0}))
-	fi
-done
+		corpus=$work/corpus_$t
+		mkdir -p "$corpus"
+		cp -R "$root/tests/fuzz/corpus/$t/." "$corpus/"
+		echo "== fuzz_$t: fuzzing for ${secs}s"
+		rc=0
+		# shellcheck disable=SC2086
+		"$bin" "$corpus" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 \
+			-rss_limit_mb=512 -malloc_limit_mb=256 -print_final_stats=1 \
+			-artifact_prefix="$crashes/" ${FUZZ_FLAGS:-} </dev/null >"$log" 2>&1 || rc=$?
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+		rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+		rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
+		grep '^stat::' "$log" || true
+		if [ "$rc" -ne 0 ]; then
+			artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+			grep -E -B2 -A30 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|broken promise' \
+				"$log" | head -n 60 || tail -n 40 "$log"
+			echo "FAIL fuzz_$t: exit $rc after ${execs:-?} executions; crash input: ${artifact:-none written}"
+			echo "     log: $log"
+			echo "     reproduce: $bin ${artifact:-<input>}"
+			echo "     minimize:  $bin -minimize_crash=1 -max_total_time=60 ${artifact:-<input>}"
+			failed=1
+			summary+=("fuzz_$t: CRASH ${artifact:-} after ${execs:-?} executions")
+		else
+			echo "ok fuzz_$t: ${execs:-?} executions in ${secs}s (${rate:-?}/s, peak RSS ${rss:-?} MB)"
+			summary+=("fuzz_$t: ${execs:-?} executions, ok")
+			total=$((total + ${execs:-0}))
+		fi
+	done
 
-echo "== summary (${secs}s per target)"
-printf '%s\n' "${summary[@]}"
-echo "total executions: $total"
-exit "$failed"
+	echo "== summary (${secs}s per target)"
+	printf '%s\n' "${summary[@]}"
+	echo "total executions: $total"
+	exit "$failed"
+}
+
+main "$@"

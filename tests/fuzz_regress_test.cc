@@ -1,0 +1,92 @@
+// Replays, through the fuzz targets' own entry functions, every input that
+// once broke one (tests/fuzz/regress/TARGET/) and every seed
+// (tests/fuzz/corpus/TARGET/), so that a fixed bug stays fixed without
+// libFuzzer or clang.  A broken promise aborts the test; the input being run
+// is printed first, so the log names it.
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/fuzz/fuzz.h"
+
+namespace {
+
+std::string FuzzDir(const std::string &sub) {
+        const char *srcdir = getenv("TEST_SRCDIR");
+        const char *ws = getenv("TEST_WORKSPACE");
+        return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "memmon") + "/tests/fuzz/" + sub;
+}
+
+// The files of a folder, sorted; none when it does not exist (git keeps no
+// empty folder, so a target without regressions has none).
+std::vector<std::string> Files(const std::string &dir) {
+        std::vector<std::string> v;
+        DIR *d = opendir(dir.c_str());
+        if (!d)
+                return v;
+        while (struct dirent *de = readdir(d)) {
+                if (de->d_name[0] != '.')
+                        v.push_back(dir + "/" + de->d_name);
+        }
+        closedir(d);
+        std::sort(v.begin(), v.end());
+        return v;
+}
+
+std::string ReadFile(const std::string &path) {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream out;
+        out << in.rdbuf();
+        return out.str();
+}
+
+// Runs fn on every regression input and seed of target; returns how many.
+size_t Replay(const std::string &target, int (*fn)(const uint8_t *, size_t)) {
+        size_t n = 0;
+        for (const char *sub : {"regress/", "corpus/"}) {
+                std::string dir = sub + target;
+                for (const std::string &path : Files(FuzzDir(dir))) {
+                        std::string data = ReadFile(path);
+                        fprintf(stderr, "fuzz_%s tests/fuzz/%s/%s (%zu bytes)\n", target.c_str(), dir.c_str(),
+                                path.substr(path.rfind('/') + 1).c_str(), data.size());
+                        EXPECT_EQ(0, fn(reinterpret_cast<const uint8_t *>(data.data()), data.size()));
+                        n++;
+                }
+        }
+        return n;
+}
+
+TEST(FuzzRegress, Maps) {
+        EXPECT_GT(Replay("maps", fuzz_maps), 0u);
+}
+
+TEST(FuzzRegress, Backup) {
+        EXPECT_GT(Replay("backup", fuzz_backup), 0u);
+}
+
+TEST(FuzzRegress, Config) {
+        EXPECT_GT(Replay("config", fuzz_config), 0u);
+}
+
+TEST(FuzzRegress, Command) {
+        EXPECT_GT(Replay("command", fuzz_command), 0u);
+}
+
+// The empty input is every target's first case.
+TEST(FuzzRegress, Empty) {
+        EXPECT_EQ(0, fuzz_maps(nullptr, 0));
+        EXPECT_EQ(0, fuzz_backup(nullptr, 0));
+        EXPECT_EQ(0, fuzz_config(nullptr, 0));
+        EXPECT_EQ(0, fuzz_command(nullptr, 0));
+}
+
+} // namespace
