@@ -115,14 +115,7 @@ void ExpectPrivate(const std::string &root) {
 
 class AgentTest : public ::testing::Test {
       protected:
-        // Destroyed last, after every guard: kills whatever they missed (a
-        // second agent that should have refused and did not, say).
-        struct LeftoverKiller {
-                ~LeftoverKiller() {
-                        int n = KillAllChildren();
-                        EXPECT_EQ(0, n) << n << " processes outlived their guards";
-                }
-        } leftovers_;
+        LeftoverKiller leftovers_; // first member: destroyed after every guard
 
         void SetUp() override {
                 PrepareTestProcess();

@@ -111,14 +111,7 @@ std::vector<std::string> SnapshotRegions(const std::string &text) {
 
 class MultiTest : public ::testing::Test {
       protected:
-        // Destroyed last, after every guard: kills whatever they missed (the
-        // programs of exec targets of a daemon that was killed, say).
-        struct LeftoverKiller {
-                ~LeftoverKiller() {
-                        int n = KillAllChildren();
-                        EXPECT_EQ(0, n) << n << " processes outlived their guards";
-                }
-        } leftovers_;
+        LeftoverKiller leftovers_; // first member: destroyed after every guard
 
         void SetUp() override {
                 PrepareTestProcess();

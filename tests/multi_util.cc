@@ -95,67 +95,6 @@ bool ReplaceFile(const std::string &path, const std::string &data) {
         return WriteFile(tmp, data, 0644) && rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-bool NamedWorkload::Start(const std::string &path, std::string *err, const std::vector<std::string> &args) {
-        SpawnOptions o;
-        o.argv = {path};
-        o.argv.insert(o.argv.end(), args.begin(), args.end());
-        proc_ = Process::Start(o, err);
-        if (!proc_)
-                return false;
-        if (!proc_->WaitForStdout("\n", Millis(10000))) {
-                *err = "workload did not print its ready line: " + proc_->out() + proc_->err();
-                return false;
-        }
-        size_t nl = proc_->out().find('\n');
-        std::string line = proc_->out().substr(0, nl);
-        read_pos_ = nl + 1;
-        if (line.compare(0, 6, "ready ") != 0) {
-                *err = "unexpected ready line: " + line;
-                return false;
-        }
-        pid_ = static_cast<pid_t>(strtol(line.c_str() + 6, nullptr, 10));
-        if (pid_ != proc_->pid()) {
-                *err = "ready line names pid " + line.substr(6) + ", started " + std::to_string(proc_->pid());
-                return false;
-        }
-        return true;
-}
-
-std::string NamedWorkload::Command(const std::string &cmd, Millis timeout) {
-        if (!proc_ || !proc_->WriteStdin(cmd + "\n", timeout))
-                return "";
-        if (!proc_->WaitForStdout("\n", timeout, read_pos_))
-                return "";
-        size_t nl = proc_->out().find('\n', read_pos_);
-        std::string line = proc_->out().substr(read_pos_, nl - read_pos_);
-        read_pos_ = nl + 1;
-        return line;
-}
-
-uintptr_t NamedWorkload::Map(size_t pages, const std::string &prot) {
-        std::string reply = Command("map " + std::to_string(pages) + " " + prot);
-        if (reply.compare(0, 5, "ok 0x") != 0)
-                return 0;
-        return static_cast<uintptr_t>(strtoull(reply.c_str() + 5, nullptr, 16));
-}
-
-std::string NamedWorkload::Maps() const {
-        return ReadFileOr("/proc/" + std::to_string(pid_) + "/maps");
-}
-
-void NamedWorkload::Signal(int sig) {
-        if (proc_)
-                proc_->Signal(sig);
-}
-
-void NamedWorkload::Kill() {
-        if (!proc_)
-                return;
-        proc_->Signal(SIGKILL);
-        int code;
-        (void)proc_->Wait(Millis(5000), &code);
-}
-
 std::string HeaderField(const std::string &text, const std::string &key) {
         const std::string prefix = "# " + key + " ";
         for (const auto &l : SplitLines(text)) {

@@ -40,26 +40,11 @@ bool ReplaceFile(const std::string &path, const std::string &data);
 
 // A workload (bench/workload protocol) started from any path, e.g. a copy
 // named so that a `match` target finds it.  The destructor kills it.
-class NamedWorkload {
+class NamedWorkload : public Workload {
       public:
-        bool Start(const std::string &path, std::string *err, const std::vector<std::string> &args = {});
-        pid_t pid() const {
-                return pid_;
+        bool Start(const std::string &path, std::string *err, const std::vector<std::string> &args = {}) {
+                return StartAt(path, err, args);
         }
-        std::string Command(const std::string &cmd, Millis timeout = Millis(5000));
-        // "map PAGES PROT": the address, or 0.
-        uintptr_t Map(size_t pages, const std::string &prot);
-        std::string Maps() const;
-        // Kills it (SIGKILL) and reaps it.
-        void Kill();
-        // Sends sig and does not reap: after SIGKILL it is a zombie until
-        // Kill() or the destructor.
-        void Signal(int sig);
-
-      private:
-        std::unique_ptr<Process> proc_;
-        size_t read_pos_ = 0;
-        pid_t pid_ = -1;
 };
 
 // One backup file of a target (backups/<target>/full or incremental).

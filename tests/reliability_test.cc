@@ -123,12 +123,7 @@ std::vector<std::string> IncompleteBackups(const std::string &dir) {
 
 class ReliabilityTest : public ::testing::Test {
       protected:
-        struct LeftoverKiller {
-                ~LeftoverKiller() {
-                        int n = KillAllChildren();
-                        EXPECT_EQ(0, n) << n << " processes outlived their guards";
-                }
-        } leftovers_;
+        LeftoverKiller leftovers_; // first member: destroyed after every guard
 
         void SetUp() override {
                 PrepareTestProcess();

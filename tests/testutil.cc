@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 extern char **environ;
 
 namespace memmon_test {
@@ -665,8 +667,12 @@ void Daemon::Kill(int sig) {
 }
 
 bool Workload::Start(std::string *err, const std::vector<std::string> &args) {
+        return StartAt(WorkloadPath(), err, args);
+}
+
+bool Workload::StartAt(const std::string &path, std::string *err, const std::vector<std::string> &args) {
         SpawnOptions o;
-        o.argv = {WorkloadPath()};
+        o.argv = {path};
         o.argv.insert(o.argv.end(), args.begin(), args.end());
         proc_ = Process::Start(o, err);
         if (!proc_)
@@ -732,6 +738,16 @@ bool Workload::Protect(uintptr_t addr, size_t pages, const std::string &prot) {
 
 std::string Workload::Maps() const {
         return ReadFileOr("/proc/" + std::to_string(pid_) + "/maps");
+}
+
+LeftoverKiller::~LeftoverKiller() {
+        int n = KillAllChildren();
+        EXPECT_EQ(0, n) << n << " processes outlived their guards";
+}
+
+void Workload::Signal(int sig) {
+        if (proc_)
+                proc_->Signal(sig);
 }
 
 void Workload::Kill() {

@@ -180,10 +180,21 @@ class Daemon {
 };
 
 // The workload (bench/workload): a process whose mappings change on command.
+// Make it the first member of a fixture, so that it is destroyed after
+// every guard: it kills whatever they missed (a second agent that should
+// have refused and did not, the programs of a killed daemon's exec targets)
+// and fails the test if there was any.
+struct LeftoverKiller {
+        ~LeftoverKiller();
+};
+
 class Workload {
       public:
         // Starts it and waits for "ready PID".  Returns false with *err set.
         bool Start(std::string *err, const std::vector<std::string> &args = {});
+        // The same for the workload binary at path (a copy under another
+        // name, say).
+        bool StartAt(const std::string &path, std::string *err, const std::vector<std::string> &args = {});
         pid_t pid() const {
                 return pid_;
         }
@@ -199,6 +210,9 @@ class Workload {
         std::string Maps() const;
         // Kills it (SIGKILL) and reaps it.
         void Kill();
+        // Sends sig and does not reap: after SIGKILL it is a zombie until
+        // Kill() or the destructor.
+        void Signal(int sig);
         Process *process() {
                 return proc_.get();
         }
