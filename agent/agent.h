@@ -88,6 +88,7 @@ struct agent {
         struct line_reader stdin_lines;
         int stdin_open;
         int quit;
+        char startup_error[1024];       /* why start-up failed, for a daemon's launcher */
 };
 
 /* Writes A/B into dst (PATH_MAX bytes).  Returns 0 or -ENAMETOOLONG. */

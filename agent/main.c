@@ -175,9 +175,10 @@ static int startup_failed(struct agent *a, int code, const char *fmt, ...) {
         va_end(ap);
         if (a->log_open)
                 agent_log(&a->log, NULL, LOG_ERROR, "%s", msg);
-        if (a->opt.mode == MODE_DAEMON)
-                daemon_failed(code, msg);
         fprintf(stderr, "agent: %s\n", msg);
+        /* The launcher of a daemon hears of it after cleanup(), so that it
+         * never sees the pid file or FIFO of a daemon that has failed. */
+        snprintf(a->startup_error, sizeof(a->startup_error), "%s", msg);
         return code;
 }
 
@@ -384,5 +385,7 @@ int main(int argc, char **argv) {
         }
         r = run_agent(&a);
         cleanup(&a);
+        if (a.startup_error[0] && a.opt.mode == MODE_DAEMON)
+                daemon_failed(r, a.startup_error);
         return r;
 }
