@@ -1156,16 +1156,19 @@ int backup_chain_load_full(struct backup_chain *ch, const char *buf, size_t len,
         return 0;
 }
 
-/* Reads a full snapshot file and makes it the start of x's chain.  Returns
- * 0, -EBADMSG with *f set, or -ENOMEM. */
-static int load_full(struct rctx *x, int full_fd, const struct entry *e, struct backup_fault *f) {
+/* Reads the file of entry e (a full snapshot, from full_fd, starts x's
+ * chain; a diff, from incr_fd, is applied to it).  Returns 0, -EBADMSG with
+ * *f set, or -ENOMEM. */
+static int read_entry(struct rctx *x, int full_fd, int incr_fd, const struct entry *e, struct backup_fault *f) {
         size_t len;
         int r;
 
-        r = read_whole(x, full_fd, e->name, &len, f);
+        r = read_whole(x, e->full ? full_fd : incr_fd, e->name, &len, f);
         if (r < 0)
                 return r;
-        return backup_chain_load_full(&x->chain, x->file, len, e->pid, e->ts, f);
+        if (e->full)
+                return backup_chain_load_full(&x->chain, x->file, len, e->pid, e->ts, f);
+        return backup_chain_apply_diff(&x->chain, x->file, len, e->pid, e->ts, f);
 }
 
 /* The first region of s at or after index i that does not start below start. */
@@ -1341,18 +1344,6 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
         ch->next.checksum = sum;
         maps_snapshot_swap(&ch->cur, &ch->next);
         return 0;
-}
-
-/* Reads a diff file and applies it to x's chain.  Returns 0, -EBADMSG with
- * *f set, or -ENOMEM. */
-static int apply_diff(struct rctx *x, int incr_fd, const struct entry *e, struct backup_fault *f) {
-        size_t len;
-        int r;
-
-        r = read_whole(x, incr_fd, e->name, &len, f);
-        if (r < 0)
-                return r;
-        return backup_chain_apply_diff(&x->chain, x->file, len, e->pid, e->ts, f);
 }
 
 static int listing_push(struct listing *l, const struct entry *e) {
@@ -1587,7 +1578,7 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, ba
 
                 if (!l.v[c].full)
                         continue;
-                r = load_full(&x, full_fd, &l.v[c], &f);
+                r = read_entry(&x, full_fd, incr_fd, &l.v[c], &f);
                 if (r == -EBADMSG) {
                         report_fault(&rp, dir, "full", l.v[c].name, &f, "; trying an older chain");
                         early = true;
@@ -1602,7 +1593,7 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, ba
 
                         if (at && strcmp(l.v[j].ts, at) > 0)
                                 break;
-                        r = apply_diff(&x, incr_fd, &l.v[j], &f);
+                        r = read_entry(&x, full_fd, incr_fd, &l.v[j], &f);
                         if (r == -EBADMSG) {
                                 n = snprintf(tail, sizeof(tail), "; stopped at %s", good);
                                 report_fault(&rp, dir, "incremental", l.v[j].name, &f,
@@ -1639,7 +1630,7 @@ static int verify_chain(struct rctx *x, const char *path, int full_fd, int incr_
         size_t ndiff = end - i - 1;
         int r;
 
-        r = load_full(x, full_fd, &l->v[i], &f);
+        r = read_entry(x, full_fd, incr_fd, &l->v[i], &f);
         if (r == -EBADMSG) {
                 report_fault(rp, path, "full", l->v[i].name, &f, "");
                 reportf(rp, "bad %s/full/%s: 0 of %zu diffs checked", path, l->v[i].name, ndiff);
@@ -1648,7 +1639,7 @@ static int verify_chain(struct rctx *x, const char *path, int full_fd, int incr_
         if (r < 0)
                 return r;
         for (size_t j = i + 1; j < end; j++) {
-                r = apply_diff(x, incr_fd, &l->v[j], &f);
+                r = read_entry(x, full_fd, incr_fd, &l->v[j], &f);
                 if (r == -EBADMSG) {
                         report_fault(rp, path, "incremental", l->v[j].name, &f, "");
                         reportf(rp, "bad %s/full/%s: %zu of %zu diffs good", path, l->v[i].name, j - i - 1,

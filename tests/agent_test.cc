@@ -129,12 +129,7 @@ class AgentTest : public ::testing::Test {
         void TearDown() override {
                 if (!HasFailure())
                         return;
-                fprintf(stderr, "=== base directory %s\n", dir_.c_str());
-                for (const auto &p : ListTree(dir_))
-                        fprintf(stderr, "  %04o %s\n", FileMode(p), p.c_str());
-                fprintf(stderr, "=== logs/monitor.log\n%s=== logs/daemon_output.log\n%s===\n",
-                        ReadFileOr(P("logs/monitor.log"), "(missing)\n").c_str(),
-                        ReadFileOr(P("logs/daemon_output.log"), "(missing)\n").c_str());
+                DumpBaseOnFailure(dir_);
         }
 
         std::string P(const std::string &rel) const {

@@ -363,11 +363,9 @@ pid_t ReadPidFile(const std::string &path) {
         return static_cast<pid_t>(v);
 }
 
-bool WriteFifo(const std::string &path, const std::string &data, Millis timeout) {
-        int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        auto deadline = Clock::now() + timeout;
+// Writes all of data to a non-blocking fd, waiting for room until the
+// deadline.  Returns true when everything was written.
+static bool WriteAllBy(int fd, const std::string &data, Clock::time_point deadline) {
         size_t done = 0;
         while (done < data.size()) {
                 ssize_t n = write(fd, data.data() + done, data.size() - done);
@@ -382,10 +380,27 @@ bool WriteFifo(const std::string &path, const std::string &data, Millis timeout)
                         (void)poll(&p, 1, std::min(RemainingMs(deadline), 50));
                         continue;
                 }
-                break;
+                return false;
         }
+        return true;
+}
+
+bool WriteFifo(const std::string &path, const std::string &data, Millis timeout) {
+        int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        bool ok = WriteAllBy(fd, data, Clock::now() + timeout);
         close(fd);
-        return done == data.size();
+        return ok;
+}
+
+void DumpBaseOnFailure(const std::string &dir) {
+        fprintf(stderr, "=== base directory %s\n", dir.c_str());
+        for (const auto &p : ListTree(dir))
+                fprintf(stderr, "  %04o %s\n", FileMode(p), p.c_str());
+        fprintf(stderr, "=== logs/monitor.log\n%s=== logs/daemon_output.log\n%s===\n",
+                ReadFileOr(dir + "/logs/monitor.log", "(missing)\n").c_str(),
+                ReadFileOr(dir + "/logs/daemon_output.log", "(missing)\n").c_str());
 }
 
 std::unique_ptr<Process> Process::Start(const SpawnOptions &opt, std::string *err) {
@@ -496,26 +511,7 @@ Process::~Process() {
 }
 
 bool Process::WriteStdin(const std::string &data, Millis timeout) {
-        if (in_ < 0)
-                return false;
-        auto deadline = Clock::now() + timeout;
-        size_t done = 0;
-        while (done < data.size()) {
-                ssize_t n = write(in_, data.data() + done, data.size() - done);
-                if (n > 0) {
-                        done += static_cast<size_t>(n);
-                        continue;
-                }
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN && Clock::now() < deadline) {
-                        struct pollfd p = {in_, POLLOUT, 0};
-                        (void)poll(&p, 1, std::min(RemainingMs(deadline), 50));
-                        continue;
-                }
-                return false;
-        }
-        return true;
+        return in_ >= 0 && WriteAllBy(in_, data, Clock::now() + timeout);
 }
 
 void Process::CloseStdin() {

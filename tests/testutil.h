@@ -184,6 +184,10 @@ class Daemon {
 // every guard: it kills whatever they missed (a second agent that should
 // have refused and did not, the programs of a killed daemon's exec targets)
 // and fails the test if there was any.
+// Prints the base folder's tree and its two main logs to stderr, so that a
+// failed integration test shows what the agent did.
+void DumpBaseOnFailure(const std::string &dir);
+
 struct LeftoverKiller {
         ~LeftoverKiller();
 };
