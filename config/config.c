@@ -1732,7 +1732,11 @@ bool config_target_equal(const struct target_config *a, const struct target_conf
  * written after a blank, so one that starts with ';' is quoted lest it
  * start a comment. */
 static void write_word(FILE *f, const char *w) {
-        if (*w && *w != ';' && !strpbrk(w, " \t\"")) {
+        bool plain = *w && *w != ';';
+
+        for (const char *p = w; plain && *p; p++)
+                plain = !is_blank(*p) && *p != '"';
+        if (plain) {
                 fputs(w, f);
                 return;
         }
