@@ -1,9 +1,11 @@
 #include "core/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -236,6 +238,47 @@ static int write_diff(struct worker *w) {
         return 0;
 }
 
+static void stamp_file(const char *path, struct file_stamp *ret) {
+        struct stat st;
+
+        memset(ret, 0, sizeof(*ret));
+        if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        ret->dev = st.st_dev;
+        ret->ino = st.st_ino;
+        ret->size = st.st_size;
+        ret->mtime = st.st_mtim;
+}
+
+static int stamp_equal(const struct file_stamp *a, const struct file_stamp *b) {
+        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+               a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* A pidfile target follows its pidfile, also while its process lives: a
+ * service restarted with an overlap (the new process writes the file before
+ * the old one has exited) is the new process from then on.  One stat per
+ * tick; the file is read again only when it was rewritten or replaced.
+ * Returns the live process the file now names when it is another one than
+ * the one watched, 0 otherwise (unchanged, unreadable, untrusted, or naming
+ * a process that does not exist: the watched one is kept). */
+static pid_t pidfile_moved(struct worker *w) {
+        struct file_stamp now;
+        struct proc_id id;
+        char why[256];
+        pid_t pid;
+
+        stamp_file(w->params.pidfile, &now);
+        if (now.ino == 0 || stamp_equal(&now, &w->pidfile_seen))
+                return 0;
+        w->pidfile_seen = now;
+        if (proc_read_pidfile_trusted(w->params.pidfile, &pid, why, sizeof(why)) < 0 || pid == w->id.pid)
+                return 0;
+        if (proc_identity(pid, &id) < 0)
+                return 0;
+        return pid;
+}
+
 /* Finds the process the target names.  Returns 0 with *ret set, or -errno
  * with a reason written. */
 static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t size) {
@@ -254,6 +297,9 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                 pid = p->pid;
                 break;
         case SELECT_PIDFILE:
+                /* Stamp first, read second: a rewrite in between leaves an
+                 * older stamp, which only costs one more read. */
+                stamp_file(p->pidfile, &w->pidfile_seen);
                 r = proc_read_pidfile_trusted(p->pidfile, &pid, reason, size);
                 if (r < 0) {
                         if (r == -EPERM)
@@ -400,6 +446,17 @@ static void note_change(struct worker *w) {
 
 /* One sample: read, and when the text changed, parse, diff and write. */
 static int sample(struct worker *w) {
+        pid_t moved;
+
+        if (w->maps_fd >= 0 && w->params.selector == SELECT_PIDFILE && (moved = pidfile_moved(w)) > 0) {
+                emit(w, LOG_INFO, "pidfile %s now names pid %d: leaving pid %d", w->params.pidfile, (int)moved,
+                     (int)w->id.pid);
+                if (w->have_prev)
+                        (void)write_full(w, &w->prev, "final, the pidfile names another process");
+                close_maps(w);
+                w->have_prev = 0;
+                fire(w, EV_ENDED, "the pidfile names another process");
+        }
         if (w->maps_fd < 0) {
                 int r = attach(w);
                 if (r < 0)

@@ -92,6 +92,14 @@ struct worker_status {
         char reason[1024];
 };
 
+/* Enough of a file's stat to tell that it was rewritten or replaced. */
+struct file_stamp {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+};
+
 enum worker_request {
         REQ_SAMPLE = 1 << 0,    /* sample now (SIGHUP) */
         REQ_BACKUP = 1 << 1,    /* full snapshot now (SIGUSR1, `backup`) */
@@ -125,6 +133,7 @@ struct worker {
         /* Thread-owned: */
         struct proc_id id;
         int maps_fd;
+        struct file_stamp pidfile_seen;  /* the pidfile as last read */
         int have_prev;
         int need_full;
         unsigned diffs_since_full;

@@ -492,6 +492,58 @@ TEST_F(MultiTest, PidfileTargetFollowsRestartedProcess) {
         ASSERT_NO_FATAL_FAILURE(Quit());
 }
 
+// A service restarted with an overlap: the new process rewrites the pidfile
+// while the old one still runs.  The target follows the file: the old chain
+// ends with a final full snapshot, the new process gets its own chain, and
+// changes in the old process no longer show.
+TEST_F(MultiTest, PidfileTargetFollowsRewrittenPidfileWhileOldProcessLives) {
+        std::string err;
+        Workload w1, w2;
+        ASSERT_TRUE(w1.Start(&err)) << err;
+        ASSERT_TRUE(w2.Start(&err)) << err;
+        const std::string pid1 = std::to_string(w1.pid()), pid2 = std::to_string(w2.pid());
+        ASSERT_EQ(0, mkdir(P("run").c_str(), 0700));
+        ASSERT_TRUE(ReplaceFile(P("run/app.pid"), pid1 + "\n"));
+        WriteConfig("[agent]\nbase_dir = .\n\n[target:app]\npidfile = run/app.pid\ninterval = 100ms\n");
+        ASSERT_NO_FATAL_FAILURE(StartDaemon());
+        ASSERT_TRUE(WaitFor([&] { return CountStartingWith(Fulls("app"), "backup_" + pid1 + "_") == 1; },
+                            kShort, kPoll));
+
+        ASSERT_TRUE(ReplaceFile(P("run/app.pid"), pid2 + "\n"));
+        EXPECT_TRUE(WaitTargetLog("app", "pidfile " + P("run/app.pid") + " now names pid " + pid2 +
+                                             ": leaving pid " + pid1))
+            << TargetLog("app");
+        EXPECT_TRUE(WaitTargetLog("app", "attached to pid " + pid2 + " ")) << TargetLog("app");
+        ASSERT_TRUE(WaitFor([&] { return CountStartingWith(Fulls("app"), "backup_" + pid2 + "_") == 1; },
+                            kShort, kPoll))
+            << "no full snapshot of the new pid " << pid2;
+        EXPECT_EQ(2u, CountStartingWith(Fulls("app"), "backup_" + pid1 + "_"))
+            << "no final full snapshot of pid " << pid1;
+
+        // The old process still runs; its changes are not the target's now.
+        ASSERT_NE(0u, w1.Map(2, "rw"));
+        ASSERT_NE(0u, w2.Map(3, "r"));
+        ASSERT_TRUE(WaitFor([&] { return CountStartingWith(Diffs("app"), "diff_" + pid2 + "_") == 1; },
+                            kShort, kPoll));
+        EXPECT_EQ(0u, CountStartingWith(Diffs("app"), "diff_" + pid1 + "_"));
+        auto r = Status("status", 1);
+        ASSERT_FALSE(r.empty());
+        EXPECT_EQ("Current PID: " + pid2, r[0]) << Join(r);
+
+        // Rewritten with the same pid (a touch): nothing happens.
+        ASSERT_TRUE(ReplaceFile(P("run/app.pid"), pid2 + "\n"));
+        ASSERT_TRUE(ReplaceFile(P("run/app.pid"), "not a pid\n"));
+        ASSERT_NE(0u, w2.Map(1, "rw"));
+        ASSERT_TRUE(WaitFor([&] { return CountStartingWith(Diffs("app"), "diff_" + pid2 + "_") == 2; },
+                            kShort, kPoll))
+            << "a pidfile holding junk stopped the sampling of pid " << pid2;
+        EXPECT_EQ(1u, CountStartingWith(Fulls("app"), "backup_" + pid2 + "_"));
+        EXPECT_EQ("", ChainMixesInstances(ReadChain(P("backups/app"))));
+        RunResult v = Verify("app");
+        EXPECT_EQ(0, v.code) << v.Describe();
+        ASSERT_NO_FATAL_FAILURE(Quit());
+}
+
 // A waiting target says why, in its log and in `status`, whatever the length
 // of its pidfile's path (here over 200 bytes; paths go up to PATH_MAX).
 TEST_F(MultiTest, WaitingTargetSaysWhy) {
