@@ -462,34 +462,47 @@ static int make_dirs(const char *path, int *ret_fd) {
         return 0;
 }
 
+/* A directory stream over the folder fd refers to; fd stays the caller's.
+ * Returns 0 or -errno. */
+static int open_dir_stream(int fd, DIR **ret) {
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (dfd < 0)
+                return -errno;
+        *ret = fdopendir(dfd);
+        if (!*ret) {
+                r = -errno;
+                close(dfd);
+                return r;
+        }
+        return 0;
+}
+
+/* The next entry of d: returns 1 with *ret set, 0 at the end, or -errno. */
+static int next_entry(DIR *d, struct dirent **ret) {
+        errno = 0;
+        *ret = readdir(d);
+        if (*ret)
+                return 1;
+        return errno ? -errno : 0;
+}
+
 /* Removes the temp files a crash left in a folder and finds the newest
  * timestamp named there, so that new names sort after every old one even
  * when the clock went back across a restart. */
 static int sweep_dir(int fd, bool full, char last_ts[BACKUP_TS_SIZE]) {
         struct dirent *de;
         DIR *d;
-        int dfd, r = 0;
+        int r;
 
-        dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                r = -errno;
-                close(dfd);
+        r = open_dir_stream(fd, &d);
+        if (r < 0)
                 return r;
-        }
-        for (;;) {
+        while ((r = next_entry(d, &de)) > 0) {
                 char ts[BACKUP_TS_SIZE];
                 pid_t pid;
 
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                r = -errno;
-                        break;
-                }
                 if (strncmp(de->d_name, TMP_PREFIX, TMP_PREFIX_LEN) == 0) {
                         /* A folder by that name is not ours to remove. */
                         if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT && errno != EISDIR) {
@@ -1365,29 +1378,16 @@ static int listing_push(struct listing *l, const struct entry *e) {
 static int list_dir(int fd, bool full, bool sizes, struct listing *l) {
         struct dirent *de;
         DIR *d;
-        int dfd, r = 0;
+        int r;
 
         if (fd < 0)
                 return 0;
-        dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                r = -errno;
-                close(dfd);
+        r = open_dir_stream(fd, &d);
+        if (r < 0)
                 return r;
-        }
-        for (;;) {
+        while ((r = next_entry(d, &de)) > 0) {
                 struct entry e;
 
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                r = -errno;
-                        break;
-                }
                 if (de->d_name[0] == '.')
                         continue;
                 memset(&e, 0, sizeof(e));
@@ -1711,29 +1711,16 @@ static int list_subdirs(int dfd, char ***ret_names, size_t *ret_n) {
         char **names = NULL;
         size_t n = 0, cap = 0;
         struct dirent *de;
-        DIR *d = NULL;
-        int fd, r = 0;
+        DIR *d;
+        int r;
 
-        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                close(fd);
+        r = open_dir_stream(dfd, &d);
+        if (r < 0)
                 return r;
-        }
-        for (;;) {
+        while ((r = next_entry(d, &de)) > 0) {
                 struct stat sb;
                 char *s;
 
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                r = -errno;
-                        break;
-                }
                 if (de->d_name[0] == '.')
                         continue;
                 if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode))
