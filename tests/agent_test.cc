@@ -25,36 +25,6 @@ namespace {
 constexpr Millis kShort(3000); // something that should happen within a few intervals
 constexpr Millis kLong(10000); // a process start or exit
 
-std::vector<std::string> Lines(const std::string &text) {
-        std::vector<std::string> v;
-        std::istringstream in(text);
-        for (std::string l; std::getline(in, l);)
-                v.push_back(l);
-        return v;
-}
-
-std::string Lower(std::string s) {
-        for (auto &c : s)
-                c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-        return s;
-}
-
-bool HasLineWith(const std::string &text, const std::string &a, const std::string &b) {
-        for (const auto &l : Lines(text))
-                if (l.find(a) != std::string::npos && l.find(b) != std::string::npos)
-                        return true;
-        return false;
-}
-
-// Backup names, without temp files and other dotfiles.
-std::vector<std::string> Visible(const std::vector<std::string> &names) {
-        std::vector<std::string> v;
-        for (const auto &n : names)
-                if (!n.empty() && n[0] != '.')
-                        v.push_back(n);
-        return v;
-}
-
 // True when name is exactly prefix, a timestamp 20261125T183328.123456Z and
 // suffix (^prefix\d{8}T\d{6}\.\d{6}Z suffix$; std::regex trips a GCC 12
 // false -Wmaybe-uninitialized under ASan).
@@ -86,7 +56,7 @@ std::string TimestampOf(const std::string &name) {
 // [start, end).  A new anonymous mapping can merge with a neighbour, so its
 // record may be wider than what was mapped.
 bool DiffCovers(const std::string &diff, uintptr_t start, uintptr_t end) {
-        for (const auto &l : Lines(diff)) {
+        for (const auto &l : SplitLines(diff)) {
                 if (l.size() < 3 || (l[0] != '+' && l[0] != '>') || l[1] != ' ')
                         continue;
                 char *dash;
@@ -113,27 +83,15 @@ void ExpectPrivate(const std::string &root) {
         }
 }
 
-class AgentTest : public ::testing::Test {
+class AgentTest : public BaseDirTest {
       protected:
-        LeftoverKiller leftovers_; // first member: destroyed after every guard
-
         void SetUp() override {
-                PrepareTestProcess();
-                dir_ = MakeTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-                ASSERT_FALSE(dir_.empty());
+                BaseDirTest::SetUp();
+                if (HasFatalFailure())
+                        return;
                 std::string err;
                 ASSERT_TRUE(wl_.Start(&err)) << err;
                 wpid_ = std::to_string(wl_.pid());
-        }
-
-        void TearDown() override {
-                if (!HasFailure())
-                        return;
-                DumpBaseOnFailure(dir_);
-        }
-
-        std::string P(const std::string &rel) const {
-                return dir_ + "/" + rel;
         }
 
         SpawnOptions AgentOptions(const std::vector<std::string> &args, int mask = -1) const {
@@ -191,7 +149,6 @@ class AgentTest : public ::testing::Test {
                 return RunAgent(args);
         }
 
-        std::string dir_;
         Workload wl_;
         std::string wpid_;
         std::vector<std::unique_ptr<Daemon>> daemons_;
@@ -452,7 +409,7 @@ TEST_F(AgentTest, InteractivePrompt) {
 
         r = ask("interval banana");
         EXPECT_NE(std::string::npos, r.find("banana")) << r;
-        EXPECT_EQ(1u, Lines(r).size()) << r;
+        EXPECT_EQ(1u, SplitLines(r).size()) << r;
 
         r = ask("interval 1000000");
         EXPECT_EQ("Interval changed to: 1000000 us\n", r);
@@ -669,7 +626,7 @@ TEST_F(AgentTest, SighupReopensLogsAndRereadsMaps) {
         // The new monitor.log says so (in one line or two).
         EXPECT_TRUE(WaitFor(
             [&] {
-                    std::string l = Lower(Log());
+                    std::string l = ToLower(Log());
                     return l.find("sighup") != std::string::npos && l.find("reopen") != std::string::npos &&
                            l.find("re-read") != std::string::npos;
             },

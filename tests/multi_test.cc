@@ -33,48 +33,6 @@ constexpr Millis kPoll(20);
 // How long nothing must happen: several intervals of the slowest target.
 constexpr Millis kQuiet(700);
 
-size_t CountPrefix(const std::vector<std::string> &lines, const std::string &prefix) {
-        size_t n = 0;
-        for (const auto &l : lines)
-                n += l.compare(0, prefix.size(), prefix) == 0;
-        return n;
-}
-
-bool Contains(const std::vector<std::string> &lines, const std::string &line) {
-        return std::find(lines.begin(), lines.end(), line) != lines.end();
-}
-
-std::string Join(const std::vector<std::string> &lines) {
-        std::string s;
-        for (const auto &l : lines)
-                s += l + "\n";
-        return s;
-}
-
-// Backup names, without temp files and other dotfiles.
-std::vector<std::string> Visible(const std::vector<std::string> &names) {
-        std::vector<std::string> v;
-        for (const auto &n : names)
-                if (!n.empty() && n[0] != '.')
-                        v.push_back(n);
-        return v;
-}
-
-size_t CountStartingWith(const std::vector<std::string> &names, const std::string &prefix) {
-        size_t n = 0;
-        for (const auto &s : names)
-                n += s.compare(0, prefix.size(), prefix) == 0;
-        return n;
-}
-
-// True when some line of text holds both a and b.
-bool HasLineWith(const std::string &text, const std::string &a, const std::string &b) {
-        for (const auto &l : SplitLines(text))
-                if (l.find(a) != std::string::npos && l.find(b) != std::string::npos)
-                        return true;
-        return false;
-}
-
 // The pids of the log lines "started PROG as pid N ..." of a target's log.
 std::vector<pid_t> StartedPids(const std::string &log) {
         std::vector<pid_t> v;
@@ -109,16 +67,8 @@ std::vector<std::string> SnapshotRegions(const std::string &text) {
         return v;
 }
 
-class MultiTest : public ::testing::Test {
+class MultiTest : public BaseDirTest {
       protected:
-        LeftoverKiller leftovers_; // first member: destroyed after every guard
-
-        void SetUp() override {
-                PrepareTestProcess();
-                dir_ = MakeTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-                ASSERT_FALSE(dir_.empty());
-        }
-
         void TearDown() override {
                 // A daemon still running is asked to stop first, so that it
                 // stops its exec programs itself.
@@ -129,13 +79,7 @@ class MultiTest : public ::testing::Test {
                                 (void)d->WaitExit(kLong, &code);
                         }
                 }
-                if (!HasFailure())
-                        return;
-                DumpBaseOnFailure(dir_);
-        }
-
-        std::string P(const std::string &rel) const {
-                return dir_ + "/" + rel;
+                BaseDirTest::TearDown();
         }
 
         SpawnOptions AgentOptions(const std::vector<std::string> &args) const {
@@ -211,7 +155,7 @@ class MultiTest : public ::testing::Test {
                             return done(reply);
                     },
                     kShort, kPoll);
-                EXPECT_TRUE(ok) << "no complete reply to '" << cmd << "':\n" << Join(reply);
+                EXPECT_TRUE(ok) << "no complete reply to '" << cmd << "':\n" << JoinLines(reply);
                 return reply;
         }
         // A reply of at least n lines.
@@ -224,7 +168,7 @@ class MultiTest : public ::testing::Test {
         std::vector<std::string> Status(const std::string &cmd, size_t targets) {
                 size_t n = CommandCount(Log(), cmd);
                 Ask(cmd, [targets](const std::vector<std::string> &r) {
-                        return CountPrefix(r, "Backups:") >= targets;
+                        return CountStartingWith(r, "Backups:") >= targets;
                 });
                 AskLines("help");
                 return ReplyTo(Log(), cmd, n);
@@ -250,7 +194,6 @@ class MultiTest : public ::testing::Test {
                 return path;
         }
 
-        std::string dir_;
         std::vector<std::unique_ptr<Daemon>> daemons_;
         Daemon *daemon_ = nullptr;
 };
@@ -344,45 +287,45 @@ TEST_F(MultiTest, TargetsByPidPidfileAndMatch) {
         for (const auto &t : targets) {
                 SCOPED_TRACE(t.name);
                 auto r = Status("@" + t.name + " status", 1);
-                EXPECT_EQ(1u, CountPrefix(r, "Current PID:")) << Join(r);
-                EXPECT_TRUE(Contains(r, "Current PID: " + std::to_string(t.pid))) << Join(r);
-                EXPECT_TRUE(Contains(r, "Sample interval: " + t.interval + " us")) << Join(r);
-                EXPECT_TRUE(Contains(r, "Status: running")) << Join(r);
+                EXPECT_EQ(1u, CountStartingWith(r, "Current PID:")) << JoinLines(r);
+                EXPECT_TRUE(Contains(r, "Current PID: " + std::to_string(t.pid))) << JoinLines(r);
+                EXPECT_TRUE(Contains(r, "Sample interval: " + t.interval + " us")) << JoinLines(r);
+                EXPECT_TRUE(Contains(r, "Status: running")) << JoinLines(r);
         }
 
         // interval and pid without a name, with three targets: an error
         // naming them.
         auto r = AskLines("interval 1s");
-        ASSERT_EQ(1u, r.size()) << Join(r);
+        ASSERT_EQ(1u, r.size()) << JoinLines(r);
         for (const auto &t : targets)
                 EXPECT_NE(std::string::npos, r[0].find(t.name)) << r[0];
         EXPECT_EQ(std::string::npos, r[0].find("Interval changed")) << r[0];
         r = AskLines("pid " + std::to_string(wp.pid()));
-        ASSERT_EQ(1u, r.size()) << Join(r);
+        ASSERT_EQ(1u, r.size()) << JoinLines(r);
         for (const auto &t : targets)
                 EXPECT_NE(std::string::npos, r[0].find(t.name)) << r[0];
         EXPECT_EQ(std::string::npos, r[0].find("PID changed")) << r[0];
 
         // status without a name: every target, intervals untouched.
         r = Status("status", 3);
-        EXPECT_EQ(3u, CountPrefix(r, "Current PID:")) << Join(r);
+        EXPECT_EQ(3u, CountStartingWith(r, "Current PID:")) << JoinLines(r);
         for (const auto &t : targets) {
-                EXPECT_TRUE(Contains(r, "Target: " + t.name)) << Join(r);
-                EXPECT_TRUE(Contains(r, "Current PID: " + std::to_string(t.pid))) << Join(r);
-                EXPECT_TRUE(Contains(r, "Sample interval: " + t.interval + " us")) << Join(r);
+                EXPECT_TRUE(Contains(r, "Target: " + t.name)) << JoinLines(r);
+                EXPECT_TRUE(Contains(r, "Current PID: " + std::to_string(t.pid))) << JoinLines(r);
+                EXPECT_TRUE(Contains(r, "Sample interval: " + t.interval + " us")) << JoinLines(r);
         }
 
         r = AskLines("@bypid interval 300ms");
         EXPECT_EQ(std::vector<std::string>{"Interval changed to: 300000 us"}, r);
         r = Status("@bypid status", 1);
-        EXPECT_TRUE(Contains(r, "Sample interval: 300000 us")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 300000 us")) << JoinLines(r);
         r = Status("@byfile status", 1);
-        EXPECT_TRUE(Contains(r, "Sample interval: 200000 us")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 200000 us")) << JoinLines(r);
 
         // backup: every target, or the one named.
         r = AskLines("backup", 3);
         for (const auto &t : targets)
-                EXPECT_TRUE(Contains(r, t.name + ": Manual backup created")) << Join(r);
+                EXPECT_TRUE(Contains(r, t.name + ": Manual backup created")) << JoinLines(r);
         for (const auto &t : targets)
                 EXPECT_EQ(2u, Fulls(t.name).size()) << t.name;
         r = AskLines("@byname backup");
@@ -398,8 +341,8 @@ TEST_F(MultiTest, TargetsByPidPidfileAndMatch) {
         std::this_thread::sleep_for(kQuiet);
         EXPECT_TRUE(Diffs("byfile").empty()) << "a paused target wrote a diff";
         r = AskLines("targets", 4);
-        EXPECT_TRUE(HasLineWith(Join(r), "byfile ", "paused")) << Join(r);
-        EXPECT_TRUE(HasLineWith(Join(r), "bypid ", "running")) << Join(r);
+        EXPECT_TRUE(HasLineWith(JoinLines(r), "byfile ", "paused")) << JoinLines(r);
+        EXPECT_TRUE(HasLineWith(JoinLines(r), "bypid ", "running")) << JoinLines(r);
         r = AskLines("@byfile resume");
         EXPECT_EQ(std::vector<std::string>{"byfile: running"}, r);
         EXPECT_TRUE(WaitFor([&] { return Diffs("byfile").size() == 1; }, kShort, kPoll));
@@ -411,7 +354,7 @@ TEST_F(MultiTest, TargetsByPidPidfileAndMatch) {
         EXPECT_TRUE(WaitFor([&] { return CountStartingWith(Fulls("bypid"), "backup_" + mpid + "_") == 1; },
                             kShort, kPoll));
         r = Status("@bypid status", 1);
-        EXPECT_TRUE(Contains(r, "Current PID: " + mpid)) << Join(r);
+        EXPECT_TRUE(Contains(r, "Current PID: " + mpid)) << JoinLines(r);
         EXPECT_EQ("", ChainMixesInstances(ReadChain(P("backups/bypid"))));
         for (const auto &t : targets) {
                 RunResult v = Verify(t.name);
@@ -434,7 +377,7 @@ TEST_F(MultiTest, PidfileTargetFollowsRestartedProcess) {
         // No pid file yet: not an error, the target waits.
         ASSERT_NO_FATAL_FAILURE(StartDaemon());
         auto r = Status("status", 1);
-        EXPECT_TRUE(Contains(r, "Status: waiting")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Status: waiting")) << JoinLines(r);
         EXPECT_TRUE(Fulls("app").empty());
 
         ASSERT_TRUE(ReplaceFile(P("run/app.pid"), pid1 + "\n"));
@@ -486,9 +429,9 @@ TEST_F(MultiTest, PidfileTargetFollowsRestartedProcess) {
         EXPECT_EQ(std::vector<std::string>{"Interval changed to: 200000 us"}, r);
         r = Status("status", 1);
         ASSERT_FALSE(r.empty());
-        EXPECT_EQ("Current PID: " + pid2, r[0]) << Join(r);
-        EXPECT_TRUE(Contains(r, "Sample interval: 200000 us")) << Join(r);
-        EXPECT_TRUE(Contains(r, "Status: running")) << Join(r);
+        EXPECT_EQ("Current PID: " + pid2, r[0]) << JoinLines(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 200000 us")) << JoinLines(r);
+        EXPECT_TRUE(Contains(r, "Status: running")) << JoinLines(r);
         ASSERT_NO_FATAL_FAILURE(Quit());
 }
 
@@ -528,7 +471,7 @@ TEST_F(MultiTest, PidfileTargetFollowsRewrittenPidfileWhileOldProcessLives) {
         EXPECT_EQ(0u, CountStartingWith(Diffs("app"), "diff_" + pid1 + "_"));
         auto r = Status("status", 1);
         ASSERT_FALSE(r.empty());
-        EXPECT_EQ("Current PID: " + pid2, r[0]) << Join(r);
+        EXPECT_EQ("Current PID: " + pid2, r[0]) << JoinLines(r);
 
         // Rewritten with the same pid (a touch): nothing happens.
         ASSERT_TRUE(ReplaceFile(P("run/app.pid"), pid2 + "\n"));
@@ -561,10 +504,10 @@ TEST_F(MultiTest, WaitingTargetSaysWhy) {
             << "the log does not say which pidfile is missing:\n"
             << TargetLog("app");
         auto r = Status("@app status", 1);
-        EXPECT_TRUE(Contains(r, "Status: waiting")) << Join(r);
-        EXPECT_TRUE(HasLineWith(Join(r), "Reason: ", "/app.pid: No such file or directory")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Status: waiting")) << JoinLines(r);
+        EXPECT_TRUE(HasLineWith(JoinLines(r), "Reason: ", "/app.pid: No such file or directory")) << JoinLines(r);
         r = Status("@named status", 1);
-        EXPECT_TRUE(HasLineWith(Join(r), "Reason: ", name)) << Join(r);
+        EXPECT_TRUE(HasLineWith(JoinLines(r), "Reason: ", name)) << JoinLines(r);
         ASSERT_NO_FATAL_FAILURE(Quit());
 }
 
@@ -622,7 +565,7 @@ TEST_F(MultiTest, ReloadAddsRemovesChangesAndKeepsTargets) {
         for (const std::string &t : {std::string("alpha"), std::string("beta"), std::string("gamma"), adhoc})
                 ASSERT_TRUE(WaitFor([&] { return Fulls(t).size() == 1; }, kShort, kPoll)) << t;
         auto r = Status("@" + adhoc + " status", 1);
-        EXPECT_TRUE(Contains(r, "Sample interval: 250000 us")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 250000 us")) << JoinLines(r);
         ASSERT_NE(0u, wa.Map(2, "rw"));
         ASSERT_TRUE(WaitFor([&] { return Diffs("alpha").size() == 1; }, kShort, kPoll));
 
@@ -643,14 +586,14 @@ TEST_F(MultiTest, ReloadAddsRemovesChangesAndKeepsTargets) {
             << "gamma stopped without a final snapshot";
         EXPECT_TRUE(HasLineWith(TargetLog("gamma"), "final", "target stopped")) << TargetLog("gamma");
         r = AskLines("targets", 5);
-        EXPECT_EQ(5u, r.size()) << Join(r);
-        EXPECT_EQ(0u, CountStartingWith(r, "gamma ")) << Join(r);
-        EXPECT_EQ(1u, CountStartingWith(r, "delta ")) << Join(r);
-        EXPECT_EQ(1u, CountStartingWith(r, adhoc + " ")) << Join(r);
+        EXPECT_EQ(5u, r.size()) << JoinLines(r);
+        EXPECT_EQ(0u, CountStartingWith(r, "gamma ")) << JoinLines(r);
+        EXPECT_EQ(1u, CountStartingWith(r, "delta ")) << JoinLines(r);
+        EXPECT_EQ(1u, CountStartingWith(r, adhoc + " ")) << JoinLines(r);
         r = Status("@beta status", 1);
-        EXPECT_TRUE(Contains(r, "Sample interval: 150000 us")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 150000 us")) << JoinLines(r);
         r = Status("@" + adhoc + " status", 1);
-        EXPECT_TRUE(Contains(r, "Sample interval: 250000 us")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 250000 us")) << JoinLines(r);
         // Untouched and changed targets keep their worker and chain.
         std::this_thread::sleep_for(Millis(300));
         for (const std::string &t : {std::string("alpha"), std::string("beta"), adhoc}) {
@@ -694,22 +637,22 @@ TEST_F(MultiTest, ReloadAddsRemovesChangesAndKeepsTargets) {
         EXPECT_TRUE(WaitFor([&] { return Diffs("delta").size() == 1; }, kShort, kPoll))
             << "delta stopped sampling after a failed reload";
         r = Status("@beta status", 1);
-        EXPECT_TRUE(Contains(r, "Sample interval: 150000 us")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 150000 us")) << JoinLines(r);
 
         // The reload command: the same failure, in its reply ...
         r = Ask("reload", [](const std::vector<std::string> &v) { return v.size() >= 3; });
-        EXPECT_EQ(1u, CountPrefix(r, "Reload failed: 2 errors")) << Join(r);
-        EXPECT_TRUE(HasLineWith(Join(r), at_colour, "colour")) << Join(r);
-        EXPECT_TRUE(HasLineWith(Join(r), at_soon, "soon")) << Join(r);
+        EXPECT_EQ(1u, CountStartingWith(r, "Reload failed: 2 errors")) << JoinLines(r);
+        EXPECT_TRUE(HasLineWith(JoinLines(r), at_colour, "colour")) << JoinLines(r);
+        EXPECT_TRUE(HasLineWith(JoinLines(r), at_soon, "soon")) << JoinLines(r);
         // ... and, on a good file, the same changes: delta (and the include)
         // removed, gamma back, beta pointed at another process.
         WriteConfig(head + target("alpha", wa, "100ms") + target("beta", wd, "150ms") +
                     target("gamma", wc, "100ms"));
         r = Ask("reload",
-                [](const std::vector<std::string> &v) { return CountPrefix(v, "Maps re-read") > 0; });
+                [](const std::vector<std::string> &v) { return CountStartingWith(v, "Maps re-read") > 0; });
         EXPECT_TRUE(
             Contains(r, "Configuration reloaded: 1 added, 1 removed, 0 changed, 1 restarted, 2 unchanged"))
-            << Join(r);
+            << JoinLines(r);
         EXPECT_TRUE(WaitFor([&] { return Fulls("gamma").size() == 3; }, kShort, kPoll))
             << "gamma did not restart";
         EXPECT_TRUE(WaitFor([&] { return Fulls("delta").size() == 2; }, kShort, kPoll))
@@ -886,7 +829,7 @@ TEST_F(MultiTest, ShippedConfiguration) {
             << "no diff of the demo target";
         EXPECT_FALSE(Fulls("demo").empty());
         auto t = AskLines("targets", 5);
-        std::string table = Join(t);
+        std::string table = JoinLines(t);
         EXPECT_TRUE(HasLineWith(table, "demo ", "running")) << table;
         EXPECT_TRUE(HasLineWith(table, "self ", std::to_string(daemon_->pid()))) << table;
         EXPECT_EQ(1u, CountStartingWith(t, "workloads ")) << table;
@@ -949,8 +892,8 @@ TEST_F(MultiTest, ExecTargetsInConfiguration) {
         EXPECT_TRUE(WaitFor([&] { return Diffs("keep").size() == 1; }, kShort, kPoll));
         EXPECT_TRUE(daemon_->Alive());
         auto t = AskLines("targets", 4);
-        EXPECT_TRUE(HasLineWith(Join(t), "prog ", "running")) << Join(t);
-        EXPECT_FALSE(HasLineWith(Join(t), "ghost ", "running")) << Join(t);
+        EXPECT_TRUE(HasLineWith(JoinLines(t), "prog ", "running")) << JoinLines(t);
+        EXPECT_FALSE(HasLineWith(JoinLines(t), "ghost ", "running")) << JoinLines(t);
         // A configured program's output goes to logs/<target>.out.
         EXPECT_TRUE(
             WaitFor([&] { return ReadFileOr(P("logs/prog.out")) == "ready " + std::to_string(child) + "\n"; },
@@ -965,8 +908,8 @@ TEST_F(MultiTest, ExecTargetsInConfiguration) {
             WaitLog("Configuration reloaded: 0 added, 0 removed, 1 changed, 0 restarted, 2 unchanged"))
             << Log();
         auto r = Status("@prog status", 1);
-        EXPECT_TRUE(Contains(r, "Sample interval: 200000 us")) << Join(r);
-        EXPECT_TRUE(Contains(r, "Current PID: " + std::to_string(child))) << Join(r);
+        EXPECT_TRUE(Contains(r, "Sample interval: 200000 us")) << JoinLines(r);
+        EXPECT_TRUE(Contains(r, "Current PID: " + std::to_string(child))) << JoinLines(r);
         EXPECT_EQ(1u, StartedPids(TargetLog("prog")).size()) << TargetLog("prog");
         EXPECT_EQ(1u, Fulls("prog").size());
         EXPECT_TRUE(ProcessAlive(child));
@@ -1112,7 +1055,7 @@ TEST_F(MultiTest, ReusedPidIsANewInstance) {
                     return starts("app") == std::vector<std::string>{s1, s1, s2};
             },
             kShort, kPoll))
-            << Join(starts("app"));
+            << JoinLines(starts("app"));
         ASSERT_NE(0u, w2.Map(3, "r"));
         EXPECT_TRUE(WaitFor([&] { return Diffs("app").size() == 2; }, kShort, kPoll));
         auto chain = ReadChain(P("backups/app"));
@@ -1125,12 +1068,12 @@ TEST_F(MultiTest, ReusedPidIsANewInstance) {
                     return starts("fixed") == std::vector<std::string>{s1, s1};
             },
             kShort, kPoll))
-            << Join(starts("fixed"));
+            << JoinLines(starts("fixed"));
         std::this_thread::sleep_for(Millis(300));
         EXPECT_EQ((std::vector<std::string>{s1, s1}), starts("fixed"));
         EXPECT_EQ(1u, Diffs("fixed").size());
         auto r = Status("@fixed status", 1);
-        EXPECT_TRUE(Contains(r, "Status: exited")) << Join(r);
+        EXPECT_TRUE(Contains(r, "Status: exited")) << JoinLines(r);
         EXPECT_EQ(1u, CountOccurrences(TargetLog("fixed"), "attached to pid")) << TargetLog("fixed");
         for (const char *t : {"app", "fixed"}) {
                 RunResult v = Verify(t);

@@ -15,14 +15,6 @@
 
 namespace memmon_test {
 
-std::vector<std::string> SplitLines(const std::string &text) {
-        std::vector<std::string> v;
-        std::istringstream in(text);
-        for (std::string l; std::getline(in, l);)
-                v.push_back(l);
-        return v;
-}
-
 bool CopyFile(const std::string &src, const std::string &dst, mode_t mode) {
         std::string data;
         if (!ReadFile(src, &data))

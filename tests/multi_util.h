@@ -16,9 +16,6 @@
 
 namespace memmon_test {
 
-// Splits text into lines (without their '\n').
-std::vector<std::string> SplitLines(const std::string &text);
-
 // Copies the file src to dst with the given mode (for a renamed copy of the
 // workload).  Returns false on any error.
 bool CopyFile(const std::string &src, const std::string &dst, mode_t mode);

@@ -121,40 +121,12 @@ std::vector<std::string> IncompleteBackups(const std::string &dir) {
         return bad;
 }
 
-class ReliabilityTest : public ::testing::Test {
+class ReliabilityTest : public BaseDirTest {
       protected:
-        LeftoverKiller leftovers_; // first member: destroyed after every guard
-
         void SetUp() override {
-                PrepareTestProcess();
-                dir_ = MakeTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-                ASSERT_FALSE(dir_.empty());
-                char real[PATH_MAX];
-                ASSERT_NE(nullptr, realpath(dir_.c_str(), real));
-                dir_ = real;
+                BaseDirTest::SetUp();
                 printf("seed %lu (set MEMMON_RELIABILITY_SEED=%lu to repeat)\n", kSeed, kSeed);
                 ::testing::Test::RecordProperty("seed", std::to_string(kSeed));
-        }
-
-        void TearDown() override {
-                if (!HasFailure())
-                        return;
-                fprintf(stderr, "=== base directory %s\n", dir_.c_str());
-                auto tree = ListTree(dir_);
-                for (size_t i = 0; i < tree.size() && i < 40; i++)
-                        fprintf(stderr, "  %04o %s\n", FileMode(tree[i]), tree[i].c_str());
-                std::string log = ReadFileOr(P("logs/monitor.log"), "(missing)\n");
-                if (log.size() > 20000)
-                        log = "...\n" + log.substr(log.size() - 20000);
-                std::string err = ReadFileOr(P("agent.stderr"), "(missing)\n");
-                if (err.size() > 4000)
-                        err = "...\n" + err.substr(err.size() - 4000);
-                fprintf(stderr, "=== logs/monitor.log (tail)\n%s=== agent stderr (tail)\n%s===\n",
-                        log.c_str(), err.c_str());
-        }
-
-        std::string P(const std::string &rel) const {
-                return dir_ + "/" + rel;
         }
 
         // Starts the agent in the foreground in base (dir_ by default) with
@@ -250,8 +222,6 @@ class ReliabilityTest : public ::testing::Test {
                 ASSERT_TRUE(WriteFile(tmp, std::to_string(pid) + "\n", 0644));
                 ASSERT_EQ(0, rename(tmp.c_str(), path.c_str())) << strerror(errno);
         }
-
-        std::string dir_;
 };
 
 // ---------------------------------------------------------------------------

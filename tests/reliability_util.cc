@@ -19,33 +19,12 @@
 
 namespace memmon_test {
 
-std::vector<std::string> SplitLines(const std::string &text) {
-        std::vector<std::string> v;
-        size_t pos = 0;
-        while (pos < text.size()) {
-                size_t nl = text.find('\n', pos);
-                if (nl == std::string::npos) {
-                        v.push_back(text.substr(pos));
-                        break;
-                }
-                v.push_back(text.substr(pos, nl - pos));
-                pos = nl + 1;
-        }
-        return v;
-}
-
 size_t CountLinesWith(const std::string &text, const std::string &a, const std::string &b) {
         size_t n = 0;
         for (const auto &l : SplitLines(text))
                 if (l.find(a) != std::string::npos && (b.empty() || l.find(b) != std::string::npos))
                         n++;
         return n;
-}
-
-std::string ToLower(std::string s) {
-        for (auto &c : s)
-                c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-        return s;
 }
 
 BackupHeader ParseBackupHeader(const std::string &text) {

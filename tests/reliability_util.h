@@ -12,13 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/testutil.h"
+
 namespace memmon_test {
 
-// Lines of text without their '\n'.
-std::vector<std::string> SplitLines(const std::string &text);
 // Lines of text holding both a and b (b may be empty).
 size_t CountLinesWith(const std::string &text, const std::string &a, const std::string &b = "");
-std::string ToLower(std::string s);
 
 // A backup file's "# KEY VALUE" header lines (up to the first line that is not
 // one), and where the header ends.

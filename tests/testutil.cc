@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -269,6 +271,53 @@ std::string ReadLink(const std::string &path) {
         return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
 }
 
+std::vector<std::string> SplitLines(const std::string &text) {
+        std::vector<std::string> v;
+        std::istringstream in(text);
+        for (std::string l; std::getline(in, l);)
+                v.push_back(l);
+        return v;
+}
+
+std::string JoinLines(const std::vector<std::string> &lines) {
+        std::string s;
+        for (const auto &l : lines)
+                s += l + "\n";
+        return s;
+}
+
+std::string ToLower(std::string s) {
+        for (auto &c : s)
+                c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+        return s;
+}
+
+bool HasLineWith(const std::string &text, const std::string &a, const std::string &b) {
+        for (const auto &l : SplitLines(text))
+                if (l.find(a) != std::string::npos && l.find(b) != std::string::npos)
+                        return true;
+        return false;
+}
+
+bool Contains(const std::vector<std::string> &lines, const std::string &line) {
+        return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+size_t CountStartingWith(const std::vector<std::string> &names, const std::string &prefix) {
+        size_t n = 0;
+        for (const auto &s : names)
+                n += s.compare(0, prefix.size(), prefix) == 0;
+        return n;
+}
+
+std::vector<std::string> Visible(const std::vector<std::string> &names) {
+        std::vector<std::string> v;
+        for (const auto &n : names)
+                if (!n.empty() && n[0] != '.')
+                        v.push_back(n);
+        return v;
+}
+
 std::vector<std::string> ListDir(const std::string &dir) {
         std::vector<std::string> v;
         DIR *d = opendir(dir.c_str());
@@ -394,13 +443,41 @@ bool WriteFifo(const std::string &path, const std::string &data, Millis timeout)
         return ok;
 }
 
+// The last max bytes of the file at path, or "(missing)".
+static std::string Tail(const std::string &path, size_t max) {
+        std::string s = ReadFileOr(path, "(missing)\n");
+        return s.size() > max ? "...\n" + s.substr(s.size() - max) : s;
+}
+
 void DumpBaseOnFailure(const std::string &dir) {
+        const size_t kMaxPaths = 60;
+        auto tree = ListTree(dir);
+
         fprintf(stderr, "=== base directory %s\n", dir.c_str());
-        for (const auto &p : ListTree(dir))
-                fprintf(stderr, "  %04o %s\n", FileMode(p), p.c_str());
-        fprintf(stderr, "=== logs/monitor.log\n%s=== logs/daemon_output.log\n%s===\n",
-                ReadFileOr(dir + "/logs/monitor.log", "(missing)\n").c_str(),
-                ReadFileOr(dir + "/logs/daemon_output.log", "(missing)\n").c_str());
+        for (size_t i = 0; i < tree.size() && i < kMaxPaths; i++)
+                fprintf(stderr, "  %04o %s\n", FileMode(tree[i]), tree[i].c_str());
+        if (tree.size() > kMaxPaths)
+                fprintf(stderr, "  ... and %zu more\n", tree.size() - kMaxPaths);
+        fprintf(stderr, "=== logs/monitor.log\n%s=== logs/daemon_output.log\n%s",
+                Tail(dir + "/logs/monitor.log", 20000).c_str(), Tail(dir + "/logs/daemon_output.log", 4000).c_str());
+        if (PathExists(dir + "/agent.stderr"))
+                fprintf(stderr, "=== agent stderr\n%s", Tail(dir + "/agent.stderr", 4000).c_str());
+        fprintf(stderr, "===\n");
+}
+
+void BaseDirTest::SetUp() {
+        char real[PATH_MAX];
+
+        PrepareTestProcess();
+        dir_ = MakeTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+        ASSERT_FALSE(dir_.empty());
+        ASSERT_NE(nullptr, realpath(dir_.c_str(), real)) << dir_;
+        dir_ = real;
+}
+
+void BaseDirTest::TearDown() {
+        if (HasFailure())
+                DumpBaseOnFailure(dir_);
 }
 
 std::unique_ptr<Process> Process::Start(const SpawnOptions &opt, std::string *err) {

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace memmon_test {
 
 using Millis = std::chrono::milliseconds;
@@ -63,6 +65,21 @@ std::vector<std::string> ListDir(const std::string &dir);
 // Every path under root (not root itself), recursively, sorted.
 std::vector<std::string> ListTree(const std::string &root);
 size_t CountOccurrences(const std::string &hay, const std::string &needle);
+
+// Text.
+// The lines of text, without their '\n'.
+std::vector<std::string> SplitLines(const std::string &text);
+// Each of lines followed by '\n', for failure messages.
+std::string JoinLines(const std::vector<std::string> &lines);
+std::string ToLower(std::string s);
+// True when some line of text holds both a and b.
+bool HasLineWith(const std::string &text, const std::string &a, const std::string &b);
+// True when one of lines is exactly line.
+bool Contains(const std::vector<std::string> &lines, const std::string &line);
+// How many of names start with prefix.
+size_t CountStartingWith(const std::vector<std::string> &names, const std::string &prefix);
+// Backup names, without temp files and other dotfiles.
+std::vector<std::string> Visible(const std::vector<std::string> &names);
 
 // Processes.
 // True while pid exists and is not a zombie.  When pid is our child and has
@@ -179,19 +196,35 @@ class Daemon {
         int code_ = -1;
 };
 
-// The workload (bench/workload): a process whose mappings change on command.
-// Make it the first member of a fixture, so that it is destroyed after
-// every guard: it kills whatever they missed (a second agent that should
-// have refused and did not, the programs of a killed daemon's exec targets)
-// and fails the test if there was any.
-// Prints the base folder's tree and its two main logs to stderr, so that a
+// Prints the base folder's tree and the tails of its logs (and of the
+// agent's stderr, when a test kept it in base/agent.stderr), so that a
 // failed integration test shows what the agent did.
 void DumpBaseOnFailure(const std::string &dir);
 
+// Destroyed after every guard of a fixture, it kills whatever they missed (a
+// second agent that should have refused and did not, the programs of a
+// killed daemon's exec targets) and fails the test if there was any.
 struct LeftoverKiller {
         ~LeftoverKiller();
 };
 
+// The fixture of the integration tests: the test process prepared, a fresh
+// base folder per test (dir_, and P() for a path in it), leftovers killed
+// after the derived fixture's own members are gone, and the folder's tree
+// and logs printed when the test failed.
+class BaseDirTest : public ::testing::Test {
+      protected:
+        void SetUp() override;
+        void TearDown() override;
+        std::string P(const std::string &rel) const {
+                return dir_ + "/" + rel;
+        }
+
+        LeftoverKiller leftovers_;
+        std::string dir_; // its real path
+};
+
+// The workload (bench/workload): a process whose mappings change on command.
 class Workload {
       public:
         // Starts it and waits for "ready PID".  Returns false with *err set.
