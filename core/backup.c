@@ -705,11 +705,49 @@ static int check_snapshot(const struct maps_snapshot *s) {
         return 0;
 }
 
+/* Names the next file of the chain and starts its header with the lines
+ * every backup file has.  Returns the header's length so far, or -errno. */
+static int start_entry(struct backup_store *st, const struct backup_info *info, bool full,
+                       char ts[BACKUP_TS_SIZE], char name[BACKUP_NAME_SIZE], char *hdr, size_t size) {
+        int n, r;
+
+        r = next_ts(st, ts);
+        if (r < 0)
+                return r;
+        r = make_name(full, info->pid, ts, name);
+        if (r < 0)
+                return r;
+        n = snprintf(hdr, size,
+                     "# memmon %s 1\n"
+                     "# target %s\n"
+                     "# pid %d\n"
+                     "# start_time %" PRIu64 "\n"
+                     "# time %s\n",
+                     full ? "full" : "diff", info->target, (int)info->pid, info->start_time, ts);
+        if (n < 0 || (size_t)n >= size)
+                return -EINVAL;
+        return n;
+}
+
+/* Writes the file built in st->buf under its final name in folder fd, and
+ * makes its timestamp the chain's newest.  Returns 0 or -errno. */
+static int finish_entry(struct backup_store *st, int fd, const char *name, const char *ts, size_t len,
+                        char ret_name[BACKUP_NAME_SIZE]) {
+        int r = write_atomic(fd, name, st->buf, len);
+
+        if (r < 0)
+                return r;
+        memcpy(st->last_ts, ts, BACKUP_TS_SIZE);
+        if (ret_name)
+                memcpy(ret_name, name, BACKUP_NAME_SIZE);
+        return 0;
+}
+
 int backup_write_full(struct backup_store *st, const struct backup_info *info, const struct maps_snapshot *s,
                       char ret_name[BACKUP_NAME_SIZE]) {
         char ts[BACKUP_TS_SIZE], name[BACKUP_NAME_SIZE];
         char hdr[512];
-        int n, r;
+        int n, m, r;
 
         r = check_info(st, info);
         if (r < 0)
@@ -717,37 +755,24 @@ int backup_write_full(struct backup_store *st, const struct backup_info *info, c
         r = check_snapshot(s);
         if (r < 0)
                 return r;
-        r = next_ts(st, ts);
-        if (r < 0)
-                return r;
-        r = make_name(true, info->pid, ts, name);
-        if (r < 0)
-                return r;
-        n = snprintf(hdr, sizeof(hdr),
-                     "# memmon full 1\n"
-                     "# target %s\n"
-                     "# pid %d\n"
-                     "# start_time %" PRIu64 "\n"
-                     "# time %s\n"
+        n = start_entry(st, info, true, ts, name, hdr, sizeof(hdr));
+        if (n < 0)
+                return n;
+        m = snprintf(hdr + n, sizeof(hdr) - (size_t)n,
                      "# regions %zu\n"
                      "# bytes %zu\n"
                      "# checksum %016" PRIx64 "\n",
-                     info->target, (int)info->pid, info->start_time, ts, s->n, s->len, s->checksum);
-        if (n < 0 || (size_t)n >= sizeof(hdr))
+                     s->n, s->len, s->checksum);
+        if (m < 0 || (size_t)m >= sizeof(hdr) - (size_t)n)
                 return -EINVAL;
+        n += m;
         r = ensure_buf(st, (size_t)n + s->len);
         if (r < 0)
                 return r;
         memcpy(st->buf, hdr, (size_t)n);
         if (s->len > 0)
                 memcpy(st->buf + n, s->text, s->len);
-        r = write_atomic(st->full_fd, name, st->buf, (size_t)n + s->len);
-        if (r < 0)
-                return r;
-        memcpy(st->last_ts, ts, BACKUP_TS_SIZE);
-        if (ret_name)
-                memcpy(ret_name, name, BACKUP_NAME_SIZE);
-        return 0;
+        return finish_entry(st, st->full_fd, name, ts, (size_t)n + s->len, ret_name);
 }
 
 static char *put_record(char *p, char kind, const struct maps_snapshot *s, const struct region *r) {
@@ -768,7 +793,7 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
         size_t total;
         uint64_t prev_start = 0;
         char *p;
-        int n, r;
+        int n, m, r;
 
         r = check_info(st, info);
         if (r < 0)
@@ -814,24 +839,17 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
                 prev_start = start;
         }
 
-        r = next_ts(st, ts);
-        if (r < 0)
-                return r;
-        r = make_name(false, info->pid, ts, name);
-        if (r < 0)
-                return r;
-        n = snprintf(hdr, sizeof(hdr),
-                     "# memmon diff 1\n"
-                     "# target %s\n"
-                     "# pid %d\n"
-                     "# start_time %" PRIu64 "\n"
-                     "# time %s\n"
+        n = start_entry(st, info, false, ts, name, hdr, sizeof(hdr));
+        if (n < 0)
+                return n;
+        m = snprintf(hdr + n, sizeof(hdr) - (size_t)n,
                      "# base %016" PRIx64 "\n"
                      "# result %016" PRIx64 "\n"
                      "# records %zu\n",
-                     info->target, (int)info->pid, info->start_time, ts, old->checksum, cur->checksum, d->n);
-        if (n < 0 || (size_t)n >= sizeof(hdr))
+                     old->checksum, cur->checksum, d->n);
+        if (m < 0 || (size_t)m >= sizeof(hdr) - (size_t)n)
                 return -EINVAL;
+        n += m;
         total += (size_t)n + sizeof(trailer) - 1;
         r = ensure_buf(st, total);
         if (r < 0)
@@ -861,13 +879,7 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
         if ((size_t)(p - st->buf) != total)
                 return -EINVAL;
 
-        r = write_atomic(st->incr_fd, name, st->buf, total);
-        if (r < 0)
-                return r;
-        memcpy(st->last_ts, ts, BACKUP_TS_SIZE);
-        if (ret_name)
-                memcpy(ret_name, name, BACKUP_NAME_SIZE);
-        return 0;
+        return finish_entry(st, st->incr_fd, name, ts, total, ret_name);
 }
 
 static void reportf(const struct reporter *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
