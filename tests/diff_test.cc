@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/maps.h"
+#include "tests/kernel_line.h"
 
 namespace {
 
@@ -57,20 +58,10 @@ struct Diff {
         Diff &operator=(const Diff &) = delete;
 };
 
-// Formats a line the way a 64-bit kernel does.
+// A line as the kernel prints it (tests/kernel_line.h), short for the tables below.
 std::string L(uint64_t start, uint64_t end, const char *perms = "rw-p", uint64_t offset = 0,
               unsigned major = 0, unsigned minor = 0, uint64_t inode = 0, const std::string &path = "") {
-        char buf[128];
-        int k = snprintf(buf, sizeof(buf), "%08llx-%08llx %s %08llx %02x:%02x %llu ",
-                         (unsigned long long)start, (unsigned long long)end, perms,
-                         (unsigned long long)offset, major, minor, (unsigned long long)inode);
-        std::string line(buf, (size_t)k);
-        if (!path.empty()) {
-                if (line.size() < 72)
-                        line.append(72 - line.size(), ' ');
-                line += " " + path;
-        }
-        return line;
+        return memmon_test::KernelLine(start, end, perms, offset, major, minor, inode, path);
 }
 
 const uint64_t A = 0x7f0000000000;

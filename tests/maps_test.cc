@@ -21,8 +21,11 @@
 #include <gtest/gtest.h>
 
 #include "core/alloc.h"
+#include "tests/kernel_line.h"
 
 namespace {
+
+using memmon_test::KernelLine;
 
 // Owns a snapshot for the length of a test.
 struct Snap {
@@ -411,22 +414,6 @@ TEST(MapsParse, EmptyTextHasNoRegions) {
         EXPECT_EQ(0u, snap.s.n);
         EXPECT_EQ(0, maps_snapshot_set_text(&snap.s, "", 0, &bad));
         EXPECT_EQ(0u, snap.s.n);
-}
-
-// Formats a line the way a 64-bit kernel does.
-std::string KernelLine(uint64_t start, uint64_t end, const char *perms, uint64_t offset, unsigned major,
-                       unsigned minor, uint64_t inode, const std::string &path) {
-        char buf[128];
-        int k = snprintf(buf, sizeof(buf), "%08llx-%08llx %s %08llx %02x:%02x %llu ",
-                         (unsigned long long)start, (unsigned long long)end, perms,
-                         (unsigned long long)offset, major, minor, (unsigned long long)inode);
-        std::string line(buf, (size_t)k);
-        if (!path.empty()) {
-                if (line.size() < 72)
-                        line.append(72 - line.size(), ' ');
-                line += " " + path;
-        }
-        return line;
 }
 
 std::string SyntheticText(size_t lines) {

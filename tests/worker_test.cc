@@ -95,6 +95,12 @@ class WorkerTest : public ::testing::Test {
                 const char *tmp = getenv("TEST_TMPDIR");
                 dir = std::string(tmp ? tmp : "/tmp") + "/worker_" +
                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
+                ASSERT_NO_FATAL_FAILURE(Remake(Params()));
+        }
+        void TearDown() override { worker_free(w, 0); }
+
+        // The fixture's target: the child by pid, backups in dir.
+        struct worker_params Params() {
                 struct worker_params p = {};
                 p.name = const_cast<char *>("t");
                 p.selector = SELECT_PID;
@@ -102,10 +108,15 @@ class WorkerTest : public ::testing::Test {
                 p.backup_dir = const_cast<char *>(dir.c_str());
                 p.interval_us = 1000000;
                 p.full_every = 100;
+                return p;
+        }
+        // Replaces the worker with one for p.
+        void Remake(const struct worker_params &p) {
+                worker_free(w, 0);
+                w = nullptr;
                 struct worker_env env = {Events::Cb, &events};
                 ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
         }
-        void TearDown() override { worker_free(w, 0); }
 
         Child child;
         Events events;
@@ -166,16 +177,9 @@ TEST_F(WorkerTest, EachChangeWritesOneDiffThatReplays) {
 }
 
 TEST_F(WorkerTest, FullEveryStartsANewChain) {
-        worker_free(w, 0);
-        struct worker_params p = {};
-        p.name = const_cast<char *>("t");
-        p.selector = SELECT_PID;
-        p.pid = child.pid;
-        p.backup_dir = const_cast<char *>(dir.c_str());
-        p.interval_us = 1000000;
+        struct worker_params p = Params();
         p.full_every = 2;
-        struct worker_env env = {Events::Cb, &events};
-        ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
+        ASSERT_NO_FATAL_FAILURE(Remake(p));
         ASSERT_EQ(0, worker_tick(w));
         for (int i = 0; i < 3; i++) {
                 child.Do('m');
@@ -202,17 +206,12 @@ TEST_F(WorkerTest, ExitedProcessGetsAFinalSnapshot) {
 }
 
 TEST_F(WorkerTest, MissingProcessWaits) {
-        worker_free(w, 0);
-        struct worker_params p = {};
-        p.name = const_cast<char *>("t");
-        p.selector = SELECT_PIDFILE;
+        struct worker_params p = Params();
         std::string pidfile = dir + ".pid";
+        p.selector = SELECT_PIDFILE;
+        p.pid = 0;
         p.pidfile = const_cast<char *>(pidfile.c_str());
-        p.backup_dir = const_cast<char *>(dir.c_str());
-        p.interval_us = 1000000;
-        p.full_every = 100;
-        struct worker_env env = {Events::Cb, &events};
-        ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
+        ASSERT_NO_FATAL_FAILURE(Remake(p));
         EXPECT_LT(worker_tick(w), 0);
         struct worker_status st;
         worker_get_status(w, &st);
