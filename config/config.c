@@ -1728,9 +1728,11 @@ bool config_target_equal(const struct target_config *a, const struct target_conf
         return config_target_compare(a, b) == CONFIG_SAME;
 }
 
-/* Writes one exec word so that split_words() gives it back.  A word is
- * written after a blank, so one that starts with ';' is quoted lest it
- * start a comment. */
+/* Writes one exec word so that split_words() gives it back.  inih takes a
+ * ';' after any blank for the start of a comment, quotes or not: a word is
+ * written after a blank, so one that starts with ';' is quoted, and inside
+ * quotes a ';' that follows a blank gets an empty pair of quotes ("")
+ * before it, which split_words() reads as nothing. */
 static void write_word(FILE *f, const char *w) {
         bool plain = *w && *w != ';';
 
@@ -1741,10 +1743,12 @@ static void write_word(FILE *f, const char *w) {
                 return;
         }
         fputc('"', f);
-        for (; *w; w++) {
-                if (*w == '"' || *w == '\\')
+        for (const char *p = w; *p; p++) {
+                if (*p == '"' || *p == '\\')
                         fputc('\\', f);
-                fputc(*w, f);
+                else if (*p == ';' && p > w && is_blank(p[-1]))
+                        fputs("\"\"", f);
+                fputc(*p, f);
         }
         fputc('"', f);
 }

@@ -176,8 +176,7 @@ bool config_target_equal(const struct target_config *a, const struct target_conf
 
 /* Writes C as a complete INI file that config_load() reads back to an equal
  * config (targets after [defaults], every policy key resolved), with each
- * target's origin as a comment. Exec words that would need " ;" cannot be
- * written back faithfully. Returns 0, or -EIO if writing to F failed. */
+ * target's origin as a comment. Returns 0, or -EIO if writing to F failed. */
 int config_write(const struct config *c, FILE *f);
 
 /* Writes the key table (section, key, type, bounds, default, help), one key
