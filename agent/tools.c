@@ -6,7 +6,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "core/backup.h"
+#include "core/backup_read.h"
 #include "core/maps.h"
 
 static void to_stderr(void *user, const char *line) {
@@ -37,8 +37,8 @@ int tool_replay(int argc, char **argv) {
                 fprintf(stderr, "Usage: agent replay DIR [--at TIMESTAMP]\n");
                 return EX_USAGE;
         }
-        char at[BACKUP_TS_SIZE];
-        if (at_arg && backup_parse_ts(at_arg, at) < 0) {
+        char at[TS_SIZE];
+        if (at_arg && ts_parse(at_arg, at) < 0) {
                 fprintf(stderr,
                         "agent replay: invalid timestamp '%s' (expected 20261125T183328.123456Z or "
                         "2026-11-25T18:33:28Z)\n",

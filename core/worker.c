@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/backup_read.h"
 
 /* How often the same write error is logged again while it persists. */
 #define WRITE_ERROR_LOG_INTERVAL_S 30
@@ -153,13 +154,9 @@ static void close_maps(struct worker *w) {
 }
 
 static int ensure_store(struct worker *w) {
-        if (w->store_open)
+        if (backup_store_is_open(&w->store))
                 return 0;
-        int r = backup_store_open(&w->store, w->params.backup_dir);
-        if (r < 0)
-                return r;
-        w->store_open = 1;
-        return 0;
+        return backup_store_open(&w->store, w->params.backup_dir);
 }
 
 static void write_failed(struct worker *w, const char *what, int err) {
@@ -692,7 +689,7 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
         maps_snapshot_init(&w->prev);
         maps_snapshot_init(&w->cur);
         diff_init(&w->diff);
-        w->store.dir_fd = w->store.full_fd = w->store.incr_fd = -1;
+        backup_store_init(&w->store);
         *ret = w;
         return 0;
 }
@@ -824,8 +821,7 @@ void worker_free(struct worker *w, int final) {
                 pthread_join(w->thread, NULL);
         }
         close_maps(w);
-        if (w->store_open)
-                backup_store_close(&w->store);
+        backup_store_close(&w->store);
         maps_snapshot_fini(&w->prev);
         maps_snapshot_fini(&w->cur);
         diff_fini(&w->diff);

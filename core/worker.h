@@ -142,7 +142,6 @@ struct worker {
         struct maps_snapshot cur;
         struct diff diff;
         struct backup_store store;
-        int store_open;
         struct timespec last_error_log; /* rate limit for write errors */
 };
 

@@ -1,4 +1,5 @@
 #include "core/backup.h"
+#include "core/backup_read.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -143,7 +144,7 @@ std::vector<std::string> ListDir(const std::string &path) {
 // "backup_1_20261125T183328.123456Z.maps" -> "20261125T183328.123456Z"
 std::string TsOf(const std::string &name) {
         size_t us = name.rfind('_');
-        return name.substr(us + 1, BACKUP_TS_SIZE - 1);
+        return name.substr(us + 1, TS_SIZE - 1);
 }
 
 class BackupTest : public ::testing::Test {
@@ -227,25 +228,25 @@ std::vector<std::string> Timeline() {
 }
 
 TEST(BackupTs, Format) {
-        char ts[BACKUP_TS_SIZE];
+        char ts[TS_SIZE];
         struct timespec t = {1795631608, 123456789};
-        ASSERT_EQ(0, backup_format_ts(&t, ts));
+        ASSERT_EQ(0, ts_format(&t, ts));
         EXPECT_STREQ("20261125T183328.123456Z", ts);
         t = {0, 0};
-        ASSERT_EQ(0, backup_format_ts(&t, ts));
+        ASSERT_EQ(0, ts_format(&t, ts));
         EXPECT_STREQ("19700101T000000.000000Z", ts);
         t = {1709251199, 999999999};
-        ASSERT_EQ(0, backup_format_ts(&t, ts));
+        ASSERT_EQ(0, ts_format(&t, ts));
         EXPECT_STREQ("20240229T235959.999999Z", ts);
         t = {253402300799, 0};
-        ASSERT_EQ(0, backup_format_ts(&t, ts));
+        ASSERT_EQ(0, ts_format(&t, ts));
         EXPECT_STREQ("99991231T235959.000000Z", ts);
         t = {253402300800, 0};
-        EXPECT_EQ(-EINVAL, backup_format_ts(&t, ts));
+        EXPECT_EQ(-EINVAL, ts_format(&t, ts));
         t = {0, 1000000000};
-        EXPECT_EQ(-EINVAL, backup_format_ts(&t, ts));
+        EXPECT_EQ(-EINVAL, ts_format(&t, ts));
         t = {0, -1};
-        EXPECT_EQ(-EINVAL, backup_format_ts(&t, ts));
+        EXPECT_EQ(-EINVAL, ts_format(&t, ts));
 }
 
 TEST(BackupTs, Parse) {
@@ -263,8 +264,8 @@ TEST(BackupTs, Parse) {
             {"20240229T000000Z", "20240229T000000.999999Z"},
         };
         for (const auto &g : good) {
-                char ts[BACKUP_TS_SIZE];
-                ASSERT_EQ(0, backup_parse_ts(g.in, ts)) << g.in;
+                char ts[TS_SIZE];
+                ASSERT_EQ(0, ts_parse(g.in, ts)) << g.in;
                 EXPECT_STREQ(g.out, ts) << g.in;
         }
         const char *bad[] = {
@@ -291,8 +292,8 @@ TEST(BackupTs, Parse) {
             "2026-11-25T18:33:28.123456Zjunk",
         };
         for (const char *b : bad) {
-                char ts[BACKUP_TS_SIZE] = "untouched";
-                EXPECT_EQ(-EINVAL, backup_parse_ts(b, ts)) << b;
+                char ts[TS_SIZE] = "untouched";
+                EXPECT_EQ(-EINVAL, ts_parse(b, ts)) << b;
                 EXPECT_STREQ("untouched", ts) << b;
         }
 }
@@ -732,7 +733,7 @@ TEST_F(BackupTest, TimestampsAreUniqueAndIncreasing) {
                 EXPECT_LT(TsOf(names[i - 1]), TsOf(names[i]));
 
         // A clock behind the last name: each new name is 1 µs later.
-        memcpy(st_.last_ts, "20991231T235959.999990Z", BACKUP_TS_SIZE);
+        memcpy(st_.last_ts, "20991231T235959.999990Z", TS_SIZE);
         EXPECT_EQ("20991231T235959.999991Z", TsOf(WriteFull(a)));
         Snap b(Timeline()[1]);
         EXPECT_EQ("20991231T235959.999992Z", TsOf(WriteDiff(a, b)));

@@ -15,7 +15,7 @@
 
 extern "C" {
 #include "core/alloc.h"
-#include "core/backup.h"
+#include "core/backup_read.h"
 #include "core/worker.h"
 }
 

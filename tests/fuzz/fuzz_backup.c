@@ -18,7 +18,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "core/backup.h"
+#include "core/backup_chain.h"
 #include "core/diff.h"
 #include "core/maps.h"
 

@@ -1,0 +1,61 @@
+/*
+ * backup_read: reading a target's backup folder (core/backup.h) back:
+ * retention, replay and verify.  Every file is checked by the chain parser
+ * of core/backup_chain.h; file names that are not backup names, and
+ * dotfiles (temp files among them), are ignored.
+ */
+#ifndef MEMMON_CORE_BACKUP_READ_H
+#define MEMMON_CORE_BACKUP_READ_H
+
+#include <stdint.h>
+
+#include "core/backup.h"
+#include "core/maps.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Retention: deletes whole chains, oldest first, while there are more than
+ * keep_full full snapshots (0: no limit) or the files take more than
+ * max_bytes (0: no limit).  The newest chain is never deleted; diffs from
+ * before the first full snapshot (which cannot be replayed) count as the
+ * oldest chain.  A chain's diffs go newest first, then the folder is synced,
+ * then the full snapshot goes: a crash midway leaves a full snapshot with a
+ * prefix of its diffs, a shorter chain that still verifies, never a chain
+ * with a hole, nor diffs without their full snapshot.  Returns the number of
+ * files deleted or -errno. */
+int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes);
+
+/* Callback for messages from replay and verify: one line, no '\n'. */
+typedef void (*backup_report_fn)(void *user, const char *line);
+
+/* Rebuilds the maps at the moment `at` (a timestamp; NULL: the latest
+ * recorded moment) from the newest chain that starts at or before it.  DIR is
+ * a target's folder (holding full/ and incremental/).  ret must be
+ * initialised; its contents are replaced only when 0 or 1 is returned.  On
+ * corruption the result is the last good point and report() says which file,
+ * line and why ("DIR/incremental/diff_...diff: line 12: ...; stopped at TS");
+ * when the chain's full snapshot itself is bad, the last good point is the
+ * end of an older chain.  report may be NULL.  Returns 0 (exact), 1 (stopped
+ * early at the last good point), -ENOENT (nothing recorded at or before
+ * `at`), -EINVAL (`at` is not a timestamp), -EBADMSG (no full snapshot at or
+ * before `at` is readable), or another -errno. */
+int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, backup_report_fn report,
+                  void *user);
+
+/* Checks every chain in DIR.  DIR is a target's folder, or a folder of target
+ * folders (each subfolder with full/ or incremental/ is checked).  report()
+ * gets "ok DIR/full/backup_...maps: N diffs" per good chain; for a bad chain
+ * a line naming the first broken file and record ("DIR/incremental/
+ * diff_...diff: line 7: result checksum mismatch ...") and then "bad
+ * DIR/full/backup_...maps: K of N diffs good".  Diffs before any full
+ * snapshot are a broken chain; so is a diff whose pid, start time or target
+ * is not its chain's.  Returns the number of broken chains (0: all good),
+ * -ENOENT when DIR holds no target folder, or another -errno. */
+int backup_verify(const char *dir, backup_report_fn report, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
