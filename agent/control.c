@@ -14,24 +14,24 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "core/fs.h"
+
 /* The pipe the daemon reports its start-up on; -1 when not detaching. */
 static int ready_fd = -1;
 
 int make_dir(const char *path) {
-        if (mkdir(path, 0700) == 0)
-                return 0;
-        if (errno != EEXIST)
-                return -errno;
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return -errno;
-        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        int fd;
+        int r = fs_make_dir_at(AT_FDCWD, path, true, &fd);
+        if (r < 0)
+                return r;
+        close(fd);
+        return 0;
 }
 
 int pidfile_acquire(const char *path, pid_t *ret_holder) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        int fd = fs_open_at(AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
         if (fd < 0)
-                return -errno;
+                return fd;
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int e = errno;
                 char buf[32] = "";
@@ -92,9 +92,9 @@ int fifo_open(const char *path, char *why, size_t why_size) {
                 snprintf(why, why_size, "cannot create FIFO %s: %s", path, strerror(e));
                 return -e;
         }
-        int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        int fd = fs_open_at(AT_FDCWD, path, O_RDWR | O_NONBLOCK, 0);
         if (fd < 0) {
-                int e = errno;
+                int e = -fd;
                 snprintf(why, why_size, "cannot open FIFO %s: %s", path, strerror(e));
                 return -e;
         }
@@ -110,9 +110,9 @@ int fifo_open(const char *path, char *why, size_t why_size) {
 }
 
 static int redirect(int fd, const char *path, int flags) {
-        int f = open(path, flags | O_CLOEXEC | O_NOCTTY, 0600);
+        int f = fs_open_at(AT_FDCWD, path, flags, 0600);
         if (f < 0)
-                return -errno;
+                return f;
         if (dup2(f, fd) < 0) {
                 int e = -errno;
                 close(f);
@@ -196,16 +196,7 @@ int daemonize(const char *out_path) {
 static void report(const char *msg) {
         if (ready_fd < 0)
                 return;
-        size_t len = strlen(msg);
-        while (len > 0) {
-                ssize_t n = write(ready_fd, msg, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                msg += n;
-                len -= (size_t)n;
-        }
+        (void)fs_write_all(ready_fd, msg, strlen(msg));
         close(ready_fd);
         ready_fd = -1;
 }

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fs.h"
+
 struct log_target {
         struct log_target *next;
         int fd;
@@ -32,14 +34,10 @@ int log_level_parse(const char *s, enum log_level *ret) {
         return -EINVAL;
 }
 
-static int open_log_file(const char *dir, const char *name) {
-        char path[4096];
-        int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-        if (n < 0 || (size_t)n >= sizeof(path))
-                return -ENAMETOOLONG;
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+static int open_log_file(int dir_fd, const char *name) {
+        int fd = fs_open_at(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd < 0)
-                return -errno;
+                return fd;
         /* umask cannot widen 0600, but a file left by someone else could
          * be wider: logs reveal address-space layouts too. */
         (void)fchmod(fd, 0600);
@@ -48,12 +46,18 @@ static int open_log_file(const char *dir, const char *name) {
 
 int agent_log_open(struct agent_log *l, const char *dir, int per_target, int mirror_fd, enum log_level level) {
         memset(l, 0, sizeof(*l));
+        l->dir_fd = -1;
+        l->main_fd = -1;
         l->dir = strdup(dir);
         if (!l->dir)
                 return -ENOMEM;
-        l->main_fd = open_log_file(dir, "monitor.log");
-        if (l->main_fd < 0) {
-                int r = l->main_fd;
+        int r = fs_open_dir_at(AT_FDCWD, dir);
+        if (r >= 0) {
+                l->dir_fd = r;
+                r = l->main_fd = open_log_file(l->dir_fd, "monitor.log");
+        }
+        if (r < 0) {
+                fs_close(&l->dir_fd);
                 free(l->dir);
                 l->dir = NULL;
                 return r;
@@ -81,7 +85,8 @@ void agent_log_close(struct agent_log *l) {
         if (!l->dir)
                 return;
         close_targets(l);
-        close(l->main_fd);
+        fs_close(&l->main_fd);
+        fs_close(&l->dir_fd);
         free(l->dir);
         l->dir = NULL;
         pthread_mutex_destroy(&l->lock);
@@ -89,11 +94,18 @@ void agent_log_close(struct agent_log *l) {
 
 int agent_log_reopen(struct agent_log *l) {
         pthread_mutex_lock(&l->lock);
-        int fd = open_log_file(l->dir, "monitor.log");
+        /* The folder is opened again by its path too, as it may have been
+         * replaced along with the files. */
+        int dir_fd = fs_open_dir_at(AT_FDCWD, l->dir);
+        int fd = dir_fd < 0 ? dir_fd : open_log_file(dir_fd, "monitor.log");
         int r = fd < 0 ? fd : 0;
         if (fd >= 0) {
                 close(l->main_fd);
                 l->main_fd = fd;
+                close(l->dir_fd);
+                l->dir_fd = dir_fd;
+        } else if (dir_fd >= 0) {
+                close(dir_fd);
         }
         /* Per-target files reopen lazily on their next line. */
         close_targets(l);
@@ -113,25 +125,12 @@ static int target_fd(struct agent_log *l, const char *target) {
         memcpy(t->name, target, len + 1);
         char file[300];
         int n = snprintf(file, sizeof(file), "%s.log", target);
-        t->fd = (n < 0 || (size_t)n >= sizeof(file)) ? -1 : open_log_file(l->dir, file);
+        t->fd = (n < 0 || (size_t)n >= sizeof(file)) ? -1 : open_log_file(l->dir_fd, file);
         if (t->fd < 0)
                 t->fd = -1;
         t->next = l->targets;
         l->targets = t;
         return t->fd;
-}
-
-static void write_all(int fd, const char *buf, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return;
-                }
-                buf += n;
-                len -= (size_t)n;
-        }
 }
 
 static size_t format_stamp(char *buf, size_t size) {
@@ -181,16 +180,16 @@ static void log_line(struct agent_log *l, const char *target, enum log_level lev
                 return;
         size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
         pthread_mutex_lock(&l->lock);
-        write_all(l->main_fd, line, len);
+        (void)fs_write_all(l->main_fd, line, len);
         if (l->mirror_fd >= 0)
-                write_all(l->mirror_fd, line, len);
+                (void)fs_write_all(l->mirror_fd, line, len);
         if (l->per_target && target) {
                 int fd = target_fd(l, target);
                 if (fd >= 0) {
                         n = snprintf(line, sizeof(line), "%.*s %-5s %.*s\n", (int)sl, stamp,
                                      log_level_name(level), (int)msg_len, msg);
                         if (n > 0)
-                                write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+                                (void)fs_write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
                 }
         }
         pthread_mutex_unlock(&l->lock);

@@ -21,6 +21,7 @@ struct log_target;
 struct agent_log {
         pthread_mutex_t lock;
         char *dir;                      /* the logs folder */
+        int dir_fd;                     /* open on it; files are opened under it */
         int main_fd;                    /* monitor.log */
         int per_target;                 /* also write logs/<target>.log */
         int mirror_fd;                  /* -1, or stderr in -f mode */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "core/fs.h"
 
 /* Runs one command line; replies go to out (interactive) or the log. */
 static void run_command(struct agent *a, const char *line, size_t len, FILE *out) {
@@ -93,9 +94,9 @@ static int drain_lines(struct agent *a, int fd, struct line_reader *lr, FILE *ou
 }
 
 static int reopen_output(struct agent *a) {
-        int fd = open(a->out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        int fd = fs_open_at(AT_FDCWD, a->out_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd < 0)
-                return -errno;
+                return fd;
         int r = (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) ? -errno : 0;
         close(fd);
         return r;
