@@ -21,8 +21,6 @@
 #define MEMMON_VERSION "0.1.0"
 #endif
 
-#define DEFAULT_INTERVAL_US 2000000ULL
-#define DEFAULT_FULL_EVERY 100
 #define MAX_PIDS 256
 #define REQUEST_TIMEOUT_MS 10000
 #define DEFAULT_CONFIG "etc/memmon.ini"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "core/proc.h"
 
 /* The pipe the daemon reports its start-up on; -1 when not detaching. */
 static int ready_fd = -1;
@@ -39,14 +40,10 @@ int pidfile_acquire(const char *path, pid_t *ret_holder) {
                 close(fd);
                 if (e != EWOULDBLOCK)
                         return -e;
-                *ret_holder = 0;
-                if (n > 0) {
-                        buf[n] = '\0';
-                        char *end;
-                        long v = strtol(buf, &end, 10);
-                        if (end != buf && v > 0 && v <= 4194304)
-                                *ret_holder = (pid_t)v;
-                }
+                pid_t holder = 0;
+                if (n > 0 && proc_parse_pid(buf, (size_t)n, &holder) < 0)
+                        holder = 0;
+                *ret_holder = holder;
                 return -EWOULDBLOCK;
         }
         char buf[32];

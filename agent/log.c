@@ -17,23 +17,6 @@ struct log_target {
         char name[];
 };
 
-static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-
-const char *log_level_name(enum log_level level) {
-        return level <= LOG_DEBUG ? level_names[level] : "?";
-}
-
-int log_level_parse(const char *s, enum log_level *ret) {
-        static const char *const names[] = {"error", "warn", "info", "debug"};
-        for (int i = 0; i <= LOG_DEBUG; i++) {
-                if (strcmp(s, names[i]) == 0) {
-                        *ret = (enum log_level)i;
-                        return 0;
-                }
-        }
-        return -EINVAL;
-}
-
 static int open_log_file(int dir_fd, const char *name) {
         int fd = fs_open_at(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd < 0)
@@ -174,7 +157,7 @@ static void log_line(struct agent_log *l, const char *target, enum log_level lev
         char msg[4096];
         size_t sl = format_stamp(stamp, sizeof(stamp));
         size_t msg_len = escape(raw, raw_len, msg, sizeof(msg));
-        int n = snprintf(line, sizeof(line), "%.*s %-5s [%s] %.*s\n", (int)sl, stamp, log_level_name(level),
+        int n = snprintf(line, sizeof(line), "%.*s %-5s [%s] %.*s\n", (int)sl, stamp, log_level_label(level),
                          target ? target : "agent", (int)msg_len, msg);
         if (n < 0)
                 return;
@@ -187,7 +170,7 @@ static void log_line(struct agent_log *l, const char *target, enum log_level lev
                 int fd = target_fd(l, target);
                 if (fd >= 0) {
                         n = snprintf(line, sizeof(line), "%.*s %-5s %.*s\n", (int)sl, stamp,
-                                     log_level_name(level), (int)msg_len, msg);
+                                     log_level_label(level), (int)msg_len, msg);
                         if (n > 0)
                                 (void)fs_write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
                 }

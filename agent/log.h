@@ -44,8 +44,4 @@ void agent_log_lines(struct agent_log *l, const char *target, enum log_level lev
 /* A worker_env event callback; user is the struct agent_log. */
 void agent_log_event(void *user, const char *target, enum log_level level, const char *msg);
 
-const char *log_level_name(enum log_level level);
-/* Parses error|warn|info|debug.  Returns 0 or -EINVAL. */
-int log_level_parse(const char *s, enum log_level *ret);
-
 #endif

@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "core/command.h"
 #include "core/maps.h"
+#include "core/policy.h"
 #include "core/proc.h"
 #include "core/strbuf.h"
 #include "core/supervisor.h"
@@ -79,7 +80,6 @@ static int parse_options(int argc, char **argv, struct options *o) {
         };
         memset(o, 0, sizeof(*o));
         o->mode = MODE_FOREGROUND;
-        o->interval_us = DEFAULT_INTERVAL_US;
         int c;
         while ((c = getopt_long(argc, argv, "+p:c:idfT:thV", longopts, NULL)) != -1) {
                 switch (c) {
@@ -266,7 +266,7 @@ static int run_agent(struct agent *a) {
         if (a->fifo_fd < 0)
                 return startup_failed(a, a->fifo_fd == -EPERM ? EX_NOPERM : EX_CANTCREAT, "%s", why);
         r = agent_log_open(&a->log, a->logs, !agent_seed_layout(a),
-                           a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1, (enum log_level)a->config->log_level);
+                           a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1, a->config->log_level);
         if (r < 0)
                 return startup_failed(a, EX_CANTCREAT, "cannot open %s/monitor.log: %s", a->logs, strerror(-r));
         a->log_open = 1;
@@ -326,16 +326,12 @@ static void cleanup(struct agent *a) {
 static char *prog_target_name(const char *prog) {
         const char *base = strrchr(prog, '/');
         base = base ? base + 1 : prog;
-        char name[CONFIG_TARGET_NAME_MAX + 1];
+        char name[TARGET_NAME_MAX + 1];
         size_t n = 0;
-        for (; base[n] && n < CONFIG_TARGET_NAME_MAX; n++) {
-                char c = base[n];
-                int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                         c == '-' || c == '.';
-                name[n] = ok ? c : '_';
-        }
+        for (; base[n] && n < TARGET_NAME_MAX; n++)
+                name[n] = target_name_char_ok(base[n]) ? base[n] : '_';
         name[n] = '\0';
-        if (config_target_name_valid(name) < 0)
+        if (target_name_valid(name) < 0)
                 snprintf(name, sizeof(name), "prog");
         return strdup(name);
 }

@@ -82,18 +82,14 @@ static int target_params(struct agent *a, const struct target_config *t, struct 
         }
         struct worker_params p = {
                 .name = t->name,
-                .selector = (enum target_selector)t->sel,
+                .selector = t->sel,
                 .pid = t->pid,
                 .pidfile = t->pidfile,
                 .match = t->match,
                 .backup_dir = dir,
-                .interval_us = t->interval_us,
-                .full_every = t->full_every,
-                .full_interval_us = t->full_interval_us,
-                .keep_full = t->keep_full,
-                .max_bytes = t->max_bytes,
+                .policy = t->policy,
         };
-        if (t->sel == CONFIG_SEL_EXEC) {
+        if (t->sel == SELECT_EXEC) {
                 struct child *c = agent_find_child(a, t->name);
                 p.pid = c ? c->pid : 0;
         }
@@ -109,7 +105,7 @@ int agent_apply_config(struct agent *a, const struct config *cfg, const struct c
         int r = 0;
         for (size_t i = 0; i < cfg->n_targets; i++) {
                 const struct target_config *t = &cfg->targets[i];
-                if (t->sel != CONFIG_SEL_EXEC)
+                if (t->sel != SELECT_EXEC)
                         continue;
                 struct child *c = agent_find_child(a, t->name);
                 const struct target_config *before = old ? config_find_target(old, t->name) : NULL;
@@ -188,13 +184,12 @@ int agent_load_config(struct agent *a, struct config **ret, struct config_errors
                 if (r < 0)
                         goto fail;
         }
-        /* -T is the interval of the targets named on the command line. */
+        /* -T is the interval of the targets named on the command line (all
+         * of them without a configuration file). */
         for (size_t i = 0; i < c->n_targets; i++) {
                 struct target_config *t = &c->targets[i];
                 if (a->opt.interval_set && !t->file)
-                        t->interval_us = a->opt.interval_us;
-                else if (!a->config_path[0])
-                        t->interval_us = a->opt.interval_us;
+                        t->policy.interval_us = a->opt.interval_us;
         }
         *ret = c;
         return 0;
@@ -228,7 +223,7 @@ int agent_reload(void *user, struct strbuf *reply) {
                 if (strcmp(c->base_dir, a->config->base_dir) != 0)
                         agent_log(&a->log, NULL, LOG_WARN, "base_dir changed to %s: it takes effect on restart",
                                   c->base_dir);
-                a->log.level = (enum log_level)c->log_level;
+                a->log.level = c->log_level;
                 struct supervisor_changes ch = {0};
                 r = agent_apply_config(a, c, a->config, &ch);
                 config_free(a->config);

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/proc.h"
+
 static volatile sig_atomic_t stop;
 /* -P: the signal handler's flag, seen by the target threads. */
 static atomic_int stop_threads;
@@ -92,7 +94,7 @@ static int parse_interval(const char *s, uint64_t *ret) {
 }
 
 static int add_pid(struct reader *r, uint64_t pid) {
-        if (pid == 0 || pid > 4194304)
+        if (pid == 0 || pid > PROC_PID_MAX)
                 return -EINVAL;
         if (r->n == r->cap) {
                 size_t cap = r->cap ? r->cap * 2 : 64;

@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/proc.h"
+#include "core/str.h"
 #include "core/strbuf.h"
 #include "core/units.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The kernel's PID_MAX_LIMIT on 64-bit systems. */
-#define PID_MAX UINT64_C(4194304)
 #define FULL_INTERVAL_MAX_US (UINT64_C(720) * 3600 * 1000000)
 #define MAX_BYTES_MAX (UINT64_C(1) << 40)
 /* Longest process name for match: an exe basename is at most NAME_MAX. */
@@ -66,9 +66,10 @@ struct key_def {
         /* The default is the [agent] key of the same name. */
         bool from_agent;
         /* Where the value lives: in struct config for [agent] keys, in struct
-         * target_config for [defaults] and [target:NAME] keys. */
+         * target_policy for policy keys ([defaults] and [target:NAME]), in
+         * struct target_config for selectors. */
         size_t offset;
-        int selector; /* enum config_selector, or -1 for other keys */
+        int selector; /* enum target_selector, or -1 for other keys */
         const char *help;
 };
 
@@ -111,7 +112,7 @@ static const struct key_def keys[] = {
                 .min = INTERVAL_MIN_US,
                 .max = INTERVAL_MAX_US,
                 .from_agent = true,
-                .offset = offsetof(struct target_config, interval_us),
+                .offset = offsetof(struct target_policy, interval_us),
                 .selector = -1,
                 .help = "sampling interval; default: [agent] interval",
         },
@@ -122,7 +123,7 @@ static const struct key_def keys[] = {
                 .min = 1,
                 .max = 1000000,
                 .def = "100",
-                .offset = offsetof(struct target_config, full_every),
+                .offset = offsetof(struct target_policy, full_every),
                 .selector = -1,
                 .help = "a full snapshot after this many incremental diffs",
         },
@@ -133,7 +134,7 @@ static const struct key_def keys[] = {
                 .min = 0,
                 .max = FULL_INTERVAL_MAX_US,
                 .def = "1h",
-                .offset = offsetof(struct target_config, full_interval_us),
+                .offset = offsetof(struct target_policy, full_interval_us),
                 .selector = -1,
                 .help = "... or after this long, whichever comes first; 0: off",
         },
@@ -144,7 +145,7 @@ static const struct key_def keys[] = {
                 .min = 0,
                 .max = 100000,
                 .def = "10",
-                .offset = offsetof(struct target_config, keep_full),
+                .offset = offsetof(struct target_policy, keep_full),
                 .selector = -1,
                 .help = "full snapshots kept per target, with their diffs; 0: all",
         },
@@ -155,7 +156,7 @@ static const struct key_def keys[] = {
                 .min = 0,
                 .max = MAX_BYTES_MAX,
                 .def = "256M",
-                .offset = offsetof(struct target_config, max_bytes),
+                .offset = offsetof(struct target_policy, max_bytes),
                 .selector = -1,
                 .help = "bytes of backups kept per target; 0: no limit",
         },
@@ -164,9 +165,9 @@ static const struct key_def keys[] = {
                 .sections = IN(SEC_TARGET),
                 .type = KT_PID,
                 .min = 1,
-                .max = PID_MAX,
+                .max = PROC_PID_MAX,
                 .offset = offsetof(struct target_config, pid),
-                .selector = CONFIG_SEL_PID,
+                .selector = SELECT_PID,
                 .help = "selector: this process id",
         },
         {
@@ -174,7 +175,7 @@ static const struct key_def keys[] = {
                 .sections = IN(SEC_TARGET),
                 .type = KT_PATH,
                 .offset = offsetof(struct target_config, pidfile),
-                .selector = CONFIG_SEL_PIDFILE,
+                .selector = SELECT_PIDFILE,
                 .help = "selector: the process whose id this file holds",
         },
         {
@@ -182,7 +183,7 @@ static const struct key_def keys[] = {
                 .sections = IN(SEC_TARGET),
                 .type = KT_NAME,
                 .offset = offsetof(struct target_config, match),
-                .selector = CONFIG_SEL_MATCH,
+                .selector = SELECT_MATCH,
                 .help = "selector: the oldest process of this name (comm or exe basename)",
         },
         {
@@ -190,7 +191,7 @@ static const struct key_def keys[] = {
                 .sections = IN(SEC_TARGET),
                 .type = KT_ARGV,
                 .offset = offsetof(struct target_config, argv),
-                .selector = CONFIG_SEL_EXEC,
+                .selector = SELECT_EXEC,
                 .help = "selector: a command to start and watch from its first instruction (a relative "
                         "program path with a '/' is relative to this file's folder)",
         },
@@ -276,12 +277,6 @@ static bool is_blank(char c) {
         return isspace((unsigned char)c);
 }
 
-static bool streq(const char *a, const char *b) {
-        if (!a || !b)
-                return a == b;
-        return strcmp(a, b) == 0;
-}
-
 static const char *errno_str(int e, char *buf, size_t size) {
         return strerror_r(e, buf, size);
 }
@@ -335,15 +330,6 @@ static const struct unit size_units[] = {
 };
 /* clang-format on */
 
-/* clang-format off */
-static const char *const log_level_names[] = {
-        [CONFIG_LOG_ERROR] = "error",
-        [CONFIG_LOG_WARN] = "warn",
-        [CONFIG_LOG_INFO] = "info",
-        [CONFIG_LOG_DEBUG] = "debug",
-};
-/* clang-format on */
-
 /* Parses a decimal integer made of digits only: strtoull alone would take
  * blanks and a sign. Returns 0, -EINVAL or -ERANGE. */
 static int parse_uint(const char *s, uint64_t *ret) {
@@ -360,16 +346,6 @@ static int parse_uint(const char *s, uint64_t *ret) {
                 return -EINVAL;
         *ret = v;
         return 0;
-}
-
-static int parse_log_level(const char *s, enum config_log_level *ret) {
-        for (size_t i = 0; i < ELEMENTSOF(log_level_names); i++) {
-                if (strcmp(s, log_level_names[i]) == 0) {
-                        *ret = (enum config_log_level)i;
-                        return 0;
-                }
-        }
-        return -EINVAL;
 }
 
 /* Writes V with the largest unit that divides it exactly, so that it reads
@@ -583,6 +559,7 @@ static void target_config_fini(struct target_config *t) {
         mm_free(t->match);
         strv_free(t->argv);
         mm_free(t->file);
+        target_policy_fini(&t->policy);
         memset(t, 0, sizeof(*t));
 }
 
@@ -717,7 +694,7 @@ static size_t field_size(enum key_type t) {
         case KT_SIZE:
                 return sizeof(uint64_t);
         case KT_LOG_LEVEL:
-                return sizeof(enum config_log_level);
+                return sizeof(enum log_level);
         default:
                 return 0;
         }
@@ -790,7 +767,7 @@ static int set_number(const struct key_def *k, void *base, const char *value, ch
 static int key_set(const struct key_def *k, void *base, const char *value, const char *dir, char *msg,
                    size_t msgsz) {
         void *f = field_of(base, k);
-        enum config_log_level level;
+        enum log_level level;
         char **argv = NULL, *s;
         int r;
 
@@ -801,10 +778,10 @@ static int key_set(const struct key_def *k, void *base, const char *value, const
         case KT_SIZE:
                 return set_number(k, base, value, msg, msgsz);
         case KT_LOG_LEVEL:
-                if (parse_log_level(value, &level) < 0)
+                if (log_level_from_name(value, &level) < 0)
                         return msgf(msg, msgsz, "%s = " QFMT ": expected error, warn, info or debug", k->name,
                                     QARG(value));
-                *(enum config_log_level *)f = level;
+                *(enum log_level *)f = level;
                 return 0;
         case KT_PATH:
                 if (!*value)
@@ -913,7 +890,7 @@ static void inherit_policy(struct target_config *t, const struct origin *set, co
 
                 if (!is_policy(k) || (set && set[i].line))
                         continue;
-                memcpy(field_of(t, k), (const char *)&c->defaults + k->offset, field_size(k->type));
+                memcpy(field_of(&t->policy, k), (const char *)&c->defaults + k->offset, field_size(k->type));
         }
 }
 
@@ -931,30 +908,6 @@ static int config_alloc(struct config **ret) {
         }
         resolve_from_agent(c, NULL);
         *ret = c;
-        return 0;
-}
-
-int config_target_name_valid(const char *name) {
-        size_t n;
-
-        if (!name)
-                return -EINVAL;
-        n = strlen(name);
-        if (n == 0 || n > CONFIG_TARGET_NAME_MAX)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                char ch = name[i];
-                bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                          ch == '_' || ch == '.' || ch == '-';
-                if (!ok)
-                        return -EINVAL;
-        }
-        /* A name becomes a folder next to full/ and incremental/, and a
-         * logs/NAME.log next to the agent's own logs. */
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, "full") == 0 ||
-            strcmp(name, "incremental") == 0 || strcmp(name, "monitor") == 0 ||
-            strcmp(name, "daemon_output") == 0)
-                return -EINVAL;
         return 0;
 }
 
@@ -1045,15 +998,14 @@ static void target_begin(struct frame *fr, const char *name) {
         fr->sec = SEC_TARGET;
         fr->target = ctx->n_recs - 1;
 
-        if (config_target_name_valid(name) < 0) {
+        if (target_name_valid(name) < 0) {
                 rec->discard = true;
-                if (strcmp(name, "full") == 0 || strcmp(name, "incremental") == 0 || strcmp(name, ".") == 0 ||
-                    strcmp(name, "..") == 0)
+                if (target_name_reserved(name))
                         add_error(ctx, fr->file, fr->line, "target name '%s' is reserved", name);
                 else
                         add_error(ctx, fr->file, fr->line,
                                   "invalid target name " QFMT ": use 1 to %d of A-Z a-z 0-9 _ . -",
-                                  QARG(name), CONFIG_TARGET_NAME_MAX);
+                                  QARG(name), TARGET_NAME_MAX);
                 return;
         }
         for (size_t i = 0; i + 1 < ctx->n_recs; i++) {
@@ -1353,7 +1305,8 @@ static struct origin *origin_of(struct frame *fr, size_t key) {
         }
 }
 
-static void *base_of(struct frame *fr) {
+/* The struct that key K of the current section is a field of. */
+static void *base_of(struct frame *fr, const struct key_def *k) {
         struct parse_ctx *ctx = fr->ctx;
 
         switch (fr->sec) {
@@ -1362,7 +1315,7 @@ static void *base_of(struct frame *fr) {
         case SEC_DEFAULTS:
                 return &ctx->cfg->defaults;
         case SEC_TARGET:
-                return &ctx->recs[fr->target].t;
+                return is_policy(k) ? (void *)&ctx->recs[fr->target].t.policy : (void *)&ctx->recs[fr->target].t;
         default:
                 return NULL;
         }
@@ -1374,7 +1327,7 @@ static void *base_of(struct frame *fr) {
 static int on_key(void *user, const char *section, const char *name, const char *value) {
         struct parse_ctx *ctx = user;
         struct frame *fr = ctx->top;
-        char label[CONFIG_TARGET_NAME_MAX + 16], hint[128], msg[MSG_SIZE];
+        char label[TARGET_NAME_MAX + 16], hint[128], msg[MSG_SIZE];
         const struct key_def *k;
         struct origin *o;
         size_t idx;
@@ -1426,9 +1379,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
                 /* Even a bad value counts as the selector, so that it is
                  * not also reported as missing. */
                 rec->sel_key = (int)idx;
-                rec->t.sel = (enum config_selector)k->selector;
+                rec->t.sel = (enum target_selector)k->selector;
         }
-        r = key_set(k, base_of(fr), value, fr->dir, msg, sizeof(msg));
+        r = key_set(k, base_of(fr, k), value, fr->dir, msg, sizeof(msg));
         if (r == -ENOMEM)
                 ctx->fatal = r;
         else if (r < 0)
@@ -1622,7 +1575,7 @@ static int add_target(struct config *c, struct target_config *t) {
         struct target_config *v;
         int r;
 
-        if (config_target_name_valid(t->name) < 0) {
+        if (target_name_valid(t->name) < 0) {
                 r = -EINVAL;
                 goto fail;
         }
@@ -1645,9 +1598,9 @@ fail:
 }
 
 int config_add_pid_target(struct config *c, const char *name, pid_t pid) {
-        struct target_config t = {.sel = CONFIG_SEL_PID, .pid = pid};
+        struct target_config t = {.sel = SELECT_PID, .pid = pid};
 
-        if (!c || !name || pid < 1 || (uint64_t)pid > PID_MAX)
+        if (!c || !name || pid < 1 || (uint64_t)pid > PROC_PID_MAX)
                 return -EINVAL;
         t.name = mm_strdup(name);
         if (!t.name)
@@ -1656,7 +1609,7 @@ int config_add_pid_target(struct config *c, const char *name, pid_t pid) {
 }
 
 int config_add_exec_target(struct config *c, const char *name, char *const argv[]) {
-        struct target_config t = {.sel = CONFIG_SEL_EXEC};
+        struct target_config t = {.sel = SELECT_EXEC};
 
         if (!c || !name || !argv || !argv[0])
                 return -EINVAL;
@@ -1675,7 +1628,7 @@ void config_free(struct config *c) {
         for (size_t i = 0; i < c->n_targets; i++)
                 target_config_fini(&c->targets[i]);
         mm_free(c->targets);
-        target_config_fini(&c->defaults);
+        target_policy_fini(&c->defaults);
         mm_free(c->path);
         mm_free(c->base_dir);
         mm_free(c);
@@ -1696,16 +1649,16 @@ enum config_change config_target_compare(const struct target_config *a, const st
         if (!streq(a->name, b->name) || a->sel != b->sel)
                 return CONFIG_SELECTOR_CHANGED;
         switch (a->sel) {
-        case CONFIG_SEL_PID:
+        case SELECT_PID:
                 same = a->pid == b->pid;
                 break;
-        case CONFIG_SEL_PIDFILE:
+        case SELECT_PIDFILE:
                 same = streq(a->pidfile, b->pidfile);
                 break;
-        case CONFIG_SEL_MATCH:
+        case SELECT_MATCH:
                 same = streq(a->match, b->match);
                 break;
-        case CONFIG_SEL_EXEC:
+        case SELECT_EXEC:
                 same = strv_equal(a->argv, b->argv);
                 break;
         default:
@@ -1714,14 +1667,7 @@ enum config_change config_target_compare(const struct target_config *a, const st
         }
         if (!same)
                 return CONFIG_SELECTOR_CHANGED;
-        for (size_t i = 0; i < N_KEYS; i++) {
-                const struct key_def *k = &keys[i];
-
-                if (is_policy(k) && memcmp((const char *)a + k->offset, (const char *)b + k->offset,
-                                           field_size(k->type)) != 0)
-                        return CONFIG_POLICY_CHANGED;
-        }
-        return CONFIG_SAME;
+        return target_policy_equal(&a->policy, &b->policy) ? CONFIG_SAME : CONFIG_POLICY_CHANGED;
 }
 
 bool config_target_equal(const struct target_config *a, const struct target_config *b) {
@@ -1756,7 +1702,7 @@ static void write_word(FILE *f, const char *w) {
 /* Writes "key = value" for key K of BASE. */
 static void write_key(FILE *f, const struct key_def *k, const void *base) {
         const void *field = (const char *)base + k->offset;
-        enum config_log_level level;
+        const char *level;
         char buf[NUMBER_SIZE];
         const char *s = NULL;
 
@@ -1774,8 +1720,8 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
                 fputs(buf, f);
                 break;
         case KT_LOG_LEVEL:
-                level = *(const enum config_log_level *)field;
-                fputs((size_t)level < ELEMENTSOF(log_level_names) ? log_level_names[level] : "info", f);
+                level = log_level_name(*(const enum log_level *)field);
+                fputs(level ? level : "info", f);
                 break;
         case KT_PATH:
         case KT_NAME:
@@ -1818,7 +1764,7 @@ int config_write(const struct config *c, FILE *f) {
                                 write_key(f, &keys[i], tc);
                 for (size_t i = 0; i < N_KEYS; i++)
                         if (is_policy(&keys[i]))
-                                write_key(f, &keys[i], tc);
+                                write_key(f, &keys[i], &tc->policy);
         }
         return ferror(f) ? -EIO : 0;
 }

@@ -1,5 +1,5 @@
 /*
- * config: memmon's INI configuration (SPEC.md section 3), read with inih.
+ * config: memmon's INI configuration, read with inih.
  *
  *   [agent]          base_dir, interval, log_level
  *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes
@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "core/policy.h"
 #include "core/units.h"
 
 #ifdef __cplusplus
@@ -48,41 +49,17 @@ extern "C" {
 #define CONFIG_MAX_LINE (1024 * 1024)
 /* Errors recorded per config_load(); the rest are only counted. */
 #define CONFIG_MAX_ERRORS 1000
-/* Longest target name; names are [A-Za-z0-9_.-]{1,64}. */
-#define CONFIG_TARGET_NAME_MAX 64
-
-/* In the order of enum target_selector (SELECT_*) of core/worker.h, whose
- * name this cannot take since the agent includes both headers. */
-enum config_selector {
-        CONFIG_SEL_PID,
-        CONFIG_SEL_PIDFILE,
-        CONFIG_SEL_MATCH,
-        CONFIG_SEL_EXEC,
-};
-
-/* In the order and with the values of enum log_level of core/worker.h. */
-enum config_log_level {
-        CONFIG_LOG_ERROR,
-        CONFIG_LOG_WARN,
-        CONFIG_LOG_INFO,
-        CONFIG_LOG_DEBUG,
-};
-
 struct target_config {
         char *name;
         /* Selector: the one field that SEL names is set, the others are 0/NULL. */
-        enum config_selector sel;
+        enum target_selector sel;
         pid_t pid;
         char *pidfile; /* absolute */
         char *match;   /* process name: comm or exe basename */
         char **argv;   /* NULL-terminated, for exec */
-        /* Policy, resolved: target key, else [defaults], else built-in default
+        /* Resolved: target key, else [defaults], else built-in default
          * (interval: else [agent] interval). */
-        uint64_t interval_us;
-        unsigned full_every;
-        uint64_t full_interval_us; /* 0: off */
-        unsigned keep_full;        /* 0: keep all */
-        uint64_t max_bytes;        /* 0: no limit */
+        struct target_policy policy;
         /* Where the [target:NAME] header is, for messages; NULL/0 for targets
          * added by config_add_*_target(). Not compared by
          * config_target_equal(). */
@@ -94,10 +71,10 @@ struct config {
         char *path;     /* absolute path of the main file; NULL from config_new() */
         char *base_dir; /* absolute; default: the main file's folder */
         uint64_t interval_us;
-        enum config_log_level log_level;
-        /* The resolved [defaults]: only the policy fields are set. Targets
-         * added later with config_add_*_target() take their policy from here. */
-        struct target_config defaults;
+        enum log_level log_level;
+        /* The resolved [defaults]. Targets added later with
+         * config_add_*_target() take their policy from here. */
+        struct target_policy defaults;
         struct target_config *targets;
         size_t n_targets;
 };
@@ -143,19 +120,14 @@ int config_load(const char *path, struct config **ret, struct config_errors *err
 int config_new(const char *base_dir, struct config **ret);
 
 /* Appends a target with the policy of c->defaults. Returns 0, -EINVAL for an
- * invalid name (see config_target_name_valid()) or an empty argv or a pid out
- * of 1..4194304, -EEXIST if C already has a target of that name, or
+ * invalid name (see target_name_valid() in core/policy.h) or an empty argv or
+ * a pid out of 1..PROC_PID_MAX, -EEXIST if C already has a target of that name, or
  * -ENOMEM. ARGV is copied. */
 int config_add_pid_target(struct config *c, const char *name, pid_t pid);
 int config_add_exec_target(struct config *c, const char *name, char *const argv[]);
 
 /* Frees C and everything it owns; C may be NULL. */
 void config_free(struct config *c);
-
-/* Returns 0 if NAME is a valid target name, -EINVAL if not. A valid name is
- * 1..64 of [A-Za-z0-9_.-], other than ".", "..", "full" and "incremental"
- * (a name becomes a folder next to the seed's full/ and incremental/). */
-int config_target_name_valid(const char *name);
 
 /* The target named NAME, or NULL. Borrowed from C. */
 const struct target_config *config_find_target(const struct config *c, const char *name);

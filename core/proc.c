@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PID_MAX_LIMIT 4194304
-
 int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char *ret_state) {
         const char *p = NULL;
         for (size_t i = len; i > 0; i--) {
@@ -107,7 +105,7 @@ int proc_parse_pid(const char *s, size_t len, pid_t *ret) {
         size_t digits = 0;
         while (i < len && s[i] >= '0' && s[i] <= '9') {
                 v = v * 10 + (uint64_t)(s[i] - '0');
-                if (v > PID_MAX_LIMIT)
+                if (v > PROC_PID_MAX)
                         return -EINVAL;
                 i++;
                 digits++;

@@ -16,6 +16,9 @@
 extern "C" {
 #endif
 
+/* The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit systems). */
+#define PROC_PID_MAX 4194304
+
 struct proc_id {
         pid_t pid;
         uint64_t start_time;
@@ -30,7 +33,7 @@ int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char 
  * such process (or it is a zombie), or another -errno. */
 int proc_identity(pid_t pid, struct proc_id *ret);
 
-/* Parses a PID as written by users and pidfiles: decimal, 1..4194304,
+/* Parses a PID as written by users and pidfiles: decimal, 1..PROC_PID_MAX,
  * surrounding whitespace allowed.  Returns 0 or -EINVAL. */
 int proc_parse_pid(const char *s, size_t len, pid_t *ret);
 

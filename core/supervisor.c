@@ -102,7 +102,7 @@ int supervisor_apply(struct supervisor *s, const struct worker_params *targets, 
         for (size_t j = 0; j < n; j++) {
                 const struct worker_params *p = &targets[j];
                 struct worker *w = supervisor_find(s, p->name);
-                uint64_t delay = p->interval_us * j / (n ? n : 1);
+                uint64_t delay = p->policy.interval_us * j / (n ? n : 1);
                 int r;
                 if (!w) {
                         r = supervisor_add(s, p, delay);

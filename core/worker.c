@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/backup_read.h"
+#include "core/str.h"
 
 /* How often the same write error is logged again while it persists. */
 #define WRITE_ERROR_LOG_INTERVAL_S 30
@@ -41,10 +42,10 @@ static int dup_opt(char **dst, const char *src) {
 }
 
 int worker_params_copy(struct worker_params *dst, const struct worker_params *src) {
-        struct worker_params p = *src;
-        p.name = p.pidfile = p.match = p.backup_dir = NULL;
+        struct worker_params p = {.selector = src->selector, .pid = src->pid};
         if (dup_opt(&p.name, src->name) < 0 || dup_opt(&p.pidfile, src->pidfile) < 0 ||
-            dup_opt(&p.match, src->match) < 0 || dup_opt(&p.backup_dir, src->backup_dir) < 0) {
+            dup_opt(&p.match, src->match) < 0 || dup_opt(&p.backup_dir, src->backup_dir) < 0 ||
+            target_policy_copy(&p.policy, &src->policy) < 0) {
                 worker_params_fini(&p);
                 return -ENOMEM;
         }
@@ -57,6 +58,7 @@ void worker_params_fini(struct worker_params *p) {
         mm_free(p->pidfile);
         mm_free(p->match);
         mm_free(p->backup_dir);
+        target_policy_fini(&p->policy);
         p->name = p->pidfile = p->match = p->backup_dir = NULL;
 }
 
@@ -183,9 +185,9 @@ static void write_recovered(struct worker *w) {
 }
 
 static void apply_retention(struct worker *w) {
-        if (w->params.keep_full == 0 && w->params.max_bytes == 0)
+        if (w->params.policy.keep_full == 0 && w->params.policy.max_bytes == 0)
                 return;
-        int r = backup_retention(&w->store, w->params.keep_full, w->params.max_bytes);
+        int r = backup_retention(&w->store, w->params.policy.keep_full, w->params.policy.max_bytes);
         if (r > 0)
                 emit(w, LOG_DEBUG, "retention deleted %d old files", r);
         else if (r < 0)
@@ -426,12 +428,12 @@ static int address_space_alive(struct worker *w) {
 }
 
 static int full_due(struct worker *w) {
-        if (w->need_full || w->diffs_since_full >= w->params.full_every)
+        if (w->need_full || w->diffs_since_full >= w->params.policy.full_every)
                 return 1;
-        if (w->params.full_interval_us == 0)
+        if (w->params.policy.full_interval_us == 0)
                 return 0;
         struct timespec now = mono_now();
-        return ts_us(&now) - ts_us(&w->last_full) >= (int64_t)w->params.full_interval_us;
+        return ts_us(&now) - ts_us(&w->last_full) >= (int64_t)w->params.policy.full_interval_us;
 }
 
 static void note_change(struct worker *w) {
@@ -564,13 +566,12 @@ static void follow_pid(struct worker *w, pid_t pid) {
         fire(w, EV_RETARGET, "");
 }
 
-static void apply_params(struct worker *w, struct worker_params *np) {
-        w->params.interval_us = np->interval_us;
-        w->params.full_every = np->full_every;
-        w->params.full_interval_us = np->full_interval_us;
-        w->params.keep_full = np->keep_full;
-        w->params.max_bytes = np->max_bytes;
-        w->st.interval_us = np->interval_us;
+/* Takes over the new policy (called under the lock). */
+static void apply_policy(struct worker *w) {
+        target_policy_fini(&w->params.policy);
+        w->params.policy = w->new_policy;
+        memset(&w->new_policy, 0, sizeof(w->new_policy));
+        w->st.interval_us = w->params.policy.interval_us;
 }
 
 static int is_idle_state(enum target_state s) {
@@ -608,11 +609,11 @@ static void *worker_main(void *arg) {
                 uint64_t upto = w->ticket;
                 pid_t new_pid = w->new_pid;
                 if (req & REQ_PARAMS) {
-                        int64_t old_interval = (int64_t)w->params.interval_us;
-                        apply_params(w, &w->new_params);
+                        int64_t old_interval = (int64_t)w->params.policy.interval_us;
+                        apply_policy(w);
                         /* Keep the phase: the next tick is one new interval
                          * after the last one. */
-                        next += (int64_t)w->params.interval_us - old_interval;
+                        next += (int64_t)w->params.policy.interval_us - old_interval;
                 }
                 pthread_mutex_unlock(&w->lock);
 
@@ -644,7 +645,7 @@ static void *worker_main(void *arg) {
                         (void)worker_tick(w);
                 if (due) {
                         now = mono_now();
-                        int64_t iv = (int64_t)w->params.interval_us;
+                        int64_t iv = (int64_t)w->params.policy.interval_us;
                         next += iv;
                         /* Behind schedule (a stall, a huge write): skip the
                          * missed ticks but keep the phase. */
@@ -685,7 +686,7 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
         w->id.pid = params->pid;
         w->st.state = TARGET_WAITING;
         w->st.pid = params->pid;
-        w->st.interval_us = params->interval_us;
+        w->st.interval_us = params->policy.interval_us;
         maps_snapshot_init(&w->prev);
         maps_snapshot_init(&w->cur);
         diff_init(&w->diff);
@@ -714,12 +715,14 @@ int worker_start(struct worker *w) {
 int64_t worker_post(struct worker *w, unsigned requests, pid_t new_pid, const struct worker_params *params) {
         pthread_mutex_lock(&w->lock);
         if (requests & REQ_PARAMS) {
-                worker_params_fini(&w->new_params);
-                int r = worker_params_copy(&w->new_params, params);
+                struct target_policy p;
+                int r = target_policy_copy(&p, &params->policy);
                 if (r < 0) {
                         pthread_mutex_unlock(&w->lock);
                         return r;
                 }
+                target_policy_fini(&w->new_policy);
+                w->new_policy = p;
         }
         if (requests & REQ_PID)
                 w->new_pid = new_pid;
@@ -733,13 +736,16 @@ int64_t worker_post(struct worker *w, unsigned requests, pid_t new_pid, const st
 int64_t worker_set_interval(struct worker *w, uint64_t interval_us) {
         pthread_mutex_lock(&w->lock);
         if (!(w->requests & REQ_PARAMS)) {
-                w->new_params.interval_us = w->params.interval_us;
-                w->new_params.full_every = w->params.full_every;
-                w->new_params.full_interval_us = w->params.full_interval_us;
-                w->new_params.keep_full = w->params.keep_full;
-                w->new_params.max_bytes = w->params.max_bytes;
+                struct target_policy p;
+                int r = target_policy_copy(&p, &w->params.policy);
+                if (r < 0) {
+                        pthread_mutex_unlock(&w->lock);
+                        return r;
+                }
+                target_policy_fini(&w->new_policy);
+                w->new_policy = p;
         }
-        w->new_params.interval_us = interval_us;
+        w->new_policy.interval_us = interval_us;
         w->requests |= REQ_PARAMS;
         int64_t t = (int64_t)++w->ticket;
         pthread_mutex_unlock(&w->lock);
@@ -773,27 +779,21 @@ int worker_last_result(struct worker *w) {
 void worker_get_status(struct worker *w, struct worker_status *ret) {
         pthread_mutex_lock(&w->lock);
         *ret = w->st;
-        ret->interval_us = w->params.interval_us;
+        ret->interval_us = w->params.policy.interval_us;
         pthread_mutex_unlock(&w->lock);
 }
 
-static int str_eq(const char *a, const char *b) {
-        if (!a || !b)
-                return a == b;
-        return strcmp(a, b) == 0;
-}
-
 static int same_selector(const struct worker_params *a, const struct worker_params *b) {
-        if (a->selector != b->selector || !str_eq(a->backup_dir, b->backup_dir))
+        if (a->selector != b->selector || !streq(a->backup_dir, b->backup_dir))
                 return 0;
         switch (a->selector) {
         case SELECT_PID:
         case SELECT_EXEC:
                 return a->pid == b->pid;
         case SELECT_PIDFILE:
-                return str_eq(a->pidfile, b->pidfile);
+                return streq(a->pidfile, b->pidfile);
         case SELECT_MATCH:
-                return str_eq(a->match, b->match);
+                return streq(a->match, b->match);
         }
         return 0;
 }
@@ -802,12 +802,10 @@ enum worker_change worker_compare(struct worker *w, const struct worker_params *
         enum worker_change c = WORKER_SAME;
         pthread_mutex_lock(&w->lock);
         /* A policy change already posted but not yet applied counts. */
-        const struct worker_params *cur = (w->requests & REQ_PARAMS) ? &w->new_params : &w->params;
+        const struct target_policy *cur = (w->requests & REQ_PARAMS) ? &w->new_policy : &w->params.policy;
         if (!same_selector(&w->params, p))
                 c = WORKER_SELECTOR_CHANGED;
-        else if (cur->interval_us != p->interval_us || cur->full_every != p->full_every ||
-                 cur->full_interval_us != p->full_interval_us || cur->keep_full != p->keep_full ||
-                 cur->max_bytes != p->max_bytes)
+        else if (!target_policy_equal(cur, &p->policy))
                 c = WORKER_POLICY_CHANGED;
         pthread_mutex_unlock(&w->lock);
         return c;
@@ -826,7 +824,7 @@ void worker_free(struct worker *w, int final) {
         maps_snapshot_fini(&w->cur);
         diff_fini(&w->diff);
         worker_params_fini(&w->params);
-        worker_params_fini(&w->new_params);
+        target_policy_fini(&w->new_policy);
         pthread_cond_destroy(&w->cond);
         sem_destroy(&w->wake);
         pthread_mutex_destroy(&w->lock);

@@ -20,6 +20,7 @@
 #include "core/backup.h"
 #include "core/diff.h"
 #include "core/maps.h"
+#include "core/policy.h"
 #include "core/proc.h"
 
 #ifdef __cplusplus
@@ -37,20 +38,6 @@ enum target_state {
 
 const char *target_state_name(enum target_state s);
 
-enum target_selector {
-        SELECT_PID,
-        SELECT_PIDFILE,
-        SELECT_MATCH,
-        SELECT_EXEC,            /* the agent started it; pid is given */
-};
-
-enum log_level {
-        LOG_ERROR,
-        LOG_WARN,
-        LOG_INFO,
-        LOG_DEBUG,
-};
-
 /* What a worker needs from the outside, passed in rather than global. */
 struct worker_env {
         /* Called from the worker thread with one message line (no '\n'). */
@@ -65,12 +52,8 @@ struct worker_params {
         pid_t pid;              /* SELECT_PID, SELECT_EXEC */
         char *pidfile;          /* SELECT_PIDFILE */
         char *match;            /* SELECT_MATCH */
-        char *backup_dir;       /* backups/<name>, or backups in the seed's layout */
-        uint64_t interval_us;
-        unsigned full_every;
-        uint64_t full_interval_us; /* 0: off */
-        unsigned keep_full;        /* 0: keep all */
-        uint64_t max_bytes;        /* 0: no limit */
+        char *backup_dir;       /* backups/<name>, or backups in the single-target layout */
+        struct target_policy policy;
 };
 
 int worker_params_copy(struct worker_params *dst, const struct worker_params *src);
@@ -121,7 +104,7 @@ struct worker {
         sem_t wake;             /* posted with every request: wakes the worker */
         /* Under lock: */
         struct worker_params params;
-        struct worker_params new_params;
+        struct target_policy new_policy; /* with REQ_PARAMS */
         pid_t new_pid;
         unsigned requests;
         uint64_t ticket;        /* requests handed out */

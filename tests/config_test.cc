@@ -177,7 +177,7 @@ TEST(ValueTest, Sizes) {
         for (const auto &g : good) {
                 OneValue v("target:t", "max_bytes", g.s);
                 ASSERT_EQ(v.r, 0) << g.s << ": " << v.Error();
-                EXPECT_EQ(v.cfg->targets[0].max_bytes, g.bytes) << g.s;
+                EXPECT_EQ(v.cfg->targets[0].policy.max_bytes, g.bytes) << g.s;
         }
         for (const char *b : {"", "K", "-1", "1 K", "1.5M", "M1", "1KK", "1X"}) {
                 OneValue v("target:t", "max_bytes", b);
@@ -224,11 +224,11 @@ TEST(ValueTest, Integers) {
 TEST(ValueTest, LogLevels) {
         const struct {
                 const char *s;
-                config_log_level level;
-        } good[] = {{"error", CONFIG_LOG_ERROR},
-                    {"warn", CONFIG_LOG_WARN},
-                    {"info", CONFIG_LOG_INFO},
-                    {"debug", CONFIG_LOG_DEBUG}};
+                enum log_level level;
+        } good[] = {{"error", LOG_ERROR},
+                    {"warn", LOG_WARN},
+                    {"info", LOG_INFO},
+                    {"debug", LOG_DEBUG}};
         for (const auto &g : good) {
                 OneValue v("agent", "log_level", g.s);
                 ASSERT_EQ(v.r, 0) << v.Error();
@@ -277,10 +277,10 @@ TEST(ValueTest, MatchNames) {
 TEST(ConfigTest, TargetNames) {
         for (const char *ok : {"web", "a", "A-Z_a.z-0.9", "pid1234", "x.y",
                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
-                EXPECT_EQ(config_target_name_valid(ok), 0) << ok;
+                EXPECT_EQ(target_name_valid(ok), 0) << ok;
         for (const char *bad : {"", "full", "incremental", ".", "..", "a b", "a/b", "a:b", "é",
                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
-                EXPECT_EQ(config_target_name_valid(bad), -EINVAL) << bad;
+                EXPECT_EQ(target_name_valid(bad), -EINVAL) << bad;
 }
 
 TEST(ConfigTest, GoodFileSetsEveryKey) {
@@ -292,7 +292,7 @@ TEST(ConfigTest, GoodFileSetsEveryKey) {
         EXPECT_EQ(std::string(c->path), Data("good.ini"));
         EXPECT_EQ(std::string(c->base_dir), DataDir() + "/state");
         EXPECT_EQ(c->interval_us, 1500000u);
-        EXPECT_EQ(c->log_level, CONFIG_LOG_DEBUG);
+        EXPECT_EQ(c->log_level, LOG_DEBUG);
         EXPECT_EQ(c->defaults.interval_us, 3000000u);
         EXPECT_EQ(c->defaults.full_every, 50u);
         EXPECT_EQ(c->defaults.full_interval_us, UINT64_C(1800000000));
@@ -302,13 +302,13 @@ TEST(ConfigTest, GoodFileSetsEveryKey) {
 
         const target_config *web = &c->targets[0];
         EXPECT_STREQ(web->name, "web");
-        EXPECT_EQ(web->sel, CONFIG_SEL_PIDFILE);
+        EXPECT_EQ(web->sel, SELECT_PIDFILE);
         EXPECT_EQ(std::string(web->pidfile), DataDir() + "/run/nginx.pid");
-        EXPECT_EQ(web->interval_us, 500000u);
-        EXPECT_EQ(web->full_every, 50u);
-        EXPECT_EQ(web->full_interval_us, UINT64_C(1800000000));
-        EXPECT_EQ(web->keep_full, 4u);
-        EXPECT_EQ(web->max_bytes, UINT64_C(64) << 20);
+        EXPECT_EQ(web->policy.interval_us, 500000u);
+        EXPECT_EQ(web->policy.full_every, 50u);
+        EXPECT_EQ(web->policy.full_interval_us, UINT64_C(1800000000));
+        EXPECT_EQ(web->policy.keep_full, 4u);
+        EXPECT_EQ(web->policy.max_bytes, UINT64_C(64) << 20);
         EXPECT_EQ(std::string(web->file), Data("good.ini"));
         EXPECT_EQ(web->line, 14u);
         EXPECT_EQ(web->match, nullptr);
@@ -316,31 +316,31 @@ TEST(ConfigTest, GoodFileSetsEveryKey) {
 
         const target_config *db = l.Target("db");
         ASSERT_NE(db, nullptr);
-        EXPECT_EQ(db->sel, CONFIG_SEL_MATCH);
+        EXPECT_EQ(db->sel, SELECT_MATCH);
         EXPECT_STREQ(db->match, "postgres");
-        EXPECT_EQ(db->interval_us, 3000000u);
-        EXPECT_EQ(db->full_every, 7u);
-        EXPECT_EQ(db->full_interval_us, 0u);
-        EXPECT_EQ(db->keep_full, 0u);
-        EXPECT_EQ(db->max_bytes, 0u);
+        EXPECT_EQ(db->policy.interval_us, 3000000u);
+        EXPECT_EQ(db->policy.full_every, 7u);
+        EXPECT_EQ(db->policy.full_interval_us, 0u);
+        EXPECT_EQ(db->policy.keep_full, 0u);
+        EXPECT_EQ(db->policy.max_bytes, 0u);
         EXPECT_EQ(db->line, 18u);
 
         const target_config *one = l.Target("one");
         ASSERT_NE(one, nullptr);
-        EXPECT_EQ(one->sel, CONFIG_SEL_PID);
+        EXPECT_EQ(one->sel, SELECT_PID);
         EXPECT_EQ(one->pid, 4242);
-        EXPECT_EQ(one->max_bytes, UINT64_C(1) << 30);
+        EXPECT_EQ(one->policy.max_bytes, UINT64_C(1) << 30);
 
         const target_config *job = l.Target("job.v2-x_1");
         ASSERT_NE(job, nullptr);
-        EXPECT_EQ(job->sel, CONFIG_SEL_EXEC);
+        EXPECT_EQ(job->sel, SELECT_EXEC);
         EXPECT_EQ(Argv(job),
                   (std::vector<std::string>{"/bin/sh", "-c", "echo \"hi\"; sleep 1", "", "plain"}));
 
         const target_config *abs = l.Target("abs");
         ASSERT_NE(abs, nullptr);
         EXPECT_STREQ(abs->pidfile, "/run/abs.pid");
-        EXPECT_EQ(abs->interval_us, 2000000u) << "a plain integer is microseconds";
+        EXPECT_EQ(abs->policy.interval_us, 2000000u) << "a plain integer is microseconds";
 }
 
 TEST(ConfigTest, MinimalFileGetsBuiltInDefaults) {
@@ -348,15 +348,15 @@ TEST(ConfigTest, MinimalFileGetsBuiltInDefaults) {
         ASSERT_EQ(l.r, 0) << AllErrors(l.errs);
         EXPECT_EQ(std::string(l.cfg->base_dir), DataDir()) << "default base_dir: the file's folder";
         EXPECT_EQ(l.cfg->interval_us, 2000000u);
-        EXPECT_EQ(l.cfg->log_level, CONFIG_LOG_INFO);
+        EXPECT_EQ(l.cfg->log_level, LOG_INFO);
         ASSERT_EQ(l.cfg->n_targets, 1u);
         const target_config *t = &l.cfg->targets[0];
         EXPECT_STREQ(t->name, "only");
-        EXPECT_EQ(t->interval_us, 2000000u);
-        EXPECT_EQ(t->full_every, 100u);
-        EXPECT_EQ(t->full_interval_us, UINT64_C(3600000000));
-        EXPECT_EQ(t->keep_full, 10u);
-        EXPECT_EQ(t->max_bytes, UINT64_C(256) << 20);
+        EXPECT_EQ(t->policy.interval_us, 2000000u);
+        EXPECT_EQ(t->policy.full_every, 100u);
+        EXPECT_EQ(t->policy.full_interval_us, UINT64_C(3600000000));
+        EXPECT_EQ(t->policy.keep_full, 10u);
+        EXPECT_EQ(t->policy.max_bytes, UINT64_C(256) << 20);
 }
 
 TEST(ConfigTest, DefaultsApplyRegardlessOfSectionOrder) {
@@ -366,11 +366,11 @@ TEST(ConfigTest, DefaultsApplyRegardlessOfSectionOrder) {
         const target_config *late = l.Target("late");
         ASSERT_NE(early, nullptr);
         ASSERT_NE(late, nullptr);
-        EXPECT_EQ(early->full_every, 5u) << "[defaults] comes after the target";
-        EXPECT_EQ(early->max_bytes, 1024u);
-        EXPECT_EQ(early->interval_us, 250000u) << "[agent] interval, set last, is the default interval";
-        EXPECT_EQ(late->full_every, 5u);
-        EXPECT_EQ(late->interval_us, 10000u) << "the target's own interval wins";
+        EXPECT_EQ(early->policy.full_every, 5u) << "[defaults] comes after the target";
+        EXPECT_EQ(early->policy.max_bytes, 1024u);
+        EXPECT_EQ(early->policy.interval_us, 250000u) << "[agent] interval, set last, is the default interval";
+        EXPECT_EQ(late->policy.full_every, 5u);
+        EXPECT_EQ(late->policy.interval_us, 10000u) << "the target's own interval wins";
         EXPECT_EQ(l.cfg->defaults.interval_us, 250000u);
 }
 
@@ -425,7 +425,7 @@ TEST(ConfigTest, LongLinesAreReadWhole) {
         EXPECT_EQ(p.rfind("/run/d000/d001/", 0), 0u);
         EXPECT_EQ(p.substr(p.size() - 12), "/d1099/x.pid");
         EXPECT_EQ(path->line, 5u) << "lines after a long line are counted once";
-        EXPECT_EQ(path->interval_us, 100000u) << "the key after a long line is read";
+        EXPECT_EQ(path->policy.interval_us, 100000u) << "the key after a long line is read";
 }
 
 TEST(ConfigTest, IncludesWithRelativeGlobs) {
@@ -446,8 +446,8 @@ TEST(ConfigTest, IncludesWithRelativeGlobs) {
         EXPECT_EQ(std::string(c->file), Data("include/conf.d/../more/c.conf")) << "nested include";
         EXPECT_EQ(c->pid, 30);
         for (size_t i = 0; i < l.cfg->n_targets; i++) {
-                EXPECT_EQ(l.cfg->targets[i].keep_full, 2u) << "[defaults] of an included file";
-                EXPECT_EQ(l.cfg->targets[i].interval_us, 1000000u);
+                EXPECT_EQ(l.cfg->targets[i].policy.keep_full, 2u) << "[defaults] of an included file";
+                EXPECT_EQ(l.cfg->targets[i].policy.interval_us, 1000000u);
         }
         EXPECT_EQ(std::string(l.cfg->base_dir), Data("include")) << "the main file's folder";
 }
@@ -542,7 +542,7 @@ TEST(ConfigTest, BomCrlfBlanksAndComments) {
         const target_config *a = l.Target("a");
         ASSERT_NE(a, nullptr);
         EXPECT_STREQ(a->match, "some name");
-        EXPECT_EQ(a->interval_us, 20000u);
+        EXPECT_EQ(a->policy.interval_us, 20000u);
         EXPECT_EQ(a->line, 4u);
 }
 
@@ -638,15 +638,15 @@ TEST(ConfigTest, CompareEachSelectorKind) {
         one->pid++;
         EXPECT_EQ(config_target_compare(&a.cfg->targets[2], one), CONFIG_SELECTOR_CHANGED);
         one->pid--;
-        one->full_every++;
+        one->policy.full_every++;
         EXPECT_EQ(config_target_compare(&a.cfg->targets[2], one), CONFIG_POLICY_CHANGED);
 
         target_config *job = &b.cfg->targets[3];
-        ASSERT_EQ(job->sel, CONFIG_SEL_EXEC);
+        ASSERT_EQ(job->sel, SELECT_EXEC);
         job->argv[4][0] = 'P';
         EXPECT_EQ(config_target_compare(&a.cfg->targets[3], job), CONFIG_SELECTOR_CHANGED);
         job->argv[4][0] = 'p';
-        job->max_bytes = 0;
+        job->policy.max_bytes = 0;
         EXPECT_EQ(config_target_compare(&a.cfg->targets[3], job), CONFIG_POLICY_CHANGED);
 
         target_config *db = &b.cfg->targets[1];
@@ -669,7 +669,7 @@ TEST(ConfigTest, WrittenConfigLoadsBackEqual) {
                 EXPECT_STREQ(back.cfg->base_dir, l.cfg->base_dir);
                 EXPECT_EQ(back.cfg->interval_us, l.cfg->interval_us);
                 EXPECT_EQ(back.cfg->log_level, l.cfg->log_level);
-                EXPECT_EQ(config_target_compare(&back.cfg->defaults, &l.cfg->defaults), CONFIG_SAME);
+                EXPECT_TRUE(target_policy_equal(&back.cfg->defaults, &l.cfg->defaults));
                 ASSERT_EQ(back.cfg->n_targets, l.cfg->n_targets);
                 for (size_t i = 0; i < l.cfg->n_targets; i++)
                         EXPECT_TRUE(config_target_equal(&back.cfg->targets[i], &l.cfg->targets[i]))
@@ -713,10 +713,10 @@ TEST(ConfigTest, NewConfigAndAddedTargets) {
         ASSERT_EQ(c->n_targets, 2u);
         const target_config *p = config_find_target(c, "pid1234");
         ASSERT_NE(p, nullptr);
-        EXPECT_EQ(p->sel, CONFIG_SEL_PID);
+        EXPECT_EQ(p->sel, SELECT_PID);
         EXPECT_EQ(p->pid, 1234);
-        EXPECT_EQ(p->interval_us, 2000000u);
-        EXPECT_EQ(p->keep_full, 7u) << "policy comes from c->defaults";
+        EXPECT_EQ(p->policy.interval_us, 2000000u);
+        EXPECT_EQ(p->policy.keep_full, 7u) << "policy comes from c->defaults";
         EXPECT_EQ(p->file, nullptr);
         const target_config *s = config_find_target(c, "sleep");
         ASSERT_NE(s, nullptr);

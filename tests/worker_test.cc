@@ -106,8 +106,8 @@ class WorkerTest : public ::testing::Test {
                 p.selector = SELECT_PID;
                 p.pid = child.pid;
                 p.backup_dir = const_cast<char *>(dir.c_str());
-                p.interval_us = 1000000;
-                p.full_every = 100;
+                p.policy.interval_us = 1000000;
+                p.policy.full_every = 100;
                 return p;
         }
         // Replaces the worker with one for p.
@@ -178,7 +178,7 @@ TEST_F(WorkerTest, EachChangeWritesOneDiffThatReplays) {
 
 TEST_F(WorkerTest, FullEveryStartsANewChain) {
         struct worker_params p = Params();
-        p.full_every = 2;
+        p.policy.full_every = 2;
         ASSERT_NO_FATAL_FAILURE(Remake(p));
         ASSERT_EQ(0, worker_tick(w));
         for (int i = 0; i < 3; i++) {

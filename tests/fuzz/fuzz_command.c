@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/proc.h"
 #include "core/command.h"
 #include "core/strbuf.h"
 #include "core/supervisor.h"
@@ -44,11 +45,10 @@ static void add_idle(struct supervisor *s, const char *name) {
         struct worker_params p = {
                 .name = (char *)name,
                 .selector = SELECT_PID,
-                /* PID_MAX_LIMIT: no process ever has it. */
-                .pid = 4194304,
+                /* No process ever has the largest pid. */
+                .pid = PROC_PID_MAX,
                 .backup_dir = (char *)"/nonexistent/memmon-fuzz",
-                .interval_us = 1000000,
-                .full_every = 100,
+                .policy = {.interval_us = 1000000, .full_every = 100},
         };
         struct worker *w;
         struct worker **v;
