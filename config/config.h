@@ -13,8 +13,8 @@
  * the file and line of their header; [defaults] reaches every target,
  * wherever it appears.
  *
- * Every key is a row of one table in config.c, from which parsing, defaults,
- * validation and config_write()/config_write_keys() all come.
+ * Every key is a row of one table in config/keys.c, from which parsing,
+ * defaults, validation and config_write()/config_write_keys() all come.
  *
  * Durations and sizes have the syntax of core/units.h (2000000, 500ms, 2s;
  * 4096, 256M), so that the file, -T and the `interval` command agree.
@@ -35,7 +35,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 
 #include "core/policy.h"
@@ -129,6 +128,9 @@ int config_add_exec_target(struct config *c, const char *name, char *const argv[
 /* Frees C and everything it owns; C may be NULL. */
 void config_free(struct config *c);
 
+/* Frees what T owns and zeroes it. */
+void config_target_fini(struct target_config *t);
+
 /* The target named NAME, or NULL. Borrowed from C. */
 const struct target_config *config_find_target(const struct config *c, const char *name);
 
@@ -145,15 +147,6 @@ enum config_change config_target_compare(const struct target_config *a, const st
 
 /* True when config_target_compare() returns CONFIG_SAME. */
 bool config_target_equal(const struct target_config *a, const struct target_config *b);
-
-/* Writes C as a complete INI file that config_load() reads back to an equal
- * config (targets after [defaults], every policy key resolved), with each
- * target's origin as a comment. Returns 0, or -EIO if writing to F failed. */
-int config_write(const struct config *c, FILE *f);
-
-/* Writes the key table (section, key, type, bounds, default, help), one key
- * per line, for documentation. Returns 0, or -EIO. */
-int config_write_keys(FILE *f);
 
 #ifdef __cplusplus
 }

@@ -45,3 +45,24 @@ void mm_free(void *p) {
 uint64_t mm_alloc_count(void) {
         return alloc_count;
 }
+
+int mm_grow(void *pp, size_t *cap, size_t need, size_t size) {
+        size_t n;
+        void *p, *q;
+
+        if (need <= *cap)
+                return 0;
+        n = *cap ? *cap : 8;
+        while (n < need) {
+                if (n > SIZE_MAX / 2)
+                        return -ENOMEM;
+                n *= 2;
+        }
+        memcpy(&p, pp, sizeof(p));
+        q = mm_reallocarray(p, n, size);
+        if (!q)
+                return -ENOMEM;
+        memcpy(pp, &q, sizeof(q));
+        *cap = n;
+        return 0;
+}

@@ -18,6 +18,11 @@ void *mm_realloc(void *p, size_t size);
 /* realloc of an array of n elements of size bytes; NULL on overflow. */
 void *mm_reallocarray(void *p, size_t n, size_t size);
 char *mm_strdup(const char *s);
+/* Grows the array that pp points to (any T **, *cap elements of size bytes)
+ * to hold at least need elements, doubling from 8.  The pointer is copied in
+ * and out with memcpy, so callers need no aliasing-breaking cast to void **.
+ * Returns 0 or -ENOMEM (the array unchanged). */
+int mm_grow(void *pp, size_t *cap, size_t need, size_t size);
 void mm_free(void *p);
 
 /* Number of successful allocations (malloc, calloc, realloc, strdup) made by

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/config_write.h"
 
 #include <errno.h>
 #include <stdio.h>

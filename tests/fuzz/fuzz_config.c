@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/config_write.h"
 
 int __real_glob(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *pglob);
 int __wrap_glob(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *pglob);
