@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/proc.h"
 #include "core/units.h"
 
 #define MAX_ARGS 4
@@ -80,7 +81,7 @@ static void status_one(struct worker *w, int named, struct strbuf *reply) {
         char when[64];
         format_time(&st.last_change, when, sizeof(when));
         if (named)
-                strbuf_printf(reply, "Target: %s\n", w->params.name);
+                strbuf_printf(reply, "Target: %s\n", worker_name(w));
         if (st.pid > 0)
                 strbuf_printf(reply, "Current PID: %d\n", (int)st.pid);
         else
@@ -134,7 +135,7 @@ static int need_one(struct command_host *h, const struct parsed *p, struct selec
                 strbuf_printf(reply, "'%s' needs one target when there are %zu: use @NAME %s (targets:", p->argv[0],
                               sel->n, p->argv[0]);
                 for (size_t i = 0; i < sel->n; i++)
-                        strbuf_printf(reply, " %s", sel->v[i]->params.name);
+                        strbuf_printf(reply, " %s", worker_name(sel->v[i]));
                 strbuf_printf(reply, ")");
                 return -EINVAL;
         }
@@ -181,7 +182,7 @@ static int cmd_interval(struct command_host *h, const struct parsed *p, struct s
         struct worker *w = sel.v[0];
         int64_t t = worker_set_interval(w, us);
         if (t < 0 || worker_wait(w, t, h->timeout_ms) < 0) {
-                strbuf_printf(reply, "Interval change of '%s' timed out", w->params.name);
+                strbuf_printf(reply, "Interval change of '%s' timed out", worker_name(w));
                 return -ETIMEDOUT;
         }
         strbuf_printf(reply, "Interval changed to: %llu us", (unsigned long long)us);
@@ -210,7 +211,7 @@ static int cmd_pid(struct command_host *h, const struct parsed *p, struct strbuf
         struct worker *w = sel.v[0];
         int64_t t = worker_post(w, REQ_PID, pid, NULL);
         if (t < 0 || worker_wait(w, t, h->timeout_ms) < 0) {
-                strbuf_printf(reply, "PID change of '%s' timed out", w->params.name);
+                strbuf_printf(reply, "PID change of '%s' timed out", worker_name(w));
                 return -ETIMEDOUT;
         }
         strbuf_printf(reply, "PID changed to: %d", (int)pid);
@@ -232,7 +233,7 @@ static int post_and_wait(struct command_host *h, const struct selection *sel, un
                 t[i] = worker_post(sel->v[i], req, 0, NULL);
         for (size_t i = 0; i < sel->n; i++) {
                 struct worker *w = sel->v[i];
-                const char *name = w->params.name;
+                const char *name = worker_name(w);
                 if (t[i] < 0 || worker_wait(w, t[i], h->timeout_ms) < 0) {
                         sep(reply);
                         strbuf_printf(reply, "%s: timed out", name);
@@ -290,7 +291,7 @@ static int cmd_pause(struct command_host *h, const struct parsed *p, struct strb
                 struct worker_status st;
                 worker_get_status(sel.v[i], &st);
                 sep(reply);
-                strbuf_printf(reply, "%s: %s", sel.v[i]->params.name, target_state_name(st.state));
+                strbuf_printf(reply, "%s: %s", worker_name(sel.v[i]), target_state_name(st.state));
         }
         return failed ? -ETIMEDOUT : 0;
 }
@@ -301,7 +302,7 @@ static int cmd_targets(struct command_host *h, struct strbuf *reply) {
                 struct worker *w = h->sup->workers[i];
                 struct worker_status st;
                 worker_get_status(w, &st);
-                strbuf_printf(reply, "\n%-20s %8d %-8s %llu us", w->params.name, (int)st.pid,
+                strbuf_printf(reply, "\n%-20s %8d %-8s %llu us", worker_name(w), (int)st.pid,
                               target_state_name(st.state), (unsigned long long)st.interval_us);
         }
         return 0;

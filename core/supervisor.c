@@ -23,7 +23,7 @@ void supervisor_fini(struct supervisor *s) {
 
 struct worker *supervisor_find(const struct supervisor *s, const char *name) {
         for (size_t i = 0; i < s->n; i++)
-                if (strcmp(s->workers[i]->params.name, name) == 0)
+                if (strcmp(worker_name(s->workers[i]), name) == 0)
                         return s->workers[i];
         return NULL;
 }
@@ -54,7 +54,7 @@ int supervisor_add(struct supervisor *s, const struct worker_params *params, uin
 
 int supervisor_remove(struct supervisor *s, const char *name, int final) {
         for (size_t i = 0; i < s->n; i++) {
-                if (strcmp(s->workers[i]->params.name, name) != 0)
+                if (strcmp(worker_name(s->workers[i]), name) != 0)
                         continue;
                 worker_free(s->workers[i], final);
                 memmove(&s->workers[i], &s->workers[i + 1], (s->n - i - 1) * sizeof(*s->workers));
@@ -88,7 +88,7 @@ int supervisor_apply(struct supervisor *s, const struct worker_params *targets, 
         struct supervisor_changes c = {0};
         /* Removed first, so a name freed and reused never collides. */
         for (size_t i = 0; i < s->n;) {
-                const char *name = s->workers[i]->params.name;
+                const char *name = worker_name(s->workers[i]);
                 int found = 0;
                 for (size_t j = 0; j < n && !found; j++)
                         found = strcmp(targets[j].name, name) == 0;

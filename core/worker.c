@@ -1,6 +1,8 @@
 #include "core/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,8 +11,54 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/backup.h"
 #include "core/backup_read.h"
+#include "core/diff.h"
+#include "core/maps.h"
+#include "core/proc.h"
 #include "core/str.h"
+
+/* Enough of a file's stat to tell that it was rewritten or replaced. */
+struct file_stamp {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+};
+
+struct worker {
+        pthread_t thread;
+        int started;
+        struct worker_env env;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;    /* CLOCK_MONOTONIC; wakes those waiting for a request to be done */
+        sem_t wake;             /* posted with every request: wakes the worker */
+        /* Under lock: */
+        struct worker_params params;
+        struct target_policy new_policy; /* with REQ_PARAMS */
+        pid_t new_pid;
+        unsigned requests;
+        uint64_t ticket;        /* requests handed out */
+        uint64_t done;          /* requests completed */
+        int last_result;        /* of the last REQ_BACKUP: 0 or -errno */
+        struct worker_status st;
+        uint64_t first_delay_us;
+
+        /* Thread-owned: */
+        struct proc_id id;
+        int maps_fd;
+        struct file_stamp pidfile_seen;  /* the pidfile as last read */
+        int have_prev;
+        int need_full;
+        unsigned diffs_since_full;
+        struct timespec last_full;      /* CLOCK_MONOTONIC */
+        struct maps_snapshot prev;
+        struct maps_snapshot cur;
+        struct diff diff;
+        struct backup_store store;
+        struct timespec last_error_log; /* rate limit for write errors */
+};
 
 /* How often the same write error is logged again while it persists. */
 #define WRITE_ERROR_LOG_INTERVAL_S 30
@@ -809,6 +857,11 @@ enum worker_change worker_compare(struct worker *w, const struct worker_params *
                 c = WORKER_POLICY_CHANGED;
         pthread_mutex_unlock(&w->lock);
         return c;
+}
+
+const char *worker_name(const struct worker *w) {
+        /* The name never changes, so it needs no lock. */
+        return w->params.name;
 }
 
 void worker_free(struct worker *w, int final) {

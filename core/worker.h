@@ -4,24 +4,18 @@
  * The thread owns the target's maps fd, its previous snapshot, its diff
  * buffer and its backup store; nothing else touches them.  Everything the
  * control thread may read or change (state, interval, requests, counters)
- * sits under w->lock.  The worker never exits the process and never prints:
- * it reports through the event callback it was given.
+ * sits under the worker's lock, reached through the functions below.  The
+ * worker never exits the process and never prints: it reports through the
+ * event callback it was given.
  */
 #ifndef MEMMON_CORE_WORKER_H
 #define MEMMON_CORE_WORKER_H
 
-#include <limits.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
-#include "core/backup.h"
-#include "core/diff.h"
-#include "core/maps.h"
 #include "core/policy.h"
-#include "core/proc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,7 +23,7 @@ extern "C" {
 
 enum target_state {
         TARGET_WAITING,         /* no process yet: polled every interval */
-        TARGET_ATTACHED,        /* sampling ("running" in the seed's replies) */
+        TARGET_ATTACHED,        /* sampling ("running" in replies) */
         TARGET_PAUSED,          /* told to pause */
         TARGET_EXITED,          /* the process ended and will not come back */
         TARGET_DENIED,          /* not allowed to read its maps */
@@ -75,14 +69,6 @@ struct worker_status {
         char reason[1024];
 };
 
-/* Enough of a file's stat to tell that it was rewritten or replaced. */
-struct file_stamp {
-        dev_t dev;
-        ino_t ino;
-        off_t size;
-        struct timespec mtime;
-};
-
 enum worker_request {
         REQ_SAMPLE = 1 << 0,    /* sample now (SIGHUP) */
         REQ_BACKUP = 1 << 1,    /* full snapshot now (SIGUSR1, `backup`) */
@@ -94,39 +80,8 @@ enum worker_request {
         REQ_PARAMS = 1 << 7,    /* apply new interval and policy */
 };
 
-struct worker {
-        pthread_t thread;
-        int started;
-        struct worker_env env;
-
-        pthread_mutex_t lock;
-        pthread_cond_t cond;    /* CLOCK_MONOTONIC; wakes those waiting for a request to be done */
-        sem_t wake;             /* posted with every request: wakes the worker */
-        /* Under lock: */
-        struct worker_params params;
-        struct target_policy new_policy; /* with REQ_PARAMS */
-        pid_t new_pid;
-        unsigned requests;
-        uint64_t ticket;        /* requests handed out */
-        uint64_t done;          /* requests completed */
-        int last_result;        /* of the last REQ_BACKUP: 0 or -errno */
-        struct worker_status st;
-        uint64_t first_delay_us;
-
-        /* Thread-owned: */
-        struct proc_id id;
-        int maps_fd;
-        struct file_stamp pidfile_seen;  /* the pidfile as last read */
-        int have_prev;
-        int need_full;
-        unsigned diffs_since_full;
-        struct timespec last_full;      /* CLOCK_MONOTONIC */
-        struct maps_snapshot prev;
-        struct maps_snapshot cur;
-        struct diff diff;
-        struct backup_store store;
-        struct timespec last_error_log; /* rate limit for write errors */
-};
+/* One target's sampling thread; opaque outside worker.c. */
+struct worker;
 
 /* Allocates a worker for params (copied).  first_delay_us spreads first
  * samples of many targets over the interval.  Returns 0 or -errno. */
@@ -154,6 +109,9 @@ enum worker_change {
 
 /* Compares the worker's current parameters with p. */
 enum worker_change worker_compare(struct worker *w, const struct worker_params *p);
+
+/* The target's name (borrowed: valid until worker_free). */
+const char *worker_name(const struct worker *w);
 
 /* Stops the thread (with a final snapshot when final), joins and frees. */
 void worker_free(struct worker *w, int final);
