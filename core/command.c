@@ -11,23 +11,37 @@
 
 #define MAX_ARGS 4
 
-static const char help_text[] =
-        "Commands (prefix @NAME to address one target):\n"
-        "  status              pid, interval, state, regions, last change, backups\n"
-        "  interval <us>       change the sampling interval (also 500ms, 2s)\n"
-        "  pid <new_pid>       watch another process (a new chain starts)\n"
-        "  backup              manual full backup now\n"
-        "  reload              reload the configuration and re-read the maps\n"
-        "  targets             one line per target: name, pid, state, interval\n"
-        "  pause | resume      stop / restart sampling\n"
-        "  help                this list\n"
-        "  quit | stop         stop the agent";
-
 struct parsed {
         char buf[COMMAND_MAX_LINE + 1];
         const char *target;     /* NULL: every target */
         const char *argv[MAX_ARGS];
         int argc;
+};
+
+/* Whom a command addresses. */
+enum scope {
+        SCOPE_ONE,     /* one target: named with @NAME, or the only one */
+        SCOPE_TARGETS, /* the target named with @NAME, or every target */
+        SCOPE_AGENT,   /* the agent itself: @NAME is refused */
+};
+
+struct command;
+
+/* Carries out command c parsed as p; replies and returns as
+ * command_execute() does. */
+typedef int (*command_fn)(struct command_host *h, const struct command *c, const struct parsed *p,
+                          struct strbuf *reply);
+
+struct command {
+        const char *verb;
+        /* NULL: the verb takes no argument; else it takes one, and this is
+         * its usage. */
+        const char *usage;
+        enum scope scope;
+        command_fn run;
+        unsigned request;     /* the worker request, for handlers shared by verbs */
+        const char *synopsis; /* for `help`; NULL: on the line of the row before */
+        const char *help;
 };
 
 /* Splits the line into an optional @target and words.  Returns 0, or
@@ -142,14 +156,21 @@ static int need_one(struct command_host *h, const struct parsed *p, struct selec
         return 0;
 }
 
+/* The workers command c addresses, as its scope says. */
+static int select_scope(struct command_host *h, const struct command *c, const struct parsed *p,
+                        struct selection *sel, struct strbuf *reply) {
+        return c->scope == SCOPE_ONE ? need_one(h, p, sel, reply) : select_targets(h, p, sel, reply);
+}
+
 static void sep(struct strbuf *reply) {
         if (reply->len && reply->s[reply->len - 1] != '\n')
                 strbuf_printf(reply, "\n");
 }
 
-static int cmd_status(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
+static int cmd_status(struct command_host *h, const struct command *c, const struct parsed *p,
+                      struct strbuf *reply) {
         struct selection sel;
-        int r = select_targets(h, p, &sel, reply);
+        int r = select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < sel.n; i++) {
@@ -159,11 +180,8 @@ static int cmd_status(struct command_host *h, const struct parsed *p, struct str
         return 0;
 }
 
-static int cmd_interval(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
-        if (p->argc != 2) {
-                strbuf_printf(reply, "Usage: interval <us> (e.g. interval 1000000, interval 500ms)");
-                return -EINVAL;
-        }
+static int cmd_interval(struct command_host *h, const struct command *c, const struct parsed *p,
+                        struct strbuf *reply) {
         uint64_t us;
         int r = units_parse_interval_us(p->argv[1], &us);
         if (r == -ERANGE) {
@@ -176,7 +194,7 @@ static int cmd_interval(struct command_host *h, const struct parsed *p, struct s
                 return -EINVAL;
         }
         struct selection sel;
-        r = need_one(h, p, &sel, reply);
+        r = select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         struct worker *w = sel.v[0];
@@ -189,11 +207,8 @@ static int cmd_interval(struct command_host *h, const struct parsed *p, struct s
         return 0;
 }
 
-static int cmd_pid(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
-        if (p->argc != 2) {
-                strbuf_printf(reply, "Usage: pid <new_pid>");
-                return -EINVAL;
-        }
+static int cmd_pid(struct command_host *h, const struct command *c, const struct parsed *p,
+                   struct strbuf *reply) {
         pid_t pid;
         if (proc_parse_pid(p->argv[1], strlen(p->argv[1]), &pid) < 0) {
                 strbuf_printf(reply, "Invalid PID: '%s'", p->argv[1]);
@@ -205,7 +220,7 @@ static int cmd_pid(struct command_host *h, const struct parsed *p, struct strbuf
                 return -EINVAL;
         }
         struct selection sel;
-        int r = need_one(h, p, &sel, reply);
+        int r = select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         struct worker *w = sel.v[0];
@@ -266,9 +281,10 @@ static int post_and_wait(struct command_host *h, const struct selection *sel, un
         return 0;
 }
 
-static int cmd_backup(struct command_host *h, const struct parsed *p, struct strbuf *reply) {
+static int cmd_backup(struct command_host *h, const struct command *c, const struct parsed *p,
+                      struct strbuf *reply) {
         struct selection sel;
-        int r = select_targets(h, p, &sel, reply);
+        int r = select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         int failed;
@@ -278,13 +294,15 @@ static int cmd_backup(struct command_host *h, const struct parsed *p, struct str
         return failed ? -EIO : 0;
 }
 
-static int cmd_pause(struct command_host *h, const struct parsed *p, struct strbuf *reply, int pause) {
+/* pause and resume. */
+static int cmd_pause(struct command_host *h, const struct command *c, const struct parsed *p,
+                     struct strbuf *reply) {
         struct selection sel;
-        int r = select_targets(h, p, &sel, reply);
+        int r = select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         int failed;
-        r = post_and_wait(h, &sel, pause ? REQ_PAUSE : REQ_RESUME, &failed, reply);
+        r = post_and_wait(h, &sel, c->request, &failed, reply);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < sel.n; i++) {
@@ -296,7 +314,10 @@ static int cmd_pause(struct command_host *h, const struct parsed *p, struct strb
         return failed ? -ETIMEDOUT : 0;
 }
 
-static int cmd_targets(struct command_host *h, struct strbuf *reply) {
+static int cmd_targets(struct command_host *h, const struct command *c, const struct parsed *p,
+                       struct strbuf *reply) {
+        (void)c;
+        (void)p;
         strbuf_printf(reply, "%-20s %8s %-8s %s", "NAME", "PID", "STATE", "INTERVAL");
         for (size_t i = 0; i < h->sup->n; i++) {
                 struct worker *w = h->sup->workers[i];
@@ -308,11 +329,70 @@ static int cmd_targets(struct command_host *h, struct strbuf *reply) {
         return 0;
 }
 
-static int no_args(const struct parsed *p, struct strbuf *reply) {
-        if (p->argc == 1)
-                return 0;
-        strbuf_printf(reply, "Command rejected: '%s' takes no argument (got '%s')", p->argv[0], p->argv[1]);
-        return -EINVAL;
+static int cmd_help(struct command_host *h, const struct command *c, const struct parsed *p,
+                    struct strbuf *reply);
+
+static int cmd_reload(struct command_host *h, const struct command *c, const struct parsed *p,
+                      struct strbuf *reply) {
+        (void)c;
+        (void)p;
+        return h->reload ? h->reload(h->user, reply) : 0;
+}
+
+/* quit and stop. */
+static int cmd_quit(struct command_host *h, const struct command *c, const struct parsed *p,
+                    struct strbuf *reply) {
+        (void)h;
+        (void)c;
+        (void)p;
+        strbuf_printf(reply, "Exiting...");
+        return COMMAND_QUIT;
+}
+
+/* Every command, in the order `help` lists them.  A row without a synopsis
+ * shares the help line of the row before it. */
+/* clang-format off */
+static const struct command commands[] = {
+        {"status", NULL, SCOPE_TARGETS, cmd_status, 0,
+         "status", "pid, interval, state, regions, last change, backups"},
+        {"interval", "interval <us> (e.g. interval 1000000, interval 500ms)", SCOPE_ONE, cmd_interval, 0,
+         "interval <us>", "change the sampling interval (also 500ms, 2s)"},
+        {"pid", "pid <new_pid>", SCOPE_ONE, cmd_pid, 0,
+         "pid <new_pid>", "watch another process (a new chain starts)"},
+        {"backup", NULL, SCOPE_TARGETS, cmd_backup, 0,
+         "backup", "manual full backup now"},
+        {"reload", NULL, SCOPE_AGENT, cmd_reload, 0,
+         "reload", "reload the configuration and re-read the maps"},
+        {"targets", NULL, SCOPE_AGENT, cmd_targets, 0,
+         "targets", "one line per target: name, pid, state, interval"},
+        {"pause", NULL, SCOPE_TARGETS, cmd_pause, REQ_PAUSE,
+         "pause | resume", "stop / restart sampling"},
+        {"resume", NULL, SCOPE_TARGETS, cmd_pause, REQ_RESUME, NULL, NULL},
+        {"help", NULL, SCOPE_AGENT, cmd_help, 0,
+         "help", "this list"},
+        {"quit", NULL, SCOPE_AGENT, cmd_quit, 0,
+         "quit | stop", "stop the agent"},
+        {"stop", NULL, SCOPE_AGENT, cmd_quit, 0, NULL, NULL},
+};
+/* clang-format on */
+
+static int cmd_help(struct command_host *h, const struct command *c, const struct parsed *p,
+                    struct strbuf *reply) {
+        (void)h;
+        (void)c;
+        (void)p;
+        strbuf_printf(reply, "Commands (prefix @NAME to address one target):");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (commands[i].synopsis)
+                        strbuf_printf(reply, "\n  %-20s%s", commands[i].synopsis, commands[i].help);
+        return COMMAND_OK;
+}
+
+static const struct command *find_command(const char *verb) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(commands[i].verb, verb) == 0)
+                        return &commands[i];
+        return NULL;
 }
 
 int command_execute(struct command_host *h, const char *line, size_t len, struct strbuf *reply) {
@@ -326,39 +406,23 @@ int command_execute(struct command_host *h, const char *line, size_t len, struct
                 strbuf_printf(reply, "Command rejected: '@%s' needs a command", p.target);
                 return -EINVAL;
         }
-        const char *verb = p.argv[0];
-        if (strcmp(verb, "interval") == 0)
-                return cmd_interval(h, &p, reply);
-        if (strcmp(verb, "pid") == 0)
-                return cmd_pid(h, &p, reply);
-        if (strcmp(verb, "status") != 0 && strcmp(verb, "backup") != 0 && strcmp(verb, "reload") != 0 &&
-            strcmp(verb, "targets") != 0 && strcmp(verb, "pause") != 0 && strcmp(verb, "resume") != 0 &&
-            strcmp(verb, "help") != 0 && strcmp(verb, "quit") != 0 && strcmp(verb, "stop") != 0) {
-                strbuf_printf(reply, "Unknown command: '%s' (type 'help' for the list)", verb);
+        const struct command *c = find_command(p.argv[0]);
+        if (!c) {
+                strbuf_printf(reply, "Unknown command: '%s' (type 'help' for the list)", p.argv[0]);
                 return -EINVAL;
         }
-        r = no_args(&p, reply);
-        if (r < 0)
-                return r;
-        if (strcmp(verb, "status") == 0)
-                return cmd_status(h, &p, reply);
-        if (strcmp(verb, "backup") == 0)
-                return cmd_backup(h, &p, reply);
-        if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0)
-                return cmd_pause(h, &p, reply, verb[0] == 'p');
-        if (p.target) {
-                strbuf_printf(reply, "Command rejected: '%s' applies to the whole agent, not to @%s", verb,
+        if (c->usage && p.argc != 2) {
+                strbuf_printf(reply, "Usage: %s", c->usage);
+                return -EINVAL;
+        }
+        if (!c->usage && p.argc != 1) {
+                strbuf_printf(reply, "Command rejected: '%s' takes no argument (got '%s')", c->verb, p.argv[1]);
+                return -EINVAL;
+        }
+        if (c->scope == SCOPE_AGENT && p.target) {
+                strbuf_printf(reply, "Command rejected: '%s' applies to the whole agent, not to @%s", c->verb,
                               p.target);
                 return -EINVAL;
         }
-        if (strcmp(verb, "targets") == 0)
-                return cmd_targets(h, reply);
-        if (strcmp(verb, "help") == 0) {
-                strbuf_printf(reply, "%s", help_text);
-                return COMMAND_OK;
-        }
-        if (strcmp(verb, "reload") == 0)
-                return h->reload ? h->reload(h->user, reply) : 0;
-        strbuf_printf(reply, "Exiting...");
-        return COMMAND_QUIT;
+        return c->run(h, c, &p, reply);
 }
