@@ -1,0 +1,232 @@
+// Facts about processes (core/proc.c): the stat parser, pids as users and
+// pidfiles write them, identities of live processes and zombies, pidfiles
+// and the checks that refuse planted ones, and finding a process by name.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/proc.h"
+
+namespace {
+
+std::string TmpDir() {
+        const char *tmp = getenv("TEST_TMPDIR");
+        std::string d = std::string(tmp ? tmp : "/tmp") + "/proc_" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        mkdir(d.c_str(), 0755);
+        return d;
+}
+
+bool Write(const std::string &path, const std::string &data) {
+        FILE *f = fopen(path.c_str(), "w");
+        if (!f)
+                return false;
+        bool ok = fwrite(data.data(), 1, data.size(), f) == data.size();
+        return fclose(f) == 0 && ok;
+}
+
+// A child named comm (prctl) that waits to be killed.  With exit_at_once it
+// exits at once and stays a zombie until reaped.
+struct Child {
+        pid_t pid = -1;
+        explicit Child(const char *comm = nullptr, bool exit_at_once = false) {
+                int p[2];
+                if (pipe(p) < 0)
+                        abort();
+                pid = fork();
+                if (pid == 0) {
+                        if (comm)
+                                prctl(PR_SET_NAME, comm);
+                        if (exit_at_once)
+                                _exit(0);
+                        (void)!write(p[1], "x", 1);
+                        for (;;)
+                                pause();
+                }
+                close(p[1]);
+                char c;
+                if (!exit_at_once)
+                        (void)!read(p[0], &c, 1); // renamed by now
+                close(p[0]);
+        }
+        ~Child() {
+                if (pid > 0) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, nullptr, 0);
+                }
+        }
+};
+
+TEST(ProcTest, ParseStat) {
+        uint64_t start = 0;
+        char state = 0;
+        std::string fields = " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 98765 20 21\n";
+        std::string line = "1234 (bash)" + fields;
+        ASSERT_EQ(0, proc_parse_stat(line.data(), line.size(), &start, &state));
+        EXPECT_EQ(98765u, start);
+        EXPECT_EQ('S', state);
+        // The command name may hold spaces and parentheses: the last ')' ends it.
+        std::string odd = "1234 (a) b (c) ) )" + fields;
+        ASSERT_EQ(0, proc_parse_stat(odd.data(), odd.size(), &start, nullptr));
+        EXPECT_EQ(98765u, start);
+
+        for (const std::string &bad : {std::string("1234 bash S 1 2"), std::string("1234 (x) S 1 2 3"),
+                                       std::string("1234 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 9x8"),
+                                       std::string("1234 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 "
+                                                   "99999999999999999999999"),
+                                       std::string("")}) {
+                start = 7;
+                EXPECT_EQ(-EINVAL, proc_parse_stat(bad.data(), bad.size(), &start, nullptr)) << bad;
+                EXPECT_EQ(7u, start) << bad;
+        }
+}
+
+TEST(ProcTest, ParsePid) {
+        struct {
+                const char *s;
+                pid_t pid;
+        } good[] = {{"1", 1}, {"1234", 1234}, {" 42\n", 42}, {"\t7\r\n", 7}, {"4194304", PROC_PID_MAX}};
+        for (const auto &g : good) {
+                pid_t pid = 0;
+                EXPECT_EQ(0, proc_parse_pid(g.s, strlen(g.s), &pid)) << g.s;
+                EXPECT_EQ(g.pid, pid) << g.s;
+        }
+        for (const char *bad : {"", " ", "0", "-1", "+1", "4194305", "99999999999999999999", "12a", "1 2", "0x10",
+                                "1.0"}) {
+                pid_t pid = 99;
+                EXPECT_EQ(-EINVAL, proc_parse_pid(bad, strlen(bad), &pid)) << "'" << bad << "'";
+                EXPECT_EQ(99, pid) << bad;
+        }
+        // Only len bytes are read: the rest of the buffer does not count.
+        pid_t pid = 0;
+        EXPECT_EQ(0, proc_parse_pid("12junk", 2, &pid));
+        EXPECT_EQ(12, pid);
+}
+
+TEST(ProcTest, IdentityOfLiveDeadAndZombieProcesses) {
+        struct proc_id self, again;
+        ASSERT_EQ(0, proc_identity(getpid(), &self));
+        EXPECT_EQ(getpid(), self.pid);
+        EXPECT_GT(self.start_time, 0u);
+        ASSERT_EQ(0, proc_identity(getpid(), &again));
+        EXPECT_EQ(self.start_time, again.start_time) << "an instance keeps its start time";
+
+        Child c;
+        struct proc_id cid;
+        ASSERT_EQ(0, proc_identity(c.pid, &cid));
+        EXPECT_GE(cid.start_time, self.start_time) << "a child starts after its parent";
+
+        Child z(nullptr, true);
+        // A zombie is no process to watch.
+        int r = 0;
+        for (int i = 0; i < 2000 && (r = proc_identity(z.pid, &cid)) == 0; i++)
+                usleep(1000);
+        EXPECT_EQ(-ESRCH, r);
+
+        EXPECT_EQ(-ESRCH, proc_identity(0, &cid));
+        EXPECT_EQ(-ESRCH, proc_identity(-5, &cid));
+}
+
+TEST(ProcTest, Uid) {
+        uid_t uid = 12345;
+        ASSERT_EQ(0, proc_uid(getpid(), &uid));
+        EXPECT_EQ(getuid(), uid);
+        Child z(nullptr, true);
+        waitpid(z.pid, nullptr, 0);
+        pid_t gone = z.pid;
+        z.pid = -1;
+        EXPECT_EQ(-ESRCH, proc_uid(gone, &uid));
+}
+
+TEST(ProcTest, ReadPidfile) {
+        std::string d = TmpDir();
+        pid_t pid = 0;
+        ASSERT_TRUE(Write(d + "/ok.pid", "1234\n"));
+        EXPECT_EQ(0, proc_read_pidfile((d + "/ok.pid").c_str(), &pid));
+        EXPECT_EQ(1234, pid);
+        EXPECT_EQ(-ENOENT, proc_read_pidfile((d + "/missing.pid").c_str(), &pid));
+        ASSERT_TRUE(Write(d + "/junk.pid", "12 34\n"));
+        EXPECT_EQ(-EINVAL, proc_read_pidfile((d + "/junk.pid").c_str(), &pid));
+        ASSERT_TRUE(Write(d + "/empty.pid", ""));
+        EXPECT_EQ(-EINVAL, proc_read_pidfile((d + "/empty.pid").c_str(), &pid));
+        // Only 64 bytes are looked at: a file that fills them is not a pidfile.
+        ASSERT_TRUE(Write(d + "/long.pid", "1234" + std::string(60, ' ') + "\n"));
+        EXPECT_EQ(-EINVAL, proc_read_pidfile((d + "/long.pid").c_str(), &pid));
+        ASSERT_EQ(0, symlink("ok.pid", (d + "/link.pid").c_str()));
+        EXPECT_EQ(-ELOOP, proc_read_pidfile((d + "/link.pid").c_str(), &pid));
+        EXPECT_EQ(1234, pid) << "untouched on failure";
+}
+
+TEST(ProcTest, TrustedPidfileRefusesWhatOthersCouldPlant) {
+        std::string d = TmpDir();
+        char why[256] = "";
+        pid_t pid = 0;
+        std::string own = d + "/own.pid";
+        ASSERT_TRUE(Write(own, std::to_string(getpid()) + "\n"));
+        ASSERT_EQ(0, chmod(d.c_str(), 0755));
+        EXPECT_EQ(0, proc_read_pidfile_trusted(own.c_str(), &pid, why, sizeof(why)));
+        EXPECT_EQ(getpid(), pid);
+
+        std::string open_dir = d + "/open";
+        ASSERT_EQ(0, mkdir(open_dir.c_str(), 0777));
+        ASSERT_EQ(0, chmod(open_dir.c_str(), 01777));
+        ASSERT_TRUE(Write(open_dir + "/x.pid", std::to_string(getpid()) + "\n"));
+        EXPECT_EQ(-EPERM, proc_read_pidfile_trusted((open_dir + "/x.pid").c_str(), &pid, why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "world-writable")) << why;
+
+        ASSERT_EQ(0, mkfifo((d + "/fifo.pid").c_str(), 0600));
+        EXPECT_EQ(-EPERM, proc_read_pidfile_trusted((d + "/fifo.pid").c_str(), &pid, why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "not a regular file")) << why;
+
+        // A file owned by another user (65534) naming our process.
+        std::string other = d + "/other.pid";
+        ASSERT_TRUE(Write(other, std::to_string(getpid()) + "\n"));
+        if (getuid() == 65534 || chown(other.c_str(), 65534, 65534) < 0) {
+                GTEST_SKIP() << "cannot give a pidfile to uid 65534 here (not root, or a sandbox that maps only "
+                                "uid 0): "
+                             << strerror(errno);
+        }
+        EXPECT_EQ(-EPERM, proc_read_pidfile_trusted(other.c_str(), &pid, why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "of another user")) << why;
+}
+
+TEST(ProcTest, FindByNameFindsTheOldest) {
+        // A name no other process has.
+        std::string name = "mmpt" + std::to_string(getpid() % 100000);
+        struct proc_id id;
+        EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), &id));
+        Child first(name.c_str());
+        ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
+        EXPECT_EQ(first.pid, id.pid);
+        Child second(name.c_str());
+        ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
+        EXPECT_EQ(first.pid, id.pid) << "the oldest of two wins";
+        kill(first.pid, SIGKILL);
+        waitpid(first.pid, nullptr, 0);
+        first.pid = -1;
+        ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
+        EXPECT_EQ(second.pid, id.pid);
+}
+
+TEST(ProcTest, FindByNameSkipsTheCaller) {
+        char comm[32] = "";
+        ASSERT_EQ(0, prctl(PR_GET_NAME, comm));
+        std::string name = "mmself" + std::to_string(getpid() % 100000);
+        ASSERT_EQ(0, prctl(PR_SET_NAME, name.c_str()));
+        struct proc_id id;
+        EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), &id));
+        prctl(PR_SET_NAME, comm);
+}
+
+} // namespace
