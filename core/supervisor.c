@@ -109,20 +109,29 @@ int supervisor_apply(struct supervisor *s, const struct worker_params *targets, 
                         if (r < 0)
                                 return r;
                         c.added++;
-                } else if (worker_compare(w, p) == WORKER_SELECTOR_CHANGED) {
+                        continue;
+                }
+                /* Compared once, under one lock: what is decided is what
+                 * the worker was at that moment. */
+                switch (worker_compare(w, p)) {
+                case WORKER_SELECTOR_CHANGED:
                         r = supervisor_remove(s, p->name, 1);
                         if (r == 0)
                                 r = supervisor_add(s, p, 0);
                         if (r < 0)
                                 return r;
                         c.restarted++;
-                } else if (worker_compare(w, p) == WORKER_POLICY_CHANGED) {
+                        break;
+                case WORKER_POLICY_CHANGED: {
                         int64_t t = worker_post(w, REQ_PARAMS, 0, p);
                         if (t < 0)
                                 return (int)t;
                         c.changed++;
-                } else {
+                        break;
+                }
+                case WORKER_SAME:
                         c.kept++;
+                        break;
                 }
         }
         if (ret)
