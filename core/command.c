@@ -257,6 +257,7 @@ static int post_and_wait(struct command_host *h, const struct selection *sel, un
                 }
                 if (!(req & REQ_BACKUP))
                         continue;
+                char eb[128];
                 int r = worker_last_result(w);
                 sep(reply);
                 if (r == 0) {
@@ -272,7 +273,8 @@ static int post_and_wait(struct command_host *h, const struct selection *sel, un
                                               target_state_name(st.state), st.reason[0] ? ": " : "",
                                               st.reason);
                         else
-                                strbuf_printf(reply, "%s: backup failed: %s", name, strerror(-r));
+                                strbuf_printf(reply, "%s: backup failed: %s", name,
+                                              strerror_r(-r, eb, sizeof(eb)));
                 }
         }
         if (t != stack)

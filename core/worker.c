@@ -60,6 +60,9 @@ struct worker {
         struct timespec last_error_log; /* rate limit for write errors */
 };
 
+/* Room for strerror_r's message: strerror() is not safe in worker threads. */
+#define ERRBUF 128
+
 /* How often the same write error is logged again while it persists. */
 #define WRITE_ERROR_LOG_INTERVAL_S 30
 
@@ -210,6 +213,7 @@ static int ensure_store(struct worker *w) {
 }
 
 static void write_failed(struct worker *w, const char *what, int err) {
+        char eb[ERRBUF];
         struct timespec now = mono_now();
         pthread_mutex_lock(&w->lock);
         w->st.write_errors++;
@@ -221,7 +225,7 @@ static void write_failed(struct worker *w, const char *what, int err) {
                 emit(w, LOG_ERROR,
                      "cannot write %s in %s: %s (%llu failed writes so far; sampling goes on and a full "
                      "snapshot is written once writing works again)",
-                     what, w->params.backup_dir, strerror(-err), (unsigned long long)errors);
+                     what, w->params.backup_dir, strerror_r(-err, eb, sizeof(eb)), (unsigned long long)errors);
         }
 }
 
@@ -235,11 +239,12 @@ static void write_recovered(struct worker *w) {
 static void apply_retention(struct worker *w) {
         if (w->params.policy.keep_full == 0 && w->params.policy.max_bytes == 0)
                 return;
+        char eb[ERRBUF];
         int r = backup_retention(&w->store, w->params.policy.keep_full, w->params.policy.max_bytes);
         if (r > 0)
                 emit(w, LOG_DEBUG, "retention deleted %d old files", r);
         else if (r < 0)
-                emit(w, LOG_WARN, "retention in %s failed: %s", w->params.backup_dir, strerror(-r));
+                emit(w, LOG_WARN, "retention in %s failed: %s", w->params.backup_dir, strerror_r(-r, eb, sizeof(eb)));
 }
 
 /* Writes a full snapshot of s.  Returns 0 or -errno (already logged). */
@@ -330,6 +335,7 @@ static pid_t pidfile_moved(struct worker *w) {
  * with a reason written. */
 static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t size) {
         const struct worker_params *p = &w->params;
+        char eb[ERRBUF];
         pid_t pid = 0;
         int r;
         switch (p->selector) {
@@ -354,7 +360,7 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                         else if (r == -EINVAL)
                                 snprintf(reason, size, "pidfile %s holds no valid pid", p->pidfile);
                         else
-                                snprintf(reason, size, "pidfile %s: %s", p->pidfile, strerror(-r));
+                                snprintf(reason, size, "pidfile %s: %s", p->pidfile, strerror_r(-r, eb, sizeof(eb)));
                         return r;
                 }
                 break;
@@ -432,19 +438,22 @@ static void lost(struct worker *w) {
                 fire(w, EV_ENDED, "process exited; waiting for a new one");
 }
 
-/* Reads the maps into w->cur.  Returns 0, or -ESRCH when the instance is
- * gone, or another -errno. */
 /* The address space the maps fd was opened on is gone: the process exited,
  * or it called exec and has a new one.  For an exec, reopens and re-reads.
  * Returns 0, or -ESRCH when the instance is gone. */
 static int reopen_after_exec(struct worker *w) {
-        struct proc_id now;
-        if (proc_identity(w->id.pid, &now) < 0 || now.start_time != w->id.start_time)
-                return -ESRCH;
         close_maps(w);
         int fd = maps_open(w->id.pid);
         if (fd < 0)
-                return fd == -ESRCH ? -ESRCH : fd;
+                return fd;
+        /* Open first, then check the instance, as attach() does: checked
+         * first, the pid could be reused before the open and the maps read
+         * would be another process's. */
+        struct proc_id now;
+        if (proc_identity(w->id.pid, &now) < 0 || now.start_time != w->id.start_time) {
+                close(fd);
+                return -ESRCH;
+        }
         w->maps_fd = fd;
         int r = maps_read_fd(w->maps_fd, &w->cur);
         if (r < 0)
@@ -493,6 +502,7 @@ static void note_change(struct worker *w) {
 
 /* One sample: read, and when the text changed, parse, diff and write. */
 static int sample(struct worker *w) {
+        char eb[ERRBUF];
         pid_t moved;
 
         if (w->maps_fd >= 0 && w->params.selector == SELECT_PIDFILE && (moved = pidfile_moved(w)) > 0) {
@@ -515,7 +525,7 @@ static int sample(struct worker *w) {
                 return r;
         }
         if (r < 0) {
-                emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid, strerror(-r));
+                emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid, strerror_r(-r, eb, sizeof(eb)));
                 return r;
         }
         pthread_mutex_lock(&w->lock);
@@ -554,7 +564,8 @@ static int sample(struct worker *w) {
                 else if (r == -ESRCH)
                         lost(w);
                 else
-                        emit(w, LOG_ERROR, "cannot parse /proc/%d/maps: %s", (int)w->id.pid, strerror(-r));
+                        emit(w, LOG_ERROR, "cannot parse /proc/%d/maps: %s", (int)w->id.pid,
+                             strerror_r(-r, eb, sizeof(eb)));
                 return r;
         }
         w->cur.checksum = maps_checksum(w->cur.text, w->cur.len);
@@ -567,7 +578,7 @@ static int sample(struct worker *w) {
         } else {
                 r = diff_compute(&w->prev, &w->cur, &w->diff);
                 if (r < 0) {
-                        emit(w, LOG_ERROR, "diff failed: %s", strerror(-r));
+                        emit(w, LOG_ERROR, "diff failed: %s", strerror_r(-r, eb, sizeof(eb)));
                         return r;
                 }
                 if (full_due(w))
@@ -711,6 +722,31 @@ static void *worker_main(void *arg) {
         }
 }
 
+/* Initialises the lock, the condition (on CLOCK_MONOTONIC) and the
+ * semaphore.  Returns 0 or -errno, with none of them left initialised. */
+static int sync_init(struct worker *w) {
+        pthread_condattr_t ca;
+        int cond = 0, mutex = 0;
+        int r = -pthread_condattr_init(&ca);
+        if (r < 0)
+                return r;
+        r = -pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        if (r == 0)
+                cond = (r = -pthread_cond_init(&w->cond, &ca)) == 0;
+        pthread_condattr_destroy(&ca);
+        if (r == 0)
+                mutex = (r = -pthread_mutex_init(&w->lock, NULL)) == 0;
+        if (r == 0 && sem_init(&w->wake, 0, 0) < 0)
+                r = -errno;
+        if (r < 0) {
+                if (mutex)
+                        pthread_mutex_destroy(&w->lock);
+                if (cond)
+                        pthread_cond_destroy(&w->cond);
+        }
+        return r;
+}
+
 int worker_new(const struct worker_params *params, const struct worker_env *env, uint64_t first_delay_us,
                struct worker **ret) {
         struct worker *w = mm_calloc(1, sizeof(*w));
@@ -721,13 +757,12 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
                 mm_free(w);
                 return r;
         }
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&w->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        pthread_mutex_init(&w->lock, NULL);
-        sem_init(&w->wake, 0, 0);
+        r = sync_init(w);
+        if (r < 0) {
+                worker_params_fini(&w->params);
+                mm_free(w);
+                return r;
+        }
         w->env = *env;
         w->maps_fd = -1;
         w->first_delay_us = first_delay_us;
@@ -802,6 +837,8 @@ int64_t worker_set_interval(struct worker *w, uint64_t interval_us) {
 }
 
 int worker_wait(struct worker *w, int64_t ticket, int timeout_ms) {
+        if (ticket < 0)
+                return (int)ticket;
         struct timespec dl = mono_now();
         int64_t end = ts_us(&dl) + (int64_t)timeout_ms * 1000;
         dl = us_ts(end);

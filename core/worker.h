@@ -96,7 +96,9 @@ int64_t worker_post(struct worker *w, unsigned requests, pid_t new_pid, const st
  * or -errno. */
 int64_t worker_set_interval(struct worker *w, uint64_t interval_us);
 /* Waits until the request with that ticket is done, at most timeout_ms.
- * Returns 0 or -ETIMEDOUT. */
+ * Returns 0 or -ETIMEDOUT; a negative ticket (the -errno of a failed
+ * worker_post) is returned at once, so that a caller may pass what
+ * worker_post returned without checking it first. */
 int worker_wait(struct worker *w, int64_t ticket, int timeout_ms);
 /* The result of the last backup request (0 or -errno). */
 int worker_last_result(struct worker *w);

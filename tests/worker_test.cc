@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <semaphore.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -17,6 +20,30 @@ extern "C" {
 #include "core/alloc.h"
 #include "core/backup_read.h"
 #include "core/worker.h"
+}
+
+// worker_test is linked with -Wl,--wrap=sem_init,--wrap=pthread_mutex_init
+// so that a test can make those calls fail.
+static std::atomic<int> fail_sem_init{0};
+static std::atomic<int> fail_mutex_init{0};
+
+extern "C" {
+int __real_sem_init(sem_t *sem, int pshared, unsigned value);
+int __real_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a);
+
+int __wrap_sem_init(sem_t *sem, int pshared, unsigned value) {
+        if (fail_sem_init) {
+                errno = ENOSPC;
+                return -1;
+        }
+        return __real_sem_init(sem, pshared, value);
+}
+
+int __wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a) {
+        if (fail_mutex_init)
+                return EAGAIN;
+        return __real_pthread_mutex_init(m, a);
+}
 }
 
 namespace {
@@ -225,6 +252,69 @@ TEST_F(WorkerTest, MissingProcessWaits) {
         worker_get_status(w, &st);
         EXPECT_EQ(TARGET_ATTACHED, st.state);
         EXPECT_EQ(child.pid, st.pid);
+}
+
+// A failed worker_post's error passed on to worker_wait comes back at once,
+// not after the timeout.
+TEST_F(WorkerTest, WaitOnAFailedPostReturnsItsError) {
+        EXPECT_EQ(-ENOMEM, worker_wait(w, -ENOMEM, 500));
+        EXPECT_EQ(-EINVAL, worker_wait(w, -EINVAL, 500));
+}
+
+// Every initialisation is checked: a worker whose semaphore or lock cannot
+// be made is not made (and nothing leaks, which ASan checks).
+TEST_F(WorkerTest, FailedSyncInitFailsCleanly) {
+        struct worker *other = reinterpret_cast<struct worker *>(0x1);
+        struct worker_env env = {Events::Cb, &events};
+        struct worker_params p = Params();
+        fail_sem_init = 1;
+        EXPECT_EQ(-ENOSPC, worker_new(&p, &env, 0, &other));
+        fail_sem_init = 0;
+        fail_mutex_init = 1;
+        EXPECT_EQ(-EAGAIN, worker_new(&p, &env, 0, &other));
+        fail_mutex_init = 0;
+        EXPECT_EQ(reinterpret_cast<struct worker *>(0x1), other) << "*ret untouched on failure";
+        ASSERT_EQ(0, worker_new(&p, &env, 0, &other));
+        worker_free(other, 0);
+}
+
+// A process that calls exec keeps its pid and start time: the target reopens
+// its maps and the chain goes on with a diff, no new chain.
+TEST_F(WorkerTest, ExecContinuesTheChain) {
+        int go[2], done[2];
+        ASSERT_EQ(0, pipe(go));
+        ASSERT_EQ(0, pipe2(done, O_CLOEXEC));
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+                char c;
+                close(go[1]);
+                close(done[0]);
+                if (read(go[0], &c, 1) == 1)
+                        execl("/bin/sleep", "sleep", "1000", (char *)nullptr);
+                _exit(127);
+        }
+        close(go[0]);
+        close(done[1]);
+        struct worker_params p = Params();
+        p.pid = pid;
+        ASSERT_NO_FATAL_FAILURE(Remake(p));
+        ASSERT_EQ(0, worker_tick(w));
+        ASSERT_EQ(1, write(go[1], "x", 1));
+        char c;
+        // The close-on-exec pipe ends when the new image is in place.
+        EXPECT_EQ(0, read(done[0], &c, 1));
+        EXPECT_EQ(0, worker_tick(w));
+        struct worker_status st;
+        worker_get_status(w, &st);
+        EXPECT_EQ(TARGET_ATTACHED, st.state);
+        EXPECT_EQ(pid, st.pid);
+        EXPECT_EQ(1u, st.full_written) << "no new chain";
+        EXPECT_GE(st.diffs_written, 1u);
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        close(go[1]);
+        close(done[0]);
 }
 
 }  // namespace
