@@ -75,8 +75,7 @@ struct agent {
         char *prog_target;              /* the `-- PROG` target */
         int prog_status;                /* its $? when it ended by itself */
         int prog_done;
-        struct agent_log log;
-        int log_open;
+        struct agent_log *log;          /* NULL until open */
         struct supervisor sup;
         int sup_init;
         int sig_fd;

@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,19 @@ struct log_target {
         char name[];
 };
 
+struct agent_log {
+        pthread_mutex_t lock;           /* the files and fds below */
+        char *dir;                      /* the logs folder */
+        int dir_fd;                     /* open on it; files are opened under it */
+        int main_fd;                    /* monitor.log */
+        int per_target;                 /* also write logs/<target>.log */
+        int mirror_fd;                  /* -1, or stderr in -f mode */
+        /* Read by every thread that logs, set by a reload: atomic, not
+         * under the lock, so that a line below the level costs nothing. */
+        atomic_int level;
+        struct log_target *targets;     /* lazily opened per-target files */
+};
+
 static int open_log_file(int dir_fd, const char *name) {
         int fd = fs_open_at(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd < 0)
@@ -27,29 +43,41 @@ static int open_log_file(int dir_fd, const char *name) {
         return fd;
 }
 
-int agent_log_open(struct agent_log *l, const char *dir, int per_target, int mirror_fd, enum log_level level) {
-        memset(l, 0, sizeof(*l));
+int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level level, struct agent_log **ret) {
+        struct agent_log *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
         l->dir_fd = -1;
         l->main_fd = -1;
+        int r = -pthread_mutex_init(&l->lock, NULL);
+        if (r < 0) {
+                free(l);
+                return r;
+        }
         l->dir = strdup(dir);
-        if (!l->dir)
-                return -ENOMEM;
-        int r = fs_open_dir_at(AT_FDCWD, dir);
+        r = l->dir ? fs_open_dir_at(AT_FDCWD, dir) : -ENOMEM;
         if (r >= 0) {
                 l->dir_fd = r;
                 r = l->main_fd = open_log_file(l->dir_fd, "monitor.log");
         }
         if (r < 0) {
-                fs_close(&l->dir_fd);
-                free(l->dir);
-                l->dir = NULL;
+                agent_log_free(l);
                 return r;
         }
-        pthread_mutex_init(&l->lock, NULL);
         l->per_target = per_target;
         l->mirror_fd = mirror_fd;
-        l->level = level;
+        atomic_init(&l->level, (int)level);
+        *ret = l;
         return 0;
+}
+
+void agent_log_set_level(struct agent_log *l, enum log_level level) {
+        atomic_store_explicit(&l->level, (int)level, memory_order_relaxed);
+}
+
+/* True when a line of this level is written. */
+static int wanted(struct agent_log *l, enum log_level level) {
+        return l && (int)level <= atomic_load_explicit(&l->level, memory_order_relaxed);
 }
 
 static void close_targets(struct agent_log *l) {
@@ -64,15 +92,15 @@ static void close_targets(struct agent_log *l) {
         l->targets = NULL;
 }
 
-void agent_log_close(struct agent_log *l) {
-        if (!l->dir)
+void agent_log_free(struct agent_log *l) {
+        if (!l)
                 return;
         close_targets(l);
         fs_close(&l->main_fd);
         fs_close(&l->dir_fd);
         free(l->dir);
-        l->dir = NULL;
         pthread_mutex_destroy(&l->lock);
+        free(l);
 }
 
 int agent_log_reopen(struct agent_log *l) {
@@ -179,7 +207,7 @@ static void log_line(struct agent_log *l, const char *target, enum log_level lev
 }
 
 void agent_log(struct agent_log *l, const char *target, enum log_level level, const char *fmt, ...) {
-        if (level > l->level)
+        if (!wanted(l, level))
                 return;
         char msg[4096];
         va_list ap;
@@ -192,7 +220,7 @@ void agent_log(struct agent_log *l, const char *target, enum log_level level, co
 }
 
 void agent_log_lines(struct agent_log *l, const char *target, enum log_level level, const char *text) {
-        if (level > l->level)
+        if (!wanted(l, level))
                 return;
         while (*text) {
                 const char *nl = strchr(text, '\n');
@@ -204,7 +232,7 @@ void agent_log_lines(struct agent_log *l, const char *target, enum log_level lev
 
 void agent_log_event(void *user, const char *target, enum log_level level, const char *msg) {
         struct agent_log *l = user;
-        if (level > l->level)
+        if (!wanted(l, level))
                 return;
         log_line(l, target, level, msg, strlen(msg));
 }

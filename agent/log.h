@@ -3,39 +3,35 @@
  *
  * logs/monitor.log gets every event, each line tagged with its target;
  * logs/<target>.log gets one target's events when per-target logs are on (not
- * in the seed's single-target layout, where monitor.log is the target's log).
+ * in the single-target layout, where monitor.log is the target's log).
  * A line is written with one write() on an O_APPEND fd, so lines from
  * different threads never interleave.  Files are reopened on SIGHUP for
- * logrotate.
+ * logrotate.  Every function may be called from any thread.
  */
 #ifndef MEMMON_AGENT_LOG_H
 #define MEMMON_AGENT_LOG_H
 
-#include <pthread.h>
-#include <stdarg.h>
+#include "core/policy.h"
 
-#include "core/worker.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-struct log_target;
+struct agent_log;
 
-struct agent_log {
-        pthread_mutex_t lock;
-        char *dir;                      /* the logs folder */
-        int dir_fd;                     /* open on it; files are opened under it */
-        int main_fd;                    /* monitor.log */
-        int per_target;                 /* also write logs/<target>.log */
-        int mirror_fd;                  /* -1, or stderr in -f mode */
-        enum log_level level;
-        struct log_target *targets;     /* lazily opened per-target files */
-};
-
-/* Opens DIR/monitor.log (0600, O_APPEND|O_NOFOLLOW|O_CLOEXEC).  Returns 0 or
- * -errno. */
-int agent_log_open(struct agent_log *l, const char *dir, int per_target, int mirror_fd, enum log_level level);
-void agent_log_close(struct agent_log *l);
+/* Opens DIR/monitor.log (0600, O_APPEND, not through a symlink), logging
+ * lines up to level, and with mirror_fd >= 0 copying every line there too.
+ * Returns 0 with *ret set, or -errno. */
+int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level level, struct agent_log **ret);
+/* Closes every file and frees l; l may be NULL. */
+void agent_log_free(struct agent_log *l);
 /* Reopens every file (after logrotate moved them).  Returns 0 or -errno. */
 int agent_log_reopen(struct agent_log *l);
+/* Changes the level, while other threads log. */
+void agent_log_set_level(struct agent_log *l, enum log_level level);
 
+/* Logs one line (control bytes escaped).  l may be NULL: nothing is
+ * logged. */
 void agent_log(struct agent_log *l, const char *target, enum log_level level, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 /* Logs each line of a multi-line text. */
@@ -44,4 +40,7 @@ void agent_log_lines(struct agent_log *l, const char *target, enum log_level lev
 /* A worker_env event callback; user is the struct agent_log. */
 void agent_log_event(void *user, const char *target, enum log_level level, const char *msg);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -27,7 +27,7 @@ static void run_command(struct agent *a, const char *line, size_t len, FILE *out
         struct strbuf reply;
         strbuf_init(&reply);
         if (!out)
-                agent_log(&a->log, NULL, LOG_INFO, "command: %.*s", (int)(len > 200 ? 200 : len), line);
+                agent_log(a->log, NULL, LOG_INFO, "command: %.*s", (int)(len > 200 ? 200 : len), line);
         int r = command_execute(&host, line, len, &reply);
         if (out) {
                 if (reply.len)
@@ -35,7 +35,7 @@ static void run_command(struct agent *a, const char *line, size_t len, FILE *out
                 fflush(out);
         }
         /* The log keeps every reply, so FIFO users can read them there. */
-        agent_log_lines(&a->log, NULL, r < 0 ? LOG_WARN : LOG_INFO, strbuf_str(&reply));
+        agent_log_lines(a->log, NULL, r < 0 ? LOG_WARN : LOG_INFO, strbuf_str(&reply));
         strbuf_fini(&reply);
         if (r == COMMAND_QUIT)
                 a->quit = 1;
@@ -68,7 +68,7 @@ static int drain_lines(struct agent *a, int fd, struct line_reader *lr, FILE *ou
                                 continue;
                         }
                         if (lr->overlong) {
-                                agent_log(&a->log, NULL, LOG_WARN,
+                                agent_log(a->log, NULL, LOG_WARN,
                                           "%s: line of %zu bytes rejected (longer than %d)", source,
                                           lr->dropped, COMMAND_MAX_LINE);
                                 if (out) {
@@ -113,7 +113,7 @@ static void handle_signals(struct agent *a) {
                         switch (si[i].ssi_signo) {
                         case SIGTERM:
                         case SIGINT:
-                                agent_log(&a->log, NULL, LOG_INFO, "signal %s: stopping",
+                                agent_log(a->log, NULL, LOG_INFO, "signal %s: stopping",
                                           si[i].ssi_signo == SIGTERM ? "TERM" : "INT");
                                 a->quit = 1;
                                 break;
@@ -133,19 +133,19 @@ static void handle_signals(struct agent *a) {
         }
         /* A storm of signals collapses into one action of each kind. */
         if (hup) {
-                int r = agent_log_reopen(&a->log);
+                int r = agent_log_reopen(a->log);
                 if (r == 0 && a->opt.mode == MODE_DAEMON)
                         r = reopen_output(a);
-                agent_log(&a->log, NULL, r < 0 ? LOG_ERROR : LOG_INFO, "SIGHUP: logs reopened%s%s",
+                agent_log(a->log, NULL, r < 0 ? LOG_ERROR : LOG_INFO, "SIGHUP: logs reopened%s%s",
                           r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
                 struct strbuf reply;
                 strbuf_init(&reply);
                 r = agent_reload(a, &reply);
-                agent_log_lines(&a->log, NULL, r < 0 ? LOG_ERROR : LOG_INFO, strbuf_str(&reply));
+                agent_log_lines(a->log, NULL, r < 0 ? LOG_ERROR : LOG_INFO, strbuf_str(&reply));
                 strbuf_fini(&reply);
         }
         if (usr1) {
-                agent_log(&a->log, NULL, LOG_INFO, "SIGUSR1: full backup of every target");
+                agent_log(a->log, NULL, LOG_INFO, "SIGUSR1: full backup of every target");
                 for (size_t i = 0; i < a->sup.n; i++)
                         (void)worker_post(a->sup.workers[i], REQ_BACKUP, 0, NULL);
         }
@@ -170,7 +170,7 @@ int agent_loop(struct agent *a) {
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        agent_log(&a->log, NULL, LOG_ERROR, "poll: %s", strerror(errno));
+                        agent_log(a->log, NULL, LOG_ERROR, "poll: %s", strerror(errno));
                         return EX_OSERR;
                 }
                 if (p[0].revents)

@@ -173,8 +173,7 @@ static int startup_failed(struct agent *a, int code, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        if (a->log_open)
-                agent_log(&a->log, NULL, LOG_ERROR, "%s", msg);
+        agent_log(a->log, NULL, LOG_ERROR, "%s", msg);
         fprintf(stderr, "agent: %s\n", msg);
         /* The launcher of a daemon hears of it after cleanup(), so that it
          * never sees the pid file or FIFO of a daemon that has failed. */
@@ -265,15 +264,14 @@ static int run_agent(struct agent *a) {
         a->fifo_fd = fifo_open(a->fifo_path, why, sizeof(why));
         if (a->fifo_fd < 0)
                 return startup_failed(a, a->fifo_fd == -EPERM ? EX_NOPERM : EX_CANTCREAT, "%s", why);
-        r = agent_log_open(&a->log, a->logs, !agent_seed_layout(a),
-                           a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1, a->config->log_level);
+        r = agent_log_new(a->logs, !agent_seed_layout(a), a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1,
+                          a->config->log_level, &a->log);
         if (r < 0)
                 return startup_failed(a, EX_CANTCREAT, "cannot open %s/monitor.log: %s", a->logs, strerror(-r));
-        a->log_open = 1;
         if ((r = agent_setup_signals(a)) < 0)
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
 
-        struct worker_env env = {.event = agent_log_event, .user = &a->log};
+        struct worker_env env = {.event = agent_log_event, .user = a->log};
         supervisor_init(&a->sup, &env);
         a->sup_init = 1;
         struct supervisor_changes ch;
@@ -282,7 +280,7 @@ static int run_agent(struct agent *a) {
                 return startup_failed(a, EX_OSERR, "cannot start workers: %s", strerror(-r));
         if (a->opt.prog_argv && !agent_find_child(a, a->prog_target))
                 return startup_failed(a, EX_NOINPUT, "cannot start %s", a->opt.prog_argv[0]);
-        agent_log(&a->log, NULL, LOG_INFO, "memmon %s started (pid %d, %zu targets, base %s, %s mode%s%s)",
+        agent_log(a->log, NULL, LOG_INFO, "memmon %s started (pid %d, %zu targets, base %s, %s mode%s%s)",
                   MEMMON_VERSION, (int)getpid(), a->sup.n, a->base,
                   a->opt.mode == MODE_DAEMON ? "daemon" : a->opt.mode == MODE_INTERACTIVE ? "interactive"
                                                                                             : "foreground",
@@ -292,7 +290,7 @@ static int run_agent(struct agent *a) {
         notify_systemd("READY=1");
         r = agent_loop(a);
         notify_systemd("STOPPING=1");
-        agent_log(&a->log, NULL, LOG_INFO, "stopping");
+        agent_log(a->log, NULL, LOG_INFO, "stopping");
         if (r == 0 && a->opt.prog_argv && a->prog_done) {
                 /* PROG ended by itself: `agent -- PROG` ends as PROG did.
                  * Told to stop, the agent stops PROG and exits 0. */
@@ -311,10 +309,9 @@ static void cleanup(struct agent *a) {
                 close(a->fifo_fd);
                 unlink(a->fifo_path);
         }
-        if (a->log_open) {
-                agent_log(&a->log, NULL, LOG_INFO, "stopped");
-                agent_log_close(&a->log);
-        }
+        agent_log(a->log, NULL, LOG_INFO, "stopped");
+        agent_log_free(a->log);
+        a->log = NULL;
         pidfile_release(a->pid_path, a->pid_fd);
         if (a->sig_fd >= 0)
                 close(a->sig_fd);

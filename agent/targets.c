@@ -46,7 +46,7 @@ static int start_child(struct agent *a, const char *target, char *const argv[]) 
         int held;
         int r = spawn_start(argv, is_prog ? NULL : out, &pid, &held);
         if (r < 0) {
-                agent_log(&a->log, target, LOG_ERROR, "cannot start %s: %s", argv[0], strerror(-r));
+                agent_log(a->log, target, LOG_ERROR, "cannot start %s: %s", argv[0], strerror(-r));
                 return r;
         }
         char *name = strdup(target);
@@ -56,7 +56,7 @@ static int start_child(struct agent *a, const char *target, char *const argv[]) 
                 return -ENOMEM;
         }
         a->children[a->n_children++] = (struct child){.target = name, .pid = pid, .held = held};
-        agent_log(&a->log, target, LOG_INFO, "started %s as pid %d%s", argv[0], (int)pid,
+        agent_log(a->log, target, LOG_INFO, "started %s as pid %d%s", argv[0], (int)pid,
                   held ? " (held at its first instruction until the first snapshot)" : "");
         return 0;
 }
@@ -66,7 +66,7 @@ void agent_stop_child(struct agent *a, struct child *c) {
                 if (c->held)
                         spawn_release(c->pid);
                 int status = spawn_stop(c->pid, CHILD_STOP_GRACE_MS);
-                agent_log(&a->log, c->target, LOG_INFO, "stopped pid %d (exit status %d)", (int)c->pid, status);
+                agent_log(a->log, c->target, LOG_INFO, "stopped pid %d (exit status %d)", (int)c->pid, status);
         }
         forget_child(a, c);
 }
@@ -221,9 +221,9 @@ int agent_reload(void *user, struct strbuf *reply) {
                 }
                 config_errors_fini(&errs);
                 if (strcmp(c->base_dir, a->config->base_dir) != 0)
-                        agent_log(&a->log, NULL, LOG_WARN, "base_dir changed to %s: it takes effect on restart",
+                        agent_log(a->log, NULL, LOG_WARN, "base_dir changed to %s: it takes effect on restart",
                                   c->base_dir);
-                a->log.level = c->log_level;
+                agent_log_set_level(a->log, c->log_level);
                 struct supervisor_changes ch = {0};
                 r = agent_apply_config(a, c, a->config, &ch);
                 config_free(a->config);
@@ -258,7 +258,7 @@ void agent_reap_children(struct agent *a) {
                                 continue;
                         c->reaped = 1;
                         int code = spawn_exit_code(status);
-                        agent_log(&a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid, code);
+                        agent_log(a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid, code);
                         struct worker *w = supervisor_find(&a->sup, c->target);
                         if (w)
                                 (void)worker_wait(w, worker_post(w, REQ_SAMPLE, 0, NULL), REQUEST_TIMEOUT_MS);
