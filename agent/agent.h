@@ -6,6 +6,7 @@
 #ifndef MEMMON_AGENT_AGENT_H
 #define MEMMON_AGENT_AGENT_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,10 @@
 #include "core/command.h"
 #include "core/strbuf.h"
 #include "core/supervisor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #ifndef MEMMON_VERSION
 #define MEMMON_VERSION "0.1.0"
@@ -125,4 +130,7 @@ int agent_setup_signals(struct agent *a);
  * Returns 0 or a sysexits code. */
 int agent_loop(struct agent *a);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

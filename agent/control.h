@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Creates DIR (0700) unless it exists as a directory.  Returns 0 or -errno. */
 int make_dir(const char *path);
 
@@ -39,4 +43,7 @@ void daemon_failed(int code, const char *msg);
 /* sd_notify(3) without libsystemd: sends state to $NOTIFY_SOCKET if set. */
 void notify_systemd(const char *state);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

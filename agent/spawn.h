@@ -12,6 +12,10 @@
 
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Starts argv[0] (searched in PATH) with argv, stdin from /dev/null, and
  * stdout and stderr appended to out_path (0600) or, when it is NULL, the
  * agent's own.  Returns 0 with *ret_pid set and *ret_stopped telling whether
@@ -26,4 +30,7 @@ int spawn_stop(pid_t pid, int grace_ms);
 /* The shell-style status ($?) of a waitpid() status. */
 int spawn_exit_code(int status);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

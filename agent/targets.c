@@ -71,7 +71,8 @@ void agent_stop_child(struct agent *a, struct child *c) {
         forget_child(a, c);
 }
 
-/* Worker parameters for one configured target; the caller finalises them. */
+/* Worker parameters for one configured target (an exec target's pid is
+ * set once its program runs); the caller finalises them. */
 static int target_params(struct agent *a, const struct target_config *t, struct worker_params *ret) {
         char dir[PATH_MAX];
         if (agent_seed_layout(a)) {
@@ -89,11 +90,16 @@ static int target_params(struct agent *a, const struct target_config *t, struct 
                 .backup_dir = dir,
                 .policy = t->policy,
         };
-        if (t->sel == SELECT_EXEC) {
-                struct child *c = agent_find_child(a, t->name);
-                p.pid = c ? c->pid : 0;
-        }
         return worker_params_copy(ret, &p);
+}
+
+/* Has w take a sample now and waits until it did (the first snapshot of a
+ * held program, the last one of a program that ended). */
+static void sample_now(struct agent *a, struct worker *w) {
+        int64_t t = worker_post(w, REQ_SAMPLE, 0, NULL);
+        int r = t < 0 ? (int)t : worker_wait(w, t, REQUEST_TIMEOUT_MS);
+        if (r < 0)
+                agent_log(a->log, worker_name(w), LOG_WARN, "could not sample now: %s", strerror(-r));
 }
 
 /* Makes the running targets match cfg: starts the programs of new exec
@@ -101,8 +107,20 @@ static int target_params(struct agent *a, const struct target_config *t, struct 
  * their first snapshot is taken, and stops programs of removed targets.
  * old is the configuration in force before (NULL at start). */
 int agent_apply_config(struct agent *a, const struct config *cfg, const struct config *old,
-                        struct supervisor_changes *ret) {
+                       struct supervisor_changes *ret) {
+        struct supervisor_changes none = {0};
         int r = 0;
+        if (ret)
+                *ret = none;
+        /* What can fail without touching the running targets is done
+         * first: a failure here leaves everything as it was. */
+        struct worker_params *v = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        size_t n = 0;
+        for (; n < cfg->n_targets; n++)
+                if ((r = target_params(a, &cfg->targets[n], &v[n])) < 0)
+                        goto finish;
         for (size_t i = 0; i < cfg->n_targets; i++) {
                 const struct target_config *t = &cfg->targets[i];
                 if (t->sel != SELECT_EXEC)
@@ -113,19 +131,10 @@ int agent_apply_config(struct agent *a, const struct config *cfg, const struct c
                         agent_stop_child(a, c), c = NULL;
                 if (!c)
                         (void)start_child(a, t->name, t->argv);
+                c = agent_find_child(a, t->name);
+                v[i].pid = c ? c->pid : 0;
         }
-        struct worker_params *v = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        size_t n = 0;
-        for (; n < cfg->n_targets; n++)
-                if ((r = target_params(a, &cfg->targets[n], &v[n])) < 0)
-                        break;
-        if (r == 0)
-                r = supervisor_apply(&a->sup, v, n, ret);
-        for (size_t i = 0; i < n; i++)
-                worker_params_fini(&v[i]);
-        free(v);
+        r = supervisor_apply(&a->sup, v, n, ret);
         for (size_t i = 0; i < a->n_children;) {
                 struct child *c = &a->children[i];
                 if (!config_find_target(cfg, c->target)) {
@@ -135,12 +144,16 @@ int agent_apply_config(struct agent *a, const struct config *cfg, const struct c
                 if (c->held) {
                         struct worker *w = supervisor_find(&a->sup, c->target);
                         if (w)
-                                (void)worker_wait(w, worker_post(w, REQ_SAMPLE, 0, NULL), REQUEST_TIMEOUT_MS);
+                                sample_now(a, w);
                         spawn_release(c->pid);
                         c->held = 0;
                 }
                 i++;
         }
+finish:
+        for (size_t i = 0; i < n; i++)
+                worker_params_fini(&v[i]);
+        free(v);
         return r;
 }
 
@@ -223,18 +236,28 @@ int agent_reload(void *user, struct strbuf *reply) {
                 if (strcmp(c->base_dir, a->config->base_dir) != 0)
                         agent_log(a->log, NULL, LOG_WARN, "base_dir changed to %s: it takes effect on restart",
                                   c->base_dir);
-                agent_log_set_level(a->log, c->log_level);
                 struct supervisor_changes ch = {0};
                 r = agent_apply_config(a, c, a->config, &ch);
+                if (r < 0) {
+                        /* The old configuration stays the one in force, and
+                         * the reply says what, if anything, changed. */
+                        config_free(c);
+                        if (ch.added + ch.removed + ch.changed + ch.restarted == 0)
+                                strbuf_printf(reply, "Reload failed: %s; still running the previous configuration",
+                                              strerror(-r));
+                        else
+                                strbuf_printf(reply,
+                                              "Reload failed after %u added, %u removed, %u changed, %u "
+                                              "restarted: %s; the previous configuration stays in force",
+                                              ch.added, ch.removed, ch.changed, ch.restarted, strerror(-r));
+                        return r;
+                }
                 config_free(a->config);
                 a->config = c;
+                agent_log_set_level(a->log, c->log_level);
                 strbuf_printf(reply, "Configuration reloaded: %u added, %u removed, %u changed, %u restarted, "
                                      "%u unchanged",
                               ch.added, ch.removed, ch.changed, ch.restarted, ch.kept);
-                if (r < 0) {
-                        strbuf_printf(reply, " (failed: %s)", strerror(-r));
-                        return r;
-                }
         }
         int late = supervisor_post_all(&a->sup, REQ_SAMPLE, REQUEST_TIMEOUT_MS);
         if (reply->len)
@@ -261,7 +284,7 @@ void agent_reap_children(struct agent *a) {
                         agent_log(a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid, code);
                         struct worker *w = supervisor_find(&a->sup, c->target);
                         if (w)
-                                (void)worker_wait(w, worker_post(w, REQ_SAMPLE, 0, NULL), REQUEST_TIMEOUT_MS);
+                                sample_now(a, w);
                         if (a->prog_target && strcmp(c->target, a->prog_target) == 0) {
                                 a->prog_status = code;
                                 a->prog_done = 1;

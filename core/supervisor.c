@@ -86,6 +86,7 @@ int supervisor_post_all(struct supervisor *s, unsigned requests, int timeout_ms)
 int supervisor_apply(struct supervisor *s, const struct worker_params *targets, size_t n,
                      struct supervisor_changes *ret) {
         struct supervisor_changes c = {0};
+        int r;
         /* Removed first, so a name freed and reused never collides. */
         for (size_t i = 0; i < s->n;) {
                 const char *name = worker_name(s->workers[i]);
@@ -103,11 +104,10 @@ int supervisor_apply(struct supervisor *s, const struct worker_params *targets, 
                 const struct worker_params *p = &targets[j];
                 struct worker *w = supervisor_find(s, p->name);
                 uint64_t delay = p->policy.interval_us * j / (n ? n : 1);
-                int r;
                 if (!w) {
                         r = supervisor_add(s, p, delay);
                         if (r < 0)
-                                return r;
+                                goto out;
                         c.added++;
                         continue;
                 }
@@ -119,13 +119,15 @@ int supervisor_apply(struct supervisor *s, const struct worker_params *targets, 
                         if (r == 0)
                                 r = supervisor_add(s, p, 0);
                         if (r < 0)
-                                return r;
+                                goto out;
                         c.restarted++;
                         break;
                 case WORKER_POLICY_CHANGED: {
                         int64_t t = worker_post(w, REQ_PARAMS, 0, p);
-                        if (t < 0)
-                                return (int)t;
+                        if (t < 0) {
+                                r = (int)t;
+                                goto out;
+                        }
                         c.changed++;
                         break;
                 }
@@ -134,7 +136,9 @@ int supervisor_apply(struct supervisor *s, const struct worker_params *targets, 
                         break;
                 }
         }
+        r = 0;
+out:
         if (ret)
                 *ret = c;
-        return 0;
+        return r;
 }

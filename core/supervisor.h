@@ -47,7 +47,9 @@ struct supervisor_changes {
  * final snapshot, new ones start (first samples spread over their
  * interval), targets whose selector changed restart with a new chain, those
  * whose interval or policy changed get it applied in place (same worker,
- * same chain), and untouched ones are left alone.  Returns 0 or -errno. */
+ * same chain), and untouched ones are left alone.  Returns 0 or -errno;
+ * *ret (when not NULL) says what was done, also when a failure stopped it
+ * midway. */
 int supervisor_apply(struct supervisor *s, const struct worker_params *targets, size_t n,
                      struct supervisor_changes *ret);
 
