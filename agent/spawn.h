@@ -16,11 +16,14 @@
 extern "C" {
 #endif
 
-/* Starts argv[0] (searched in PATH) with argv, stdin from /dev/null, and
- * stdout and stderr appended to out_path (0600) or, when it is NULL, the
- * agent's own.  Returns 0 with *ret_pid set and *ret_stopped telling whether
- * it is held stopped after exec, or -errno (failures in the child are
- * reported as -ENOENT, -EACCES, ...). */
+/* Starts argv[0] (searched in PATH as execvp does, scripts without #! run
+ * by /bin/sh) with argv, stdin from /dev/null, and stdout and stderr
+ * appended to out_path (0600, not through a symlink) or, when it is NULL,
+ * the agent's own.  The agent has threads: everything is prepared before the
+ * fork, and the child makes only async-signal-safe calls before exec.
+ * Returns 0 with *ret_pid set and *ret_stopped telling whether it is held
+ * stopped after exec, or -errno (-ENOENT, -EACCES: the program cannot be
+ * found or run; a failure of exec in the child is reported too). */
 int spawn_start(char *const argv[], const char *out_path, pid_t *ret_pid, int *ret_stopped);
 /* Lets a child held by spawn_start() run. */
 void spawn_release(pid_t pid);

@@ -1,0 +1,153 @@
+// Starting watched programs (agent/spawn.c): held at the first instruction
+// until released, stdin from /dev/null, output to a 0600 file, signals
+// unblocked, PATH search and scripts as execvp has them, and every way of
+// failing reported to the caller.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "agent/spawn.h"
+
+namespace {
+
+std::string TmpDir() {
+        const char *tmp = getenv("TEST_TMPDIR");
+        std::string d = std::string(tmp ? tmp : "/tmp") + "/spawn_" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        mkdir(d.c_str(), 0700);
+        return d;
+}
+
+std::string Read(const std::string &path) {
+        std::ifstream in(path);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+}
+
+// The value of a "Key:\tvalue" line of /proc/PID/status.
+std::string StatusField(pid_t pid, const std::string &key) {
+        std::istringstream in(Read("/proc/" + std::to_string(pid) + "/status"));
+        for (std::string line; std::getline(in, line);)
+                if (line.compare(0, key.size() + 1, key + ":") == 0)
+                        return line.substr(line.find_first_not_of(" \t", key.size() + 1));
+        return "";
+}
+
+// Starts argv; returns its pid (or -errno) and whether it is held.
+pid_t Start(std::vector<std::string> args, const std::string &out, int *stopped) {
+        std::vector<char *> argv;
+        for (auto &a : args)
+                argv.push_back(&a[0]);
+        argv.push_back(nullptr);
+        pid_t pid = 0;
+        int r = spawn_start(argv.data(), out.empty() ? nullptr : out.c_str(), &pid, stopped);
+        return r < 0 ? r : pid;
+}
+
+// Lets pid run and returns its $?.
+int Finish(pid_t pid, int stopped) {
+        if (stopped)
+                spawn_release(pid);
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid)
+                return -1;
+        return spawn_exit_code(status);
+}
+
+TEST(SpawnTest, HeldAtItsFirstInstructionUntilReleased) {
+        std::string d = TmpDir(), out = d + "/prog.out";
+        int stopped = 0;
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGHUP);
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &block, &old));
+        pid_t pid = Start({"/bin/sh", "-c", "echo out; echo err >&2; readlink /proc/self/fd/0"}, out, &stopped);
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        ASSERT_GT(pid, 0) << strerror(-pid);
+        if (!stopped) {
+                Finish(pid, stopped);
+                GTEST_SKIP() << "tracing is not permitted here: the program runs at once";
+        }
+        EXPECT_EQ(0u, StatusField(pid, "State").find("t")) << StatusField(pid, "State");
+        EXPECT_EQ("", Read(out)) << "nothing ran yet";
+        EXPECT_EQ("0000000000000000", StatusField(pid, "SigBlk")) << "the agent's blocked signals are not inherited";
+        EXPECT_EQ(0, Finish(pid, stopped));
+        EXPECT_EQ("out\nerr\n/dev/null\n", Read(out));
+        struct stat st;
+        ASSERT_EQ(0, stat(out.c_str(), &st));
+        EXPECT_EQ(0600u, st.st_mode & 07777);
+}
+
+TEST(SpawnTest, FindsProgramsAsExecvpDoes) {
+        std::string d = TmpDir(), out = d + "/prog.out";
+        int stopped = 0;
+        // A bare name is searched in PATH.
+        pid_t pid = Start({"sh", "-c", "exit 3"}, out, &stopped);
+        ASSERT_GT(pid, 0) << strerror(-pid);
+        EXPECT_EQ(3, Finish(pid, stopped));
+
+        // A script without #! is run by /bin/sh, with its arguments.
+        std::string script = d + "/script";
+        std::ofstream(script) << "echo via sh \"$1\"\n";
+        ASSERT_EQ(0, chmod(script.c_str(), 0700));
+        pid = Start({script, "arg"}, out, &stopped);
+        ASSERT_GT(pid, 0) << strerror(-pid);
+        EXPECT_EQ(0, Finish(pid, stopped));
+        EXPECT_NE(std::string::npos, Read(out).find("via sh arg\n")) << Read(out);
+
+        // PATH is searched in order, missing folders skipped.
+        std::string bin = d + "/bin";
+        mkdir(bin.c_str(), 0700);
+        std::ofstream(bin + "/mmtool") << "#!/bin/sh\nexit 7\n";
+        ASSERT_EQ(0, chmod((bin + "/mmtool").c_str(), 0700));
+        std::string saved = getenv("PATH") ? getenv("PATH") : "";
+        setenv("PATH", ("/nonexistent:" + bin + ":/bin").c_str(), 1);
+        pid = Start({"mmtool"}, out, &stopped);
+        setenv("PATH", saved.c_str(), 1);
+        ASSERT_GT(pid, 0) << strerror(-pid);
+        EXPECT_EQ(7, Finish(pid, stopped));
+}
+
+TEST(SpawnTest, FailuresAreReported) {
+        std::string d = TmpDir(), out = d + "/prog.out";
+        int stopped = 0;
+        EXPECT_EQ(-ENOENT, Start({"/nonexistent/prog"}, out, &stopped));
+        EXPECT_EQ(-ENOENT, Start({"memmon-no-such-program"}, out, &stopped));
+        std::ofstream(d + "/plain") << "data\n";
+        ASSERT_EQ(0, chmod((d + "/plain").c_str(), 0600));
+        EXPECT_EQ(-EACCES, Start({d + "/plain"}, out, &stopped));
+        EXPECT_EQ(-EACCES, Start({d}, out, &stopped)) << "a folder";
+        // An output file behind a symlink is refused, and nothing starts.
+        ASSERT_EQ(0, symlink("elsewhere", (d + "/link.out").c_str()));
+        EXPECT_EQ(-ELOOP, Start({"/bin/true"}, d + "/link.out", &stopped));
+        EXPECT_EQ(-1, waitpid(-1, nullptr, WNOHANG)) << "no child left behind";
+}
+
+TEST(SpawnTest, StopEndsAProgramAndGivesItsStatus) {
+        int stopped = 0;
+        pid_t pid = Start({"/bin/sleep", "1000"}, "", &stopped);
+        ASSERT_GT(pid, 0) << strerror(-pid);
+        if (stopped)
+                spawn_release(pid);
+        EXPECT_EQ(128 + SIGTERM, spawn_stop(pid, 10000));
+        EXPECT_EQ(1, spawn_exit_code(0x7f)) << "neither exited nor signalled";
+}
+
+} // namespace
