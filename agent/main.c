@@ -272,7 +272,8 @@ static int run_agent(struct agent *a) {
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
 
         struct worker_env env = {.event = agent_log_event, .user = a->log};
-        supervisor_init(&a->sup, &env);
+        if ((r = supervisor_init(&a->sup, &env)) < 0)
+                return startup_failed(a, EX_OSERR, "cannot start the supervisor: %s", strerror(-r));
         a->sup_init = 1;
         struct supervisor_changes ch;
         r = agent_apply_config(a, a->config, NULL, &ch);

@@ -183,25 +183,33 @@ int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t wh
         return 0;
 }
 
-static int name_matches(int pid, const char *name) {
-        char path[64], buf[PATH_MAX];
-        int n = snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+int proc_comm(pid_t pid, char ret[PROC_COMM_SIZE]) {
+        char path[64], buf[PROC_COMM_SIZE + 1];
+        int n = snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
         if (n < 0 || (size_t)n >= sizeof(path))
-                return 0;
+                return -EINVAL;
         ssize_t len = read_small_file(path, buf, sizeof(buf) - 1);
-        if (len > 0) {
-                if (buf[len - 1] == '\n')
-                        len--;
-                if ((size_t)len == strlen(name) && memcmp(buf, name, (size_t)len) == 0)
-                        return 1;
-        }
-        /* comm is cut at 15 bytes, so longer names are matched on the exe. */
-        n = snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+        if (len < 0)
+                return len == -ENOENT ? -ESRCH : (int)len;
+        if (len > 0 && buf[len - 1] == '\n')
+                len--;
+        if ((size_t)len >= PROC_COMM_SIZE)
+                return -EINVAL;
+        memcpy(ret, buf, (size_t)len);
+        ret[len] = '\0';
+        return 0;
+}
+
+int proc_exe_name(pid_t pid, char ret[PROC_NAME_SIZE]) {
+        char path[64], buf[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
         if (n < 0 || (size_t)n >= sizeof(path))
-                return 0;
-        len = readlink(path, buf, sizeof(buf) - 1);
-        if (len <= 0)
-                return 0;
+                return -EINVAL;
+        ssize_t len = readlink(path, buf, sizeof(buf) - 1);
+        if (len < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        if (len == 0)
+                return -EINVAL;
         buf[len] = '\0';
         const char *del = " (deleted)";
         size_t dl = strlen(del);
@@ -209,32 +217,16 @@ static int name_matches(int pid, const char *name) {
                 buf[len - dl] = '\0';
         const char *base = strrchr(buf, '/');
         base = base ? base + 1 : buf;
-        return strcmp(base, name) == 0;
+        if (strlen(base) >= PROC_NAME_SIZE)
+                return -EINVAL;
+        memcpy(ret, base, strlen(base) + 1);
+        return 0;
 }
 
-int proc_find_by_name(const char *name, struct proc_id *ret) {
-        DIR *d = opendir("/proc");
-        if (!d)
-                return -errno;
-        pid_t self = getpid();
-        struct proc_id best = {0, 0};
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                pid_t pid;
-                if (proc_parse_pid(de->d_name, strlen(de->d_name), &pid) < 0 || pid == self)
-                        continue;
-                if (!name_matches(pid, name))
-                        continue;
-                struct proc_id id;
-                if (proc_identity(pid, &id) < 0)
-                        continue;
-                if (best.pid == 0 || id.start_time < best.start_time ||
-                    (id.start_time == best.start_time && id.pid < best.pid))
-                        best = id;
-        }
-        closedir(d);
-        if (best.pid == 0)
-                return -ESRCH;
-        *ret = best;
-        return 0;
+bool proc_name_matches(pid_t pid, const char *name) {
+        char buf[PROC_NAME_SIZE];
+        if (proc_comm(pid, buf) == 0 && strcmp(buf, name) == 0)
+                return true;
+        /* comm is cut at 15 bytes, so longer names are matched on the exe. */
+        return proc_exe_name(pid, buf) == 0 && strcmp(buf, name) == 0;
 }

@@ -8,6 +8,7 @@
 #ifndef MEMMON_CORE_PROC_H
 #define MEMMON_CORE_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,10 +53,20 @@ int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t wh
 /* The real uid of a live process.  Returns 0 or -errno (-ESRCH). */
 int proc_uid(pid_t pid, uid_t *ret);
 
-/* Finds the oldest live process whose comm or exe basename equals name,
- * skipping the caller's own process.  Returns 0, -ESRCH when none matches,
- * or another -errno. */
-int proc_find_by_name(const char *name, struct proc_id *ret);
+/* Room for a comm (15 bytes and its NUL) and for an exe basename. */
+#define PROC_COMM_SIZE 16
+#define PROC_NAME_SIZE 256
+
+/* The command name of a process (/proc/PID/comm, without its newline).
+ * Returns 0, -ESRCH or another -errno. */
+int proc_comm(pid_t pid, char ret[PROC_COMM_SIZE]);
+/* The basename of a process's executable (" (deleted)" dropped).  Returns
+ * 0, -ESRCH, or another -errno (-EACCES: another user's process without
+ * CAP_SYS_PTRACE). */
+int proc_exe_name(pid_t pid, char ret[PROC_NAME_SIZE]);
+/* True when the process's comm or exe basename is name: how a `match`
+ * target names its process. */
+bool proc_name_matches(pid_t pid, const char *name);
 
 #ifdef __cplusplus
 }

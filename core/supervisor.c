@@ -5,9 +5,14 @@
 
 #include "core/alloc.h"
 
-void supervisor_init(struct supervisor *s, const struct worker_env *env) {
+int supervisor_init(struct supervisor *s, const struct worker_env *env) {
         memset(s, 0, sizeof(*s));
+        int r = proc_scan_init(&s->scan, PROC_SCAN_INTERVAL_US);
+        if (r < 0)
+                return r;
         s->env = *env;
+        s->env.scan = &s->scan;
+        return 0;
 }
 
 void supervisor_fini(struct supervisor *s) {
@@ -19,6 +24,7 @@ void supervisor_fini(struct supervisor *s) {
         mm_free(s->workers);
         s->workers = NULL;
         s->n = s->cap = 0;
+        proc_scan_fini(&s->scan);
 }
 
 struct worker *supervisor_find(const struct supervisor *s, const char *name) {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "core/procscan.h"
 #include "core/worker.h"
 
 #ifdef __cplusplus
@@ -20,10 +21,15 @@ struct supervisor {
         struct worker **workers;        /* owned */
         size_t n;
         size_t cap;
-        struct worker_env env;
+        struct worker_env env;          /* its scan is &scan */
+        /* One scan of /proc for every waiting `match` target, at most once
+         * per PROC_SCAN_INTERVAL_US. */
+        struct proc_scan scan;
 };
 
-void supervisor_init(struct supervisor *s, const struct worker_env *env);
+/* s must stay where it is until supervisor_fini: its workers point into it.
+ * Returns 0 or -errno (then s needs no supervisor_fini). */
+int supervisor_init(struct supervisor *s, const struct worker_env *env);
 /* Stops every worker (no final snapshot) and frees them. */
 void supervisor_fini(struct supervisor *s);
 

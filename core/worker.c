@@ -16,6 +16,7 @@
 #include "core/diff.h"
 #include "core/maps.h"
 #include "core/proc.h"
+#include "core/procscan.h"
 #include "core/str.h"
 
 /* Enough of a file's stat to tell that it was rewritten or replaced. */
@@ -365,7 +366,7 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                 }
                 break;
         case SELECT_MATCH:
-                r = proc_find_by_name(p->match, ret);
+                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, ret) : proc_find_by_name(p->match, ret);
                 if (r < 0)
                         snprintf(reason, size, "no process named %s", p->match);
                 return r;

@@ -32,11 +32,16 @@ enum target_state {
 
 const char *target_state_name(enum target_state s);
 
+struct proc_scan;
+
 /* What a worker needs from the outside, passed in rather than global. */
 struct worker_env {
         /* Called from the worker thread with one message line (no '\n'). */
         void (*event)(void *user, const char *target, enum log_level level, const char *msg);
         void *user;
+        /* Shared by the `match` targets to find their process (see
+         * core/procscan.h); NULL: each scans /proc itself. */
+        struct proc_scan *scan;
 };
 
 /* A target's configuration.  Strings are owned by the struct. */

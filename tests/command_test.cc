@@ -52,7 +52,7 @@ class CommandTest : public ::testing::Test {
                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
                 struct worker_env env = {};
                 env.event = Quiet;
-                supervisor_init(&sup_, &env);
+                ASSERT_EQ(0, supervisor_init(&sup_, &env));
                 host_.sup = &sup_;
                 host_.reload = CountingReload;
                 host_.user = &reloads_;

@@ -12,11 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "core/proc.h"
+#include "core/procscan.h"
 
 namespace {
 
@@ -227,6 +229,32 @@ TEST(ProcTest, FindByNameSkipsTheCaller) {
         struct proc_id id;
         EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), &id));
         prctl(PR_SET_NAME, comm);
+}
+
+// A scan is reused until it is min_interval old: a process that appears in
+// between is not seen, one that exited in between is never given.
+TEST(ProcTest, ScanIsSharedUntilItIsOld) {
+        std::string name = "mmsc" + std::to_string(getpid() % 100000);
+        struct proc_scan s;
+        ASSERT_EQ(0, proc_scan_init(&s, UINT64_C(3600000000)));
+        struct proc_id id;
+        auto first = std::make_unique<Child>(name.c_str());
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
+        EXPECT_EQ(first->pid, id.pid);
+        EXPECT_EQ(1u, proc_scan_count(&s));
+        Child later(name.c_str());
+        first.reset(); // killed and reaped
+        EXPECT_EQ(-ESRCH, proc_scan_find(&s, name.c_str(), &id))
+            << "the exited one is not given, the new one not yet seen";
+        EXPECT_EQ(1u, proc_scan_count(&s)) << "no new scan within the interval";
+        proc_scan_fini(&s);
+
+        ASSERT_EQ(0, proc_scan_init(&s, 0));
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
+        EXPECT_EQ(later.pid, id.pid);
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
+        EXPECT_EQ(2u, proc_scan_count(&s)) << "interval 0: a scan per lookup";
+        proc_scan_fini(&s);
 }
 
 } // namespace

@@ -19,6 +19,8 @@
 
 #include "core/supervisor.h"
 
+#include <sys/prctl.h>
+
 namespace {
 
 struct Sleeper {
@@ -63,7 +65,7 @@ void Quiet(void *, const char *, enum log_level, const char *) {}
 
 // Owns the strings a worker_params points to.
 struct Target {
-        std::string name, dir;
+        std::string name, dir, match;
         struct worker_params p = {};
         Target(const std::string &base, const std::string &n, pid_t pid, uint64_t interval_us = 50000)
             : name(n), dir(base + "/" + n) {
@@ -76,6 +78,11 @@ struct Target {
         const struct worker_params &Params() {
                 p.name = const_cast<char *>(name.c_str());
                 p.backup_dir = const_cast<char *>(dir.c_str());
+                if (!match.empty()) {
+                        p.selector = SELECT_MATCH;
+                        p.pid = 0;
+                        p.match = const_cast<char *>(match.c_str());
+                }
                 return p;
         }
 };
@@ -88,7 +95,7 @@ class SupervisorTest : public ::testing::Test {
                         ::testing::UnitTest::GetInstance()->current_test_info()->name();
                 struct worker_env env = {};
                 env.event = Quiet;
-                supervisor_init(&sup_, &env);
+                ASSERT_EQ(0, supervisor_init(&sup_, &env));
         }
         void TearDown() override {
                 supervisor_fini(&sup_);
@@ -203,6 +210,51 @@ TEST_F(SupervisorTest, AddRemoveAndPostAll) {
         EXPECT_EQ(0, supervisor_remove(&sup_, "a", 0));
         EXPECT_EQ(0u, sup_.n);
         EXPECT_EQ(nullptr, supervisor_find(&sup_, "a"));
+}
+
+// Waiting `match` targets share one scan of /proc, at most one a second
+// however many they are and however fast they tick, and a process that
+// appears is still found.
+TEST_F(SupervisorTest, WaitingMatchTargetsShareOneScanASecond) {
+        std::string name = "mmscan" + std::to_string(getpid() % 100000);
+        std::vector<Target> t;
+        for (int i = 0; i < 8; i++) {
+                t.emplace_back(base_, "m" + std::to_string(i), 0, 10000);
+                t.back().match = name;
+        }
+        ASSERT_EQ(0, Apply(t, nullptr));
+        auto start = std::chrono::steady_clock::now();
+        uint64_t before = proc_scan_count(&sup_.scan);
+        EXPECT_GE(before, 1u) << "attaching at start looked";
+        // A window of time in which 8 targets tick 10 times a second each:
+        // 150 scans of /proc if each scanned alone.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        uint64_t scans = proc_scan_count(&sup_.scan) - before;
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        EXPECT_LE(scans, (uint64_t)secs + 1) << scans << " scans in " << secs << " s";
+        for (auto &x : t)
+                EXPECT_EQ(TARGET_WAITING, Status(x.name).state) << x.name;
+
+        auto appear = std::chrono::steady_clock::now();
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_NAME, name.c_str());
+                for (;;)
+                        pause();
+        }
+        bool all = WaitFor([&] {
+                for (auto &x : t)
+                        if (Status(x.name).state != TARGET_ATTACHED || Status(x.name).pid != pid)
+                                return false;
+                return true;
+        });
+        double found = std::chrono::duration<double>(std::chrono::steady_clock::now() - appear).count();
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        EXPECT_TRUE(all) << "every match target attaches to the new process";
+        RecordProperty("found_after_ms", (int)(found * 1000));
+        fprintf(stderr, "found by all 8 targets %.0f ms after it appeared\n", found * 1000);
 }
 
 } // namespace

@@ -68,7 +68,7 @@ class TargetsTest : public ::testing::Test {
                 struct worker_env env = {};
                 env.event = agent_log_event;
                 env.user = a_->log;
-                supervisor_init(&a_->sup, &env);
+                ASSERT_EQ(0, supervisor_init(&a_->sup, &env));
                 a_->sup_init = 1;
         }
         void TearDown() override {

@@ -141,7 +141,7 @@ class WorkerTest : public ::testing::Test {
         void Remake(const struct worker_params &p) {
                 worker_free(w, 0);
                 w = nullptr;
-                struct worker_env env = {Events::Cb, &events};
+                struct worker_env env = {Events::Cb, &events, nullptr};
                 ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
         }
 
@@ -265,7 +265,7 @@ TEST_F(WorkerTest, WaitOnAFailedPostReturnsItsError) {
 // be made is not made (and nothing leaks, which ASan checks).
 TEST_F(WorkerTest, FailedSyncInitFailsCleanly) {
         struct worker *other = reinterpret_cast<struct worker *>(0x1);
-        struct worker_env env = {Events::Cb, &events};
+        struct worker_env env = {Events::Cb, &events, nullptr};
         struct worker_params p = Params();
         fail_sem_init = 1;
         EXPECT_EQ(-ENOSPC, worker_new(&p, &env, 0, &other));

@@ -81,7 +81,7 @@ int fuzz_command(const uint8_t *data, size_t size) {
 
         if (size == 0)
                 return 0;
-        supervisor_init(&sup, &env);
+        FUZZ_CHECK(supervisor_init(&sup, &env) == 0);
         ntargets = data[0] % 3;
         if (ntargets >= 1)
                 add_idle(&sup, "web");
