@@ -101,9 +101,10 @@ static inline int agent_join_path(char *dst, const char *a, const char *b) {
 
 /* targets.c */
 
-/* True in the seed's layout: a single -p and no configuration; its backups
- * go to backups/full and backups/incremental and its events to monitor.log. */
-int agent_seed_layout(const struct agent *a);
+/* True in the single-target layout: a single -p and no configuration; its
+ * backups go to backups/full and backups/incremental and its events to
+ * monitor.log. */
+int agent_single_target_layout(const struct agent *a);
 struct child *agent_find_child(struct agent *a, const char *target);
 /* Stops the child (SIGTERM, then SIGKILL) unless it already ended, and
  * forgets it. */

@@ -264,7 +264,7 @@ static int run_agent(struct agent *a) {
         a->fifo_fd = fifo_open(a->fifo_path, why, sizeof(why));
         if (a->fifo_fd < 0)
                 return startup_failed(a, a->fifo_fd == -EPERM ? EX_NOPERM : EX_CANTCREAT, "%s", why);
-        r = agent_log_new(a->logs, !agent_seed_layout(a), a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1,
+        r = agent_log_new(a->logs, !agent_single_target_layout(a), a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1,
                           a->config->log_level, &a->log);
         if (r < 0)
                 return startup_failed(a, EX_CANTCREAT, "cannot open %s/monitor.log: %s", a->logs, strerror(-r));

@@ -12,9 +12,7 @@
 #include "agent/agent.h"
 #include "agent/spawn.h"
 
-/* The seed's layout: a single -p and no configuration.  Its backups go to
- * backups/full and backups/incremental and its events to monitor.log. */
-int agent_seed_layout(const struct agent *a) {
+int agent_single_target_layout(const struct agent *a) {
         return !a->config_path[0] && a->opt.n_pids == 1 && !a->opt.prog_argv;
 }
 
@@ -75,7 +73,7 @@ void agent_stop_child(struct agent *a, struct child *c) {
  * set once its program runs); the caller finalises them. */
 static int target_params(struct agent *a, const struct target_config *t, struct worker_params *ret) {
         char dir[PATH_MAX];
-        if (agent_seed_layout(a)) {
+        if (agent_single_target_layout(a)) {
                 if (snprintf(dir, sizeof(dir), "%s", a->backups) >= (int)sizeof(dir))
                         return -ENAMETOOLONG;
         } else if (agent_join_path(dir, a->backups, t->name) < 0) {

@@ -1,11 +1,11 @@
 /*
- * command: the control-plane command language, shared by the FIFO, the
- * interactive prompt and (later) `agent ctl`.
+ * command: the control-plane command language, shared by the FIFO and the
+ * interactive prompt.
  *
  *   [@NAME] VERB [ARG]
  *
  * With @NAME the command addresses one target; without it, every target.
- * Replies for one target use the seed's strings ("Current PID: 1234",
+ * Replies for one target use the single-target strings ("Current PID: 1234",
  * "Interval changed to: 1000000 us", "Manual backup created", "Exiting...").
  */
 #ifndef MEMMON_CORE_COMMAND_H

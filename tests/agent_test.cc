@@ -155,9 +155,9 @@ class AgentTest : public BaseDirTest {
         Daemon *daemon_ = nullptr;
 };
 
-// 1. The seed's daemon: detach, pid file, FIFO, first full backup, a diff per
-// change, the seed's replies, and a clean quit.
-TEST_F(AgentTest, DaemonLifecycleAndSeedReplies) {
+// 1. The single-target daemon: detach, pid file, FIFO, first full backup, a
+// diff per change, the single-target replies, and a clean quit.
+TEST_F(AgentTest, DaemonLifecycleAndSingleTargetReplies) {
         ASSERT_NO_FATAL_FAILURE(StartDaemon(200000));
         EXPECT_TRUE(daemon_->Alive());
         EXPECT_TRUE(IsFifo(P("logs/daemon_fifo")));

@@ -424,7 +424,7 @@ TEST_F(MultiTest, PidfileTargetFollowsRestartedProcess) {
         RunResult v = Verify("app");
         EXPECT_EQ(0, v.code) << v.Describe();
 
-        // One target: commands need no name and replies are the seed's.
+        // One target: commands need no name and replies are the single-target ones.
         r = AskLines("interval 200ms");
         EXPECT_EQ(std::vector<std::string>{"Interval changed to: 200000 us"}, r);
         r = Status("status", 1);

@@ -1398,7 +1398,7 @@ TEST_F(ReliabilityTest, Umask000StillGivesPrivateFiles) {
         ASSERT_TRUE(a.Start(&err)) << err;
         ASSERT_TRUE(b.Start(&err)) << err;
         size_t files = 0;
-        // The seed's single-target layout, then two targets (per-target logs
+        // The single-target layout, then two targets (per-target logs
         // and folders).
         const std::vector<std::vector<std::string>> runs = {
             {"-p", std::to_string(a.pid())},
