@@ -94,38 +94,10 @@ class AgentTest : public BaseDirTest {
                 wpid_ = std::to_string(wl_.pid());
         }
 
-        SpawnOptions AgentOptions(const std::vector<std::string> &args, int mask = -1) const {
-                SpawnOptions o;
-                o.argv = {AgentPath()};
-                o.argv.insert(o.argv.end(), args.begin(), args.end());
-                o.cwd = dir_;
-                o.umask = mask;
-                return o;
-        }
-
-        RunResult RunAgent(const std::vector<std::string> &args, Millis timeout = kLong, int mask = -1) {
-                return RunProcess(AgentOptions(args, mask), timeout);
-        }
-
-        // Runs `agent -p WORKLOAD -d -T interval` and takes charge of the
+        // Runs `agent -d -p WORKLOAD -T interval` and takes charge of the
         // daemon it leaves behind.
         void StartDaemon(unsigned long long interval_us, int mask = -1) {
-                RunResult r = RunAgent({"-p", wpid_, "-d", "-T", std::to_string(interval_us)}, kLong, mask);
-                ASSERT_FALSE(r.timed_out) << r.Describe();
-                ASSERT_EQ(0, r.code) << r.Describe();
-                pid_t pid = 0;
-                ASSERT_TRUE(WaitFor([&] { return (pid = ReadPidFile(P("logs/memmon.pid"))) > 0; }, kShort))
-                    << "no pid in logs/memmon.pid: '" << ReadFileOr(P("logs/memmon.pid")) << "'";
-                daemons_.push_back(std::make_unique<Daemon>(pid));
-                daemon_ = daemons_.back().get();
-        }
-
-        void Send(const std::string &cmd) {
-                ASSERT_TRUE(WriteFifo(P("logs/daemon_fifo"), cmd + "\n")) << "cannot write to the FIFO";
-        }
-
-        std::string Log() const {
-                return ReadFileOr(P("logs/monitor.log"));
+                BaseDirTest::StartDaemon({"-p", wpid_, "-T", std::to_string(interval_us)}, mask);
         }
 
         // Waits until monitor.log holds needle at least `count` times.
@@ -151,8 +123,6 @@ class AgentTest : public BaseDirTest {
 
         Workload wl_;
         std::string wpid_;
-        std::vector<std::unique_ptr<Daemon>> daemons_;
-        Daemon *daemon_ = nullptr;
 };
 
 // 1. The single-target daemon: detach, pid file, FIFO, first full backup, a

@@ -82,18 +82,6 @@ class MultiTest : public BaseDirTest {
                 BaseDirTest::TearDown();
         }
 
-        SpawnOptions AgentOptions(const std::vector<std::string> &args) const {
-                SpawnOptions o;
-                o.argv = {AgentPath()};
-                o.argv.insert(o.argv.end(), args.begin(), args.end());
-                o.cwd = dir_;
-                return o;
-        }
-
-        RunResult RunAgent(const std::vector<std::string> &args, Millis timeout = kLong) {
-                return RunProcess(AgentOptions(args), timeout);
-        }
-
         void WriteConfig(const std::string &text, const std::string &name = "memmon.ini") {
                 ASSERT_TRUE(WriteFile(P(name), text, 0600));
         }
@@ -101,16 +89,7 @@ class MultiTest : public BaseDirTest {
         // Runs `agent -d ARGS` (by default on memmon.ini) and takes charge of
         // the daemon it leaves behind.
         void StartDaemon(const std::vector<std::string> &args = {"-c", "memmon.ini"}) {
-                std::vector<std::string> a = {"-d"};
-                a.insert(a.end(), args.begin(), args.end());
-                RunResult r = RunAgent(a);
-                ASSERT_FALSE(r.timed_out) << r.Describe();
-                ASSERT_EQ(0, r.code) << r.Describe();
-                pid_t pid = 0;
-                ASSERT_TRUE(WaitFor([&] { return (pid = ReadPidFile(P("logs/memmon.pid"))) > 0; }, kShort))
-                    << "no pid in logs/memmon.pid: '" << ReadFileOr(P("logs/memmon.pid")) << "'";
-                daemons_.push_back(std::make_unique<Daemon>(pid));
-                daemon_ = daemons_.back().get();
+                BaseDirTest::StartDaemon(args);
         }
 
         // Stops the daemon with `quit` and expects exit code 0.
@@ -121,13 +100,6 @@ class MultiTest : public BaseDirTest {
                 EXPECT_EQ(0, code);
         }
 
-        void Send(const std::string &cmd) {
-                ASSERT_TRUE(WriteFifo(P("logs/daemon_fifo"), cmd + "\n")) << "cannot write to the FIFO";
-        }
-
-        std::string Log() const {
-                return ReadFileOr(P("logs/monitor.log"));
-        }
         std::string TargetLog(const std::string &target) const {
                 return ReadFileOr(P("logs/" + target + ".log"));
         }
@@ -193,9 +165,6 @@ class MultiTest : public BaseDirTest {
                 EXPECT_TRUE(CopyFile(WorkloadPath(), path, 0755)) << path;
                 return path;
         }
-
-        std::vector<std::unique_ptr<Daemon>> daemons_;
-        Daemon *daemon_ = nullptr;
 };
 
 // 1. Targets by pid, pidfile and match: each gets its own log, backup folders

@@ -480,6 +480,40 @@ void BaseDirTest::TearDown() {
                 DumpBaseOnFailure(dir_);
 }
 
+SpawnOptions BaseDirTest::AgentOptions(const std::vector<std::string> &args, int mask) const {
+        SpawnOptions o;
+        o.argv = {AgentPath()};
+        o.argv.insert(o.argv.end(), args.begin(), args.end());
+        o.cwd = dir_;
+        o.umask = mask;
+        return o;
+}
+
+RunResult BaseDirTest::RunAgent(const std::vector<std::string> &args, Millis timeout, int mask) {
+        return RunProcess(AgentOptions(args, mask), timeout);
+}
+
+void BaseDirTest::StartDaemon(const std::vector<std::string> &args, int mask) {
+        std::vector<std::string> a = {"-d"};
+        a.insert(a.end(), args.begin(), args.end());
+        RunResult r = RunAgent(a, Millis(15000), mask);
+        ASSERT_FALSE(r.timed_out) << r.Describe();
+        ASSERT_EQ(0, r.code) << r.Describe();
+        pid_t pid = 0;
+        ASSERT_TRUE(WaitFor([&] { return (pid = ReadPidFile(P("logs/memmon.pid"))) > 0; }, Millis(5000)))
+            << "no pid in logs/memmon.pid: '" << ReadFileOr(P("logs/memmon.pid")) << "'";
+        daemons_.push_back(std::make_unique<Daemon>(pid));
+        daemon_ = daemons_.back().get();
+}
+
+void BaseDirTest::Send(const std::string &cmd) {
+        ASSERT_TRUE(WriteFifo(P("logs/daemon_fifo"), cmd + "\n")) << "cannot write to the FIFO";
+}
+
+std::string BaseDirTest::Log() const {
+        return ReadFileOr(P("logs/monitor.log"));
+}
+
 std::unique_ptr<Process> Process::Start(const SpawnOptions &opt, std::string *err) {
         if (opt.argv.empty()) {
                 *err = "no argv";

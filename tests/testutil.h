@@ -209,9 +209,10 @@ struct LeftoverKiller {
 };
 
 // The fixture of the integration tests: the test process prepared, a fresh
-// base folder per test (dir_, and P() for a path in it), leftovers killed
-// after the derived fixture's own members are gone, and the folder's tree
-// and logs printed when the test failed.
+// base folder per test (dir_, and P() for a path in it), the agent run in it
+// (as a command or as a daemon the fixture takes charge of), leftovers
+// killed after the derived fixture's own members are gone, and the folder's
+// tree and logs printed when the test failed.
 class BaseDirTest : public ::testing::Test {
       protected:
         void SetUp() override;
@@ -220,8 +221,25 @@ class BaseDirTest : public ::testing::Test {
                 return dir_ + "/" + rel;
         }
 
+        // The agent binary with args, run in dir_ with umask mask (-1: the
+        // test's own).
+        SpawnOptions AgentOptions(const std::vector<std::string> &args, int mask = -1) const;
+        // Runs the agent to completion.
+        RunResult RunAgent(const std::vector<std::string> &args, Millis timeout = Millis(15000), int mask = -1);
+        // Runs `agent -d ARGS`, expects exit 0, and takes charge of the daemon
+        // it leaves behind (daemon_, found through logs/memmon.pid).
+        void StartDaemon(const std::vector<std::string> &args, int mask = -1);
+        // Writes cmd and a newline to the daemon's FIFO.
+        void Send(const std::string &cmd);
+        // logs/monitor.log, or "".
+        std::string Log() const;
+
         LeftoverKiller leftovers_;
         std::string dir_; // its real path
+        // Daemons started by StartDaemon (killed, if still running, before
+        // leftovers_ looks for more); daemon_ is the last one.
+        std::vector<std::unique_ptr<Daemon>> daemons_;
+        Daemon *daemon_ = nullptr;
 };
 
 // The workload (bench/workload): a process whose mappings change on command.
