@@ -1,9 +1,10 @@
 // Replays, through the fuzz targets' own entry functions, every input that
 // once broke one (tests/fuzz/regress/TARGET/) and every seed
-// (tests/fuzz/corpus/TARGET/), so that a fixed bug stays fixed without
-// libFuzzer or clang.  A broken promise aborts the test; the input being run
+// (tests/fuzz/corpus/TARGET/ and the files tests/fuzz/seeds names), so that
+// a fixed bug stays fixed without libFuzzer or clang.  A broken promise aborts the test; the input being run
 // is printed first, so the log names it.
 #include <dirent.h>
+#include <fnmatch.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,15 @@
 
 namespace {
 
-std::string FuzzDir(const std::string &sub) {
+// The root of the runfiles tree: the repository as the test sees it.
+std::string Root() {
         const char *srcdir = getenv("TEST_SRCDIR");
         const char *ws = getenv("TEST_WORKSPACE");
-        return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "memmon") + "/tests/fuzz/" + sub;
+        return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "memmon");
+}
+
+std::string FuzzDir(const std::string &sub) {
+        return Root() + "/tests/fuzz/" + sub;
 }
 
 // The files of a folder, sorted; none when it does not exist (git keeps no
@@ -49,20 +55,45 @@ std::string ReadFile(const std::string &path) {
         return out.str();
 }
 
+// The seeds tests/fuzz/seeds names for target, sorted.
+std::vector<std::string> NamedSeeds(const std::string &target) {
+        std::vector<std::string> v;
+        std::istringstream in(ReadFile(FuzzDir("seeds")));
+        for (std::string line; std::getline(in, line);) {
+                std::istringstream words(line);
+                std::string t, pattern;
+                if (line.empty() || line[0] == '#' || !(words >> t >> pattern) || t != target)
+                        continue;
+                // Only the last component holds wildcards.  (glob(3) itself is
+                // wrapped in this binary for fuzz_config.)
+                size_t slash = pattern.rfind('/');
+                std::string dir = Root() + "/" + pattern.substr(0, slash);
+                for (const std::string &path : Files(dir))
+                        if (fnmatch(pattern.substr(slash + 1).c_str(), path.substr(dir.size() + 1).c_str(), 0) == 0)
+                                v.push_back(path);
+        }
+        std::sort(v.begin(), v.end());
+        return v;
+}
+
 // Runs fn on every regression input and seed of target; returns how many.
 size_t Replay(const std::string &target, int (*fn)(const uint8_t *, size_t)) {
-        size_t n = 0;
-        for (const char *sub : {"regress/", "corpus/"}) {
-                std::string dir = sub + target;
-                for (const std::string &path : Files(FuzzDir(dir))) {
-                        std::string data = ReadFile(path);
-                        fprintf(stderr, "fuzz_%s tests/fuzz/%s/%s (%zu bytes)\n", target.c_str(), dir.c_str(),
-                                path.substr(path.rfind('/') + 1).c_str(), data.size());
-                        EXPECT_EQ(0, fn(reinterpret_cast<const uint8_t *>(data.data()), data.size()));
-                        n++;
-                }
+        std::vector<std::string> paths = Files(FuzzDir("regress/" + target));
+        for (const auto &p : {Files(FuzzDir("corpus/" + target)), NamedSeeds(target)})
+                paths.insert(paths.end(), p.begin(), p.end());
+        for (const std::string &path : paths) {
+                std::string data = ReadFile(path);
+                fprintf(stderr, "fuzz_%s %s (%zu bytes)\n", target.c_str(), path.substr(Root().size() + 1).c_str(),
+                        data.size());
+                EXPECT_EQ(0, fn(reinterpret_cast<const uint8_t *>(data.data()), data.size()));
         }
-        return n;
+        return paths.size();
+}
+
+// The seeds that tests/fuzz/seeds names exist.
+TEST(FuzzRegress, NamedSeedsExist) {
+        EXPECT_GE(NamedSeeds("maps").size(), 4u);
+        EXPECT_GE(NamedSeeds("config").size(), 8u);
 }
 
 TEST(FuzzRegress, Maps) {

@@ -13,8 +13,9 @@
 #   FUZZ_FLAGS        more libFuzzer flags, e.g. -seed=1
 #   CC_FUZZ           the compiler (default: clang)
 #
-# The committed corpus (tests/fuzz/corpus/) is never written to: each run
-# fuzzes a copy in a temporary folder, removed at the end.  Inputs in
+# The committed corpus (tests/fuzz/corpus/, plus the fixtures and shipped
+# files tests/fuzz/seeds names) is never written to: each run fuzzes a copy
+# in a temporary folder, removed at the end.  Inputs in
 # tests/fuzz/regress/<target>/ (the crashes found so far) are replayed first.
 set -euo pipefail
 
@@ -120,6 +121,16 @@ main() {
 		corpus=$work/corpus_$t
 		mkdir -p "$corpus"
 		cp -R "$root/tests/fuzz/corpus/$t/." "$corpus/"
+		while read -r target glob; do
+			[ "$target" = "$t" ] || continue
+			# shellcheck disable=SC2086 # the glob is meant to expand
+			for f in "$root"/$glob; do
+				if [ -f "$f" ]; then
+					rel=${f#"$root"/}
+					cp "$f" "$corpus/seed_${rel//\//_}"
+				fi
+			done
+		done < <(grep -v '^#' "$root/tests/fuzz/seeds")
 		echo "== fuzz_$t: fuzzing for ${secs}s"
 		rc=0
 		# shellcheck disable=SC2086
