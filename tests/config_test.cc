@@ -275,15 +275,6 @@ TEST(ValueTest, MatchNames) {
         EXPECT_NE(empty.Error().find("empty process name"), std::string::npos) << empty.Error();
 }
 
-TEST(ConfigTest, TargetNames) {
-        for (const char *ok : {"web", "a", "A-Z_a.z-0.9", "pid1234", "x.y",
-                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
-                EXPECT_EQ(target_name_valid(ok), 0) << ok;
-        for (const char *bad : {"", "full", "incremental", ".", "..", "a b", "a/b", "a:b", "é",
-                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
-                EXPECT_EQ(target_name_valid(bad), -EINVAL) << bad;
-}
-
 TEST(ConfigTest, GoodFileSetsEveryKey) {
         Loaded l(Data("good.ini"));
         ASSERT_EQ(l.r, 0) << AllErrors(l.errs);
