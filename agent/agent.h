@@ -46,14 +46,14 @@ struct options {
         uint64_t interval_us;
         int interval_set;
         int check_only;
-        char **prog_argv;       /* after --: a program to start and watch */
+        char **prog_argv; /* after --: a program to start and watch */
 };
 
 /* A program the agent started for an exec target or for `-- PROG`. */
 struct child {
         char *target;
         pid_t pid;
-        int held;               /* stopped at exec until its first snapshot */
+        int held; /* stopped at exec until its first snapshot */
         int reaped;
 };
 
@@ -61,7 +61,7 @@ struct child {
 struct line_reader {
         char buf[COMMAND_MAX_LINE + 1];
         size_t len;
-        int overlong;           /* discarding the rest of a too-long line */
+        int overlong; /* discarding the rest of a too-long line */
         size_t dropped;
 };
 
@@ -73,14 +73,14 @@ struct agent {
         char fifo_path[PATH_MAX];
         char pid_path[PATH_MAX];
         char out_path[PATH_MAX];
-        char config_path[PATH_MAX];     /* "" without a configuration */
-        struct config *config;          /* the targets in force */
+        char config_path[PATH_MAX]; /* "" without a configuration */
+        struct config *config;      /* the targets in force */
         struct child *children;
         size_t n_children;
-        char *prog_target;              /* the `-- PROG` target */
-        int prog_status;                /* its $? when it ended by itself */
+        char *prog_target; /* the `-- PROG` target */
+        int prog_status;   /* its $? when it ended by itself */
         int prog_done;
-        struct agent_log *log;          /* NULL until open */
+        struct agent_log *log; /* NULL until open */
         struct supervisor sup;
         int sup_init;
         int sig_fd;
@@ -90,7 +90,7 @@ struct agent {
         struct line_reader stdin_lines;
         int stdin_open;
         int quit;
-        char startup_error[1024];       /* why start-up failed, for a daemon's launcher */
+        char startup_error[1024]; /* why start-up failed, for a daemon's launcher */
 };
 
 /* Writes A/B into dst (PATH_MAX bytes).  Returns 0 or -ENAMETOOLONG. */

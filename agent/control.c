@@ -76,8 +76,8 @@ int fifo_open(const char *path, char *why, size_t why_size) {
                         return -EEXIST;
                 }
                 if (st.st_uid != geteuid()) {
-                        snprintf(why, why_size, "%s is a FIFO owned by uid %u, not by us; not touching it", path,
-                                 (unsigned)st.st_uid);
+                        snprintf(why, why_size, "%s is a FIFO owned by uid %u, not by us; not touching it",
+                                 path, (unsigned)st.st_uid);
                         return -EPERM;
                 }
         } else if (errno != ENOENT) {

@@ -21,16 +21,16 @@ struct log_target {
 };
 
 struct agent_log {
-        pthread_mutex_t lock;           /* the files and fds below */
-        char *dir;                      /* the logs folder */
-        int dir_fd;                     /* open on it; files are opened under it */
-        int main_fd;                    /* monitor.log */
-        int per_target;                 /* also write logs/<target>.log */
-        int mirror_fd;                  /* -1, or stderr in -f mode */
+        pthread_mutex_t lock; /* the files and fds below */
+        char *dir;            /* the logs folder */
+        int dir_fd;           /* open on it; files are opened under it */
+        int main_fd;          /* monitor.log */
+        int per_target;       /* also write logs/<target>.log */
+        int mirror_fd;        /* -1, or stderr in -f mode */
         /* Read by every thread that logs, set by a reload: atomic, not
          * under the lock, so that a line below the level costs nothing. */
         atomic_int level;
-        struct log_target *targets;     /* lazily opened per-target files */
+        struct log_target *targets; /* lazily opened per-target files */
 };
 
 static int open_log_file(int dir_fd, const char *name) {
@@ -43,7 +43,8 @@ static int open_log_file(int dir_fd, const char *name) {
         return fd;
 }
 
-int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level level, struct agent_log **ret) {
+int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level level,
+                  struct agent_log **ret) {
         struct agent_log *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
@@ -200,7 +201,8 @@ static void log_line(struct agent_log *l, const char *target, enum log_level lev
                         n = snprintf(line, sizeof(line), "%.*s %-5s %.*s\n", (int)sl, stamp,
                                      log_level_label(level), (int)msg_len, msg);
                         if (n > 0)
-                                (void)fs_write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+                                (void)fs_write_all(fd, line,
+                                                   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
                 }
         }
         pthread_mutex_unlock(&l->lock);

@@ -22,7 +22,8 @@ struct agent_log;
 /* Opens DIR/monitor.log (0600, O_APPEND, not through a symlink), logging
  * lines up to level, and with mirror_fd >= 0 copying every line there too.
  * Returns 0 with *ret set, or -errno. */
-int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level level, struct agent_log **ret);
+int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level level,
+                  struct agent_log **ret);
 /* Closes every file and frees l; l may be NULL. */
 void agent_log_free(struct agent_log *l);
 /* Reopens every file (after logrotate moved them).  Returns 0 or -errno. */
@@ -33,7 +34,7 @@ void agent_log_set_level(struct agent_log *l, enum log_level level);
 /* Logs one line (control bytes escaped).  l may be NULL: nothing is
  * logged. */
 void agent_log(struct agent_log *l, const char *target, enum log_level level, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Logs each line of a multi-line text. */
 void agent_log_lines(struct agent_log *l, const char *target, enum log_level level, const char *text);
 

@@ -19,10 +19,10 @@
 /* Runs one command line; replies go to out (interactive) or the log. */
 static void run_command(struct agent *a, const char *line, size_t len, FILE *out) {
         struct command_host host = {
-                .sup = &a->sup,
-                .reload = agent_reload,
-                .user = a,
-                .timeout_ms = REQUEST_TIMEOUT_MS,
+            .sup = &a->sup,
+            .reload = agent_reload,
+            .user = a,
+            .timeout_ms = REQUEST_TIMEOUT_MS,
         };
         struct strbuf reply;
         strbuf_init(&reply);
@@ -72,7 +72,8 @@ static int drain_lines(struct agent *a, int fd, struct line_reader *lr, FILE *ou
                                           "%s: line of %zu bytes rejected (longer than %d)", source,
                                           lr->dropped, COMMAND_MAX_LINE);
                                 if (out) {
-                                        fprintf(out, "Command rejected: line of %zu bytes is longer than %d\n",
+                                        fprintf(out,
+                                                "Command rejected: line of %zu bytes is longer than %d\n",
                                                 lr->dropped, COMMAND_MAX_LINE);
                                 }
                         } else {
@@ -162,9 +163,9 @@ int agent_loop(struct agent *a) {
         }
         while (!a->quit) {
                 struct pollfd p[3] = {
-                        {.fd = a->sig_fd, .events = POLLIN},
-                        {.fd = a->fifo_fd, .events = POLLIN},
-                        {.fd = a->stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
+                    {.fd = a->sig_fd, .events = POLLIN},
+                    {.fd = a->fifo_fd, .events = POLLIN},
+                    {.fd = a->stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
                 };
                 int n = poll(p, 3, -1);
                 if (n < 0) {

@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,16 +67,11 @@ static int fail(int code, const char *fmt, ...) {
 
 static int parse_options(int argc, char **argv, struct options *o) {
         static const struct option longopts[] = {
-                {"pid", required_argument, NULL, 'p'},
-                {"config", required_argument, NULL, 'c'},
-                {"interactive", no_argument, NULL, 'i'},
-                {"daemon", no_argument, NULL, 'd'},
-                {"foreground", no_argument, NULL, 'f'},
-                {"interval", required_argument, NULL, 'T'},
-                {"check-config", no_argument, NULL, 't'},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'V'},
-                {NULL, 0, NULL, 0},
+            {"pid", required_argument, NULL, 'p'},    {"config", required_argument, NULL, 'c'},
+            {"interactive", no_argument, NULL, 'i'},  {"daemon", no_argument, NULL, 'd'},
+            {"foreground", no_argument, NULL, 'f'},   {"interval", required_argument, NULL, 'T'},
+            {"check-config", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
         };
         memset(o, 0, sizeof(*o));
         o->mode = MODE_FOREGROUND;
@@ -109,11 +104,13 @@ static int parse_options(int argc, char **argv, struct options *o) {
                         o->interval_set = 1;
                         int r = units_parse_interval_us(optarg, &o->interval_us);
                         if (r == -ERANGE)
-                                return fail(EX_USAGE, "interval for -T out of range (1ms to 1h): '%s'", optarg);
-                        if (r < 0)
-                                return fail(EX_USAGE,
-                                            "invalid interval for -T: '%s' (expected microseconds, or 500ms, 2s)",
+                                return fail(EX_USAGE, "interval for -T out of range (1ms to 1h): '%s'",
                                             optarg);
+                        if (r < 0)
+                                return fail(
+                                    EX_USAGE,
+                                    "invalid interval for -T: '%s' (expected microseconds, or 500ms, 2s)",
+                                    optarg);
                         break;
                 }
                 case 't':
@@ -133,7 +130,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
         if (optind < argc && strcmp(argv[optind - 1], "--") == 0)
                 o->prog_argv = argv + optind;
         else if (optind < argc)
-                return fail(EX_USAGE, "unexpected argument '%s' (see agent -h; a program to watch goes after --)",
+                return fail(EX_USAGE,
+                            "unexpected argument '%s' (see agent -h; a program to watch goes after --)",
                             argv[optind]);
         return 0;
 }
@@ -148,24 +146,9 @@ static int set_paths(struct agent *a, const char *base) {
         return 0;
 }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 /* Reports a start-up failure to wherever the user is looking. */
-static int startup_failed(struct agent *a, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int startup_failed(struct agent *a, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int startup_failed(struct agent *a, int code, const char *fmt, ...) {
         char msg[1024];
@@ -213,21 +196,26 @@ static int initial_config(struct agent *a) {
                 fprintf(stderr, "... and %zu more errors\n", errs.n_dropped);
         config_errors_fini(&errs);
         if (r == -EINVAL)
-                return a->opt.check_only ? EX_CONFIG : fail(EX_CONFIG, "%s: invalid configuration, not started",
-                                                           a->config_path[0] ? a->config_path : "command line");
+                return a->opt.check_only ? EX_CONFIG
+                                         : fail(EX_CONFIG, "%s: invalid configuration, not started",
+                                                a->config_path[0] ? a->config_path : "command line");
         if (r < 0) {
                 if (a->opt.check_only)
                         return fail(EX_CONFIG, "%s: %s", a->config_path, strerror(-r));
-                return fail(r == -ENOENT ? EX_NOINPUT : r == -EACCES ? EX_NOPERM : EX_OSERR, "%s: %s",
-                            a->config_path, strerror(-r));
+                return fail(r == -ENOENT   ? EX_NOINPUT
+                            : r == -EACCES ? EX_NOPERM
+                                           : EX_OSERR,
+                            "%s: %s", a->config_path, strerror(-r));
         }
         if (a->opt.check_only) {
-                printf("%s: OK (%zu target%s, base_dir %s)\n", a->config_path[0] ? a->config_path : "command line",
-                       a->config->n_targets, a->config->n_targets == 1 ? "" : "s", a->config->base_dir);
+                printf("%s: OK (%zu target%s, base_dir %s)\n",
+                       a->config_path[0] ? a->config_path : "command line", a->config->n_targets,
+                       a->config->n_targets == 1 ? "" : "s", a->config->base_dir);
                 return EX_OK;
         }
         if (a->config->n_targets == 0)
-                return fail(EX_USAGE, "nothing to watch: give -p PID, -- PROG, or targets in a configuration");
+                return fail(EX_USAGE,
+                            "nothing to watch: give -p PID, -- PROG, or targets in a configuration");
         if (set_paths(a, a->config->base_dir) < 0)
                 return fail(EX_USAGE, "base directory path too long: %s", a->config->base_dir);
         return 0;
@@ -253,10 +241,11 @@ static int run_agent(struct agent *a) {
         a->pid_fd = pidfile_acquire(a->pid_path, &holder);
         if (a->pid_fd == -EWOULDBLOCK) {
                 if (holder)
-                        return startup_failed(a, EX_TEMPFAIL, "another agent (pid %d) is running on %s (%s is locked)",
+                        return startup_failed(a, EX_TEMPFAIL,
+                                              "another agent (pid %d) is running on %s (%s is locked)",
                                               (int)holder, a->base, a->pid_path);
-                return startup_failed(a, EX_TEMPFAIL, "another agent is running on %s (%s is locked)", a->base,
-                                      a->pid_path);
+                return startup_failed(a, EX_TEMPFAIL, "another agent is running on %s (%s is locked)",
+                                      a->base, a->pid_path);
         }
         if (a->pid_fd < 0)
                 return startup_failed(a, EX_CANTCREAT, "cannot create pid file %s: %s", a->pid_path,
@@ -264,10 +253,11 @@ static int run_agent(struct agent *a) {
         a->fifo_fd = fifo_open(a->fifo_path, why, sizeof(why));
         if (a->fifo_fd < 0)
                 return startup_failed(a, a->fifo_fd == -EPERM ? EX_NOPERM : EX_CANTCREAT, "%s", why);
-        r = agent_log_new(a->logs, !agent_single_target_layout(a), a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1,
-                          a->config->log_level, &a->log);
+        r = agent_log_new(a->logs, !agent_single_target_layout(a),
+                          a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1, a->config->log_level, &a->log);
         if (r < 0)
-                return startup_failed(a, EX_CANTCREAT, "cannot open %s/monitor.log: %s", a->logs, strerror(-r));
+                return startup_failed(a, EX_CANTCREAT, "cannot open %s/monitor.log: %s", a->logs,
+                                      strerror(-r));
         if ((r = agent_setup_signals(a)) < 0)
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
 
@@ -283,8 +273,9 @@ static int run_agent(struct agent *a) {
                 return startup_failed(a, EX_NOINPUT, "cannot start %s", a->opt.prog_argv[0]);
         agent_log(a->log, NULL, LOG_INFO, "memmon %s started (pid %d, %zu targets, base %s, %s mode%s%s)",
                   MEMMON_VERSION, (int)getpid(), a->sup.n, a->base,
-                  a->opt.mode == MODE_DAEMON ? "daemon" : a->opt.mode == MODE_INTERACTIVE ? "interactive"
-                                                                                            : "foreground",
+                  a->opt.mode == MODE_DAEMON        ? "daemon"
+                  : a->opt.mode == MODE_INTERACTIVE ? "interactive"
+                                                    : "foreground",
                   a->config_path[0] ? ", config " : "", a->config_path);
         if (a->opt.mode == MODE_DAEMON)
                 daemon_ready();

@@ -64,7 +64,8 @@ void agent_stop_child(struct agent *a, struct child *c) {
                 if (c->held)
                         spawn_release(c->pid);
                 int status = spawn_stop(c->pid, CHILD_STOP_GRACE_MS);
-                agent_log(a->log, c->target, LOG_INFO, "stopped pid %d (exit status %d)", (int)c->pid, status);
+                agent_log(a->log, c->target, LOG_INFO, "stopped pid %d (exit status %d)", (int)c->pid,
+                          status);
         }
         forget_child(a, c);
 }
@@ -80,13 +81,13 @@ static int target_params(struct agent *a, const struct target_config *t, struct 
                 return -ENAMETOOLONG;
         }
         struct worker_params p = {
-                .name = t->name,
-                .selector = t->sel,
-                .pid = t->pid,
-                .pidfile = t->pidfile,
-                .match = t->match,
-                .backup_dir = dir,
-                .policy = t->policy,
+            .name = t->name,
+            .selector = t->sel,
+            .pid = t->pid,
+            .pidfile = t->pidfile,
+            .match = t->match,
+            .backup_dir = dir,
+            .policy = t->policy,
         };
         return worker_params_copy(ret, &p);
 }
@@ -217,8 +218,9 @@ int agent_reload(void *user, struct strbuf *reply) {
                 config_errors_init(&errs);
                 int r = agent_load_config(a, &c, &errs);
                 if (r < 0) {
-                        strbuf_printf(reply, "Reload failed: %zu error%s in %s; still running the previous "
-                                             "configuration",
+                        strbuf_printf(reply,
+                                      "Reload failed: %zu error%s in %s; still running the previous "
+                                      "configuration",
                                       errs.n + errs.n_dropped, errs.n + errs.n_dropped == 1 ? "" : "s",
                                       a->config_path);
                         if (errs.n == 0)
@@ -232,8 +234,8 @@ int agent_reload(void *user, struct strbuf *reply) {
                 }
                 config_errors_fini(&errs);
                 if (strcmp(c->base_dir, a->config->base_dir) != 0)
-                        agent_log(a->log, NULL, LOG_WARN, "base_dir changed to %s: it takes effect on restart",
-                                  c->base_dir);
+                        agent_log(a->log, NULL, LOG_WARN,
+                                  "base_dir changed to %s: it takes effect on restart", c->base_dir);
                 struct supervisor_changes ch = {0};
                 r = agent_apply_config(a, c, a->config, &ch);
                 if (r < 0) {
@@ -241,7 +243,8 @@ int agent_reload(void *user, struct strbuf *reply) {
                          * the reply says what, if anything, changed. */
                         config_free(c);
                         if (ch.added + ch.removed + ch.changed + ch.restarted == 0)
-                                strbuf_printf(reply, "Reload failed: %s; still running the previous configuration",
+                                strbuf_printf(reply,
+                                              "Reload failed: %s; still running the previous configuration",
                                               strerror(-r));
                         else
                                 strbuf_printf(reply,
@@ -253,8 +256,9 @@ int agent_reload(void *user, struct strbuf *reply) {
                 config_free(a->config);
                 a->config = c;
                 agent_log_set_level(a->log, c->log_level);
-                strbuf_printf(reply, "Configuration reloaded: %u added, %u removed, %u changed, %u restarted, "
-                                     "%u unchanged",
+                strbuf_printf(reply,
+                              "Configuration reloaded: %u added, %u removed, %u changed, %u restarted, "
+                              "%u unchanged",
                               ch.added, ch.removed, ch.changed, ch.restarted, ch.kept);
         }
         int late = supervisor_post_all(&a->sup, REQ_SAMPLE, REQUEST_TIMEOUT_MS);
@@ -279,7 +283,8 @@ void agent_reap_children(struct agent *a) {
                                 continue;
                         c->reaped = 1;
                         int code = spawn_exit_code(status);
-                        agent_log(a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid, code);
+                        agent_log(a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid,
+                                  code);
                         struct worker *w = supervisor_find(&a->sup, c->target);
                         if (w)
                                 sample_now(a, w);

@@ -28,8 +28,10 @@ int tool_replay(int argc, char **argv) {
                 else if (argv[i][0] != '-' && !dir)
                         dir = argv[i];
                 else {
-                        fprintf(stderr, "agent replay: unexpected argument '%s'\n"
-                                        "Usage: agent replay DIR [--at TIMESTAMP]\n", argv[i]);
+                        fprintf(stderr,
+                                "agent replay: unexpected argument '%s'\n"
+                                "Usage: agent replay DIR [--at TIMESTAMP]\n",
+                                argv[i]);
                         return EX_USAGE;
                 }
         }
@@ -50,8 +52,8 @@ int tool_replay(int argc, char **argv) {
         int r = backup_replay(dir, at_arg ? at : NULL, &s, to_stderr, "agent replay");
         int code = 0;
         if (r == -ENOENT) {
-                fprintf(stderr, "agent replay: nothing recorded in %s%s%s\n", dir, at_arg ? " at or before " : "",
-                        at_arg ? at_arg : "");
+                fprintf(stderr, "agent replay: nothing recorded in %s%s%s\n", dir,
+                        at_arg ? " at or before " : "", at_arg ? at_arg : "");
                 code = EX_NOINPUT;
         } else if (r < 0) {
                 fprintf(stderr, "agent replay: %s: %s\n", dir, strerror(-r));

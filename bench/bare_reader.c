@@ -49,7 +49,7 @@ static void on_signal(int sig) {
 struct target {
         pid_t pid;
         char path[32];
-        int fd;                 /* -k only */
+        int fd; /* -k only */
 };
 
 struct reader {
@@ -209,8 +209,8 @@ static int64_t mono_us(void) {
 /* -P: one target's thread and its own reader state. */
 struct per_thread {
         pthread_t thread;
-        struct reader r;        /* t points at the one target */
-        int64_t first;          /* its first deadline */
+        struct reader r; /* t points at the one target */
+        int64_t first;   /* its first deadline */
         int64_t interval_us;
         uint64_t missed;
 };
@@ -304,8 +304,8 @@ int main(int argc, char **argv) {
                         threads = 1;
                         break;
                 default:
-                        fprintf(stderr,
-                                "usage: bare_reader [-T INTERVAL] [-c FILE.ini] [-s SECONDS] [-k] [-S | -P] [PID...]\n");
+                        fprintf(stderr, "usage: bare_reader [-T INTERVAL] [-c FILE.ini] [-s SECONDS] [-k] "
+                                        "[-S | -P] [PID...]\n");
                         return c == 'h' ? 0 : 64;
                 }
         }
@@ -371,7 +371,7 @@ out:;
                 r.n, (unsigned long long)ticks, (unsigned long long)r.reads, (unsigned long long)r.failed,
                 (unsigned long long)r.bytes, (unsigned long long)missed,
                 (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+                    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
         for (size_t i = 0; i < r.n; i++)
                 if (r.t[i].fd >= 0)
                         close(r.t[i].fd);

@@ -94,14 +94,14 @@ enum variant {
 };
 
 static const char *const variant_name[V_COUNT] = {
-        [V_A] = "(a) bare pread, fd kept open",
-        [V_A_OCR] = "(a') open + read + close",
-        [V_A2] = "(a2) maps_read_fd",
-        [V_B] = "(b) read + parse",
-        [V_C] = "(c) read + parse + diff, no change",
-        [V_C2] = "(c2) read + memcmp (worker, no change)",
-        [V_D] = "(d) change: read + parse + xxh3 + diff + write",
-        [V_PMAP] = "pmap PID (fork, exec, wait)",
+    [V_A] = "(a) bare pread, fd kept open",
+    [V_A_OCR] = "(a') open + read + close",
+    [V_A2] = "(a2) maps_read_fd",
+    [V_B] = "(b) read + parse",
+    [V_C] = "(c) read + parse + diff, no change",
+    [V_C2] = "(c2) read + memcmp (worker, no change)",
+    [V_D] = "(d) change: read + parse + xxh3 + diff + write",
+    [V_PMAP] = "pmap PID (fork, exec, wait)",
 };
 
 #define MAX_STAGE_LINES 64
@@ -118,12 +118,12 @@ enum stage {
 };
 
 struct series {
-        double *v;              /* wall time, CLOCK_MONOTONIC, µs; v[k] is round k's */
-        double *cpu;            /* the thread's CPU time, µs */
+        double *v;   /* wall time, CLOCK_MONOTONIC, µs; v[k] is round k's */
+        double *cpu; /* the thread's CPU time, µs */
         size_t n;
         size_t cap;
-        uint64_t allocs;        /* mm_alloc_count delta, summed */
-        uint64_t wrap_calls;    /* malloc calls seen by the wrappers, summed */
+        uint64_t allocs;     /* mm_alloc_count delta, summed */
+        uint64_t wrap_calls; /* malloc calls seen by the wrappers, summed */
         uint64_t wrap_bytes;
 };
 
@@ -141,11 +141,11 @@ struct options {
 };
 
 struct workload {
-        pid_t pid;              /* the child */
-        pid_t target;           /* the pid it reported */
-        FILE *in;               /* its stdin */
-        FILE *out;              /* its stdout */
-        char file[4096];        /* the backing file, "" for anon */
+        pid_t pid;       /* the child */
+        pid_t target;    /* the pid it reported */
+        FILE *in;        /* its stdin */
+        FILE *out;       /* its stdout */
+        char file[4096]; /* the backing file, "" for anon */
 };
 
 struct bench {
@@ -153,7 +153,7 @@ struct bench {
         struct workload wl;
         char maps_path[64];
         int fd_a, fd_a2, fd_b, fd_c, fd_c2, fd_d;
-        char *buf;              /* (a) */
+        char *buf; /* (a) */
         size_t buf_cap;
         size_t len_a;
         struct maps_snapshot s_a2, s_b, prev_c, cur_c, prev_c2, cur_c2, prev_d, cur_d;
@@ -164,7 +164,7 @@ struct bench {
         uint64_t flip_addr;
         struct series ser[V_COUNT];
         struct series stage[S_COUNT];
-        uint64_t unexpected;    /* samples that did not see what they should have */
+        uint64_t unexpected; /* samples that did not see what they should have */
         char stage_lines[MAX_STAGE_LINES][256];
         size_t n_stage_lines;
 };
@@ -523,7 +523,7 @@ static void setup(struct bench *b, uint64_t regions, int file) {
         b->fd_c2 = open_maps(b);
         b->fd_d = open_maps(b);
 
-        struct maps_snapshot *snaps[] = {&b->s_a2, &b->s_b, &b->prev_c, &b->cur_c,
+        struct maps_snapshot *snaps[] = {&b->s_a2,    &b->s_b,    &b->prev_c, &b->cur_c,
                                          &b->prev_c2, &b->cur_c2, &b->prev_d, &b->cur_d};
         for (size_t i = 0; i < sizeof(snaps) / sizeof(snaps[0]); i++)
                 maps_snapshot_init(snaps[i]);
@@ -536,7 +536,8 @@ static void setup(struct bench *b, uint64_t regions, int file) {
         b->prev_d.checksum = maps_checksum(b->prev_d.text, b->prev_d.len);
         b->flip_addr = find_flip_page(&b->prev_d, file);
 
-        int n = snprintf(b->store_dir, sizeof(b->store_dir), "%s/memmon_bench_%d_backups", o->dir, (int)getpid());
+        int n =
+            snprintf(b->store_dir, sizeof(b->store_dir), "%s/memmon_bench_%d_backups", o->dir, (int)getpid());
         if (n < 0 || (size_t)n >= sizeof(b->store_dir))
                 die("--dir too long");
         int r = backup_store_open(&b->store, b->store_dir);
@@ -557,7 +558,7 @@ static void teardown(struct bench *b) {
         int fds[] = {b->fd_a, b->fd_a2, b->fd_b, b->fd_c, b->fd_c2, b->fd_d};
         for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
                 close(fds[i]);
-        struct maps_snapshot *snaps[] = {&b->s_a2, &b->s_b, &b->prev_c, &b->cur_c,
+        struct maps_snapshot *snaps[] = {&b->s_a2,    &b->s_b,    &b->prev_c, &b->cur_c,
                                          &b->prev_c2, &b->cur_c2, &b->prev_d, &b->cur_d};
         for (size_t i = 0; i < sizeof(snaps) / sizeof(snaps[0]); i++)
                 maps_snapshot_fini(snaps[i]);
@@ -760,15 +761,17 @@ static void measure(struct bench *b, uint64_t regions, int file) {
                         printf("– |");
                 else
                         printf("%.3f |", cpu_ratio[v]);
-                printf(" %.2f | %.2f | %.0f |\n", (double)s->allocs / (double)n, (double)s->wrap_calls / (double)n,
-                       (double)s->wrap_bytes / (double)n);
+                printf(" %.2f | %.2f | %.0f |\n", (double)s->allocs / (double)n,
+                       (double)s->wrap_calls / (double)n, (double)s->wrap_bytes / (double)n);
         }
-        printf("| %llu | %s | _maps: %zu lines, %zu bytes, %zu rounds; read %.3f µs/line_ | | | | | | | | |\n",
-               (unsigned long long)regions, file ? "file" : "anon", lines, b->prev_c.len, reps,
-               a_med / (double)lines);
+        printf(
+            "| %llu | %s | _maps: %zu lines, %zu bytes, %zu rounds; read %.3f µs/line_ | | | | | | | | |\n",
+            (unsigned long long)regions, file ? "file" : "anon", lines, b->prev_c.len, reps,
+            a_med / (double)lines);
         if (b->unexpected)
                 printf("| %llu | %s | _warning: %llu samples saw an unexpected change_ | | | | | | | | |\n",
-                       (unsigned long long)regions, file ? "file" : "anon", (unsigned long long)b->unexpected);
+                       (unsigned long long)regions, file ? "file" : "anon",
+                       (unsigned long long)b->unexpected);
         fflush(stdout);
 
         /* The stages of (d), kept for the second table. */
@@ -777,9 +780,9 @@ static void measure(struct bench *b, uint64_t regions, int file) {
                 for (int s = 0; s < S_COUNT; s++)
                         m[s] = quantile(b->stage[s].v, b->stage[s].n, 0.5);
                 snprintf(b->stage_lines[b->n_stage_lines++], sizeof(b->stage_lines[0]),
-                         "| %llu | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.3f |", (unsigned long long)regions,
-                         file ? "file" : "anon", m[S_READ], m[S_PARSE], m[S_SUM], m[S_DIFF], m[S_WRITE],
-                         (m[S_READ] + m[S_PARSE] + m[S_SUM] + m[S_DIFF]) / m[S_READ]);
+                         "| %llu | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.3f |",
+                         (unsigned long long)regions, file ? "file" : "anon", m[S_READ], m[S_PARSE], m[S_SUM],
+                         m[S_DIFF], m[S_WRITE], (m[S_READ] + m[S_PARSE] + m[S_SUM] + m[S_DIFF]) / m[S_READ]);
         }
         teardown(b);
 }

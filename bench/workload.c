@@ -43,8 +43,11 @@ static int parse_prot(const char *s, int *ret) {
                 const char *name;
                 int prot;
         } t[] = {
-                {"none", PROT_NONE}, {"r", PROT_READ}, {"rw", PROT_READ | PROT_WRITE},
-                {"rx", PROT_READ | PROT_EXEC}, {"rwx", PROT_READ | PROT_WRITE | PROT_EXEC},
+            {"none", PROT_NONE},
+            {"r", PROT_READ},
+            {"rw", PROT_READ | PROT_WRITE},
+            {"rx", PROT_READ | PROT_EXEC},
+            {"rwx", PROT_READ | PROT_WRITE | PROT_EXEC},
         };
         for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
                 if (strcmp(s, t[i].name) == 0) {
@@ -157,7 +160,8 @@ int main(int argc, char **argv) {
         int nodump = 0;
         page = sysconf(_SC_PAGESIZE);
         for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--regions") == 0 && i + 1 < argc && parse_u64(argv[i + 1], 10, &regions) == 0)
+                if (strcmp(argv[i], "--regions") == 0 && i + 1 < argc &&
+                    parse_u64(argv[i + 1], 10, &regions) == 0)
                         i++;
                 else if (strcmp(argv[i], "--churn") == 0 && i + 1 < argc &&
                          parse_u64(argv[i + 1], 10, &churn) == 0)
@@ -196,7 +200,8 @@ int main(int argc, char **argv) {
         for (;;) {
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
-                double elapsed = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+                double elapsed =
+                    (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
                 if (seconds && elapsed >= (double)seconds)
                         return exit_code;
                 if (!stdin_open && !seconds && !churn)
@@ -232,7 +237,8 @@ int main(int argc, char **argv) {
                 }
                 if (churn) {
                         clock_gettime(CLOCK_MONOTONIC, &now);
-                        elapsed = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+                        elapsed =
+                            (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
                         while ((double)(flips + 1) / (double)churn <= elapsed) {
                                 /* Flip a page that is read-only in the layout:
                                  * its region merges with both neighbours and

@@ -357,7 +357,7 @@ static int set_number(const struct key_def *k, void *base, const char *value, ch
 }
 
 int keys_set(const struct key_def *k, void *base, const char *value, const char *dir, char *msg,
-                   size_t msgsz) {
+             size_t msgsz) {
         void *f = field_of(base, k);
         enum log_level level;
         char **argv = NULL, *s;
@@ -478,7 +478,8 @@ void keys_inherit_policy(struct target_config *t, const struct key_origin *set, 
 
                 if (!keys_is_policy(k) || (set && set[i].line))
                         continue;
-                memcpy(field_of(&t->policy, k), (const char *)&c->defaults + k->offset, keys_field_size(k->type));
+                memcpy(field_of(&t->policy, k), (const char *)&c->defaults + k->offset,
+                       keys_field_size(k->type));
         }
 }
 

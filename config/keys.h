@@ -116,7 +116,8 @@ void keys_format_number(enum key_type t, uint64_t v, char *buf, size_t size);
  * target_policy or struct target_config: see key_def.offset).  Relative
  * paths are resolved against dir.  Returns 0, -EINVAL with a message in msg,
  * or -ENOMEM. */
-int keys_set(const struct key_def *k, void *base, const char *value, const char *dir, char *msg, size_t msgsz);
+int keys_set(const struct key_def *k, void *base, const char *value, const char *dir, char *msg,
+             size_t msgsz);
 
 /* A new config with every [agent] and [defaults] key at its built-in
  * default.  Returns 0 or -ENOMEM. */

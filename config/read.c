@@ -75,7 +75,6 @@ static const char *errno_str(int e, char *buf, size_t size) {
         return strerror_r(e, buf, size);
 }
 
-
 static void add_error(struct parse_ctx *ctx, const char *file, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -124,7 +123,6 @@ static void add_error(struct parse_ctx *ctx, const char *file, unsigned line, co
         e->text = text.s; /* taken over from the strbuf */
         e->message = text.s + prefix;
 }
-
 
 /* "[agent]", "[target:web]", ... for the section being read. */
 static void section_label(const struct frame *fr, char *buf, size_t size) {
@@ -486,7 +484,8 @@ static void *base_of(struct frame *fr, const struct key_def *k) {
         case SEC_DEFAULTS:
                 return &ctx->cfg->defaults;
         case SEC_TARGET:
-                return keys_is_policy(k) ? (void *)&ctx->recs[fr->target].t.policy : (void *)&ctx->recs[fr->target].t;
+                return keys_is_policy(k) ? (void *)&ctx->recs[fr->target].t.policy
+                                         : (void *)&ctx->recs[fr->target].t;
         default:
                 return NULL;
         }
@@ -544,7 +543,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
                         add_error(ctx, fr->file, fr->line,
                                   "target '%s': '%s' conflicts with '%s' at %s:%u; set exactly one of pid, "
                                   "pidfile, match, exec",
-                                  rec->t.name, k->name, config_keys[rec->sel_key].name, first->file, first->line);
+                                  rec->t.name, k->name, config_keys[rec->sel_key].name, first->file,
+                                  first->line);
                         return 1;
                 }
                 /* Even a bad value counts as the selector, so that it is

@@ -41,7 +41,6 @@ bool strv_equal(char *const *a, char *const *b) {
         return !*a && !*b;
 }
 
-
 int strv_split(const char *s, char ***ret) {
         size_t n = 0, cap = 0;
         char **v = NULL, *word;

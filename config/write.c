@@ -119,4 +119,3 @@ int config_write_keys(FILE *f) {
         }
         return ferror(f) ? -EIO : 0;
 }
-

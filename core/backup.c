@@ -141,8 +141,8 @@ static int check_snapshot(const struct maps_snapshot *s) {
 
 /* Names the next file of the chain and starts its header with the lines
  * every backup file has.  Returns the header's length so far, or -errno. */
-static int start_entry(struct backup_store *st, const struct backup_info *info, bool full,
-                       char ts[TS_SIZE], char name[BACKUP_NAME_SIZE], char *hdr, size_t size) {
+static int start_entry(struct backup_store *st, const struct backup_info *info, bool full, char ts[TS_SIZE],
+                       char name[BACKUP_NAME_SIZE], char *hdr, size_t size) {
         int n, r;
 
         r = ts_next(st->last_ts, ts);

@@ -78,8 +78,9 @@ int backup_write_full(struct backup_store *st, const struct backup_info *info, c
  * not touched).  Returns 0, -ENODATA, -EINVAL (a checksum that does not match
  * its text, or records that do not fit old and cur), or -errno as for
  * backup_write_full. */
-int backup_write_diff(struct backup_store *st, const struct backup_info *info, const struct maps_snapshot *old,
-                      const struct maps_snapshot *cur, const struct diff *d, char ret_name[BACKUP_NAME_SIZE]);
+int backup_write_diff(struct backup_store *st, const struct backup_info *info,
+                      const struct maps_snapshot *old, const struct maps_snapshot *cur, const struct diff *d,
+                      char ret_name[BACKUP_NAME_SIZE]);
 
 #ifdef __cplusplus
 }

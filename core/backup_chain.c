@@ -195,7 +195,8 @@ static bool next_line(struct cursor *c, const char **ret, size_t *ret_len) {
 
 static int missing_line(struct cursor *c, struct backup_fault *f, const char *what) {
         if (c->pos < c->len)
-                return backup_faultf(f, c->line + 1, "line is cut off (no newline) where %s was expected", what);
+                return backup_faultf(f, c->line + 1, "line is cut off (no newline) where %s was expected",
+                                     what);
         return backup_faultf(f, c->line + 1, "file ends where %s was expected", what);
 }
 
@@ -271,7 +272,7 @@ static int parse_common(struct cursor *c, bool full, pid_t name_pid, const char 
                 return r;
         if (pid != (uint64_t)name_pid)
                 return backup_faultf(f, c->line, "pid %" PRIu64 " differs from the file name's %d", pid,
-                              (int)name_pid);
+                                     (int)name_pid);
         h->pid = (pid_t)pid;
         r = hdr_dec(c, "start_time", UINT64_MAX, &h->start_time, f);
         if (r < 0)
@@ -321,10 +322,12 @@ int backup_chain_load_full(struct backup_chain *ch, const char *buf, size_t len,
                 return r;
         rest = c.len - c.pos;
         if (h.bytes != rest)
-                return backup_faultf(f, LINE_BYTES, "bytes says %" PRIu64 ", the file holds %zu", h.bytes, rest);
+                return backup_faultf(f, LINE_BYTES, "bytes says %" PRIu64 ", the file holds %zu", h.bytes,
+                                     rest);
         sum = maps_checksum(c.buf + c.pos, rest);
         if (sum != h.checksum)
-                return backup_faultf(f, LINE_CHECKSUM, "checksum mismatch (the text hashes to %016" PRIx64 ")", sum);
+                return backup_faultf(f, LINE_CHECKSUM,
+                                     "checksum mismatch (the text hashes to %016" PRIx64 ")", sum);
         /* Parsed into the scratch snapshot, so that a bad file leaves the
          * chain as it was. */
         r = maps_snapshot_set_text(&ch->next, c.buf + c.pos, rest, &bad);
@@ -334,7 +337,7 @@ int backup_chain_load_full(struct backup_chain *ch, const char *buf, size_t len,
                 return backup_faultf(f, HEADER_LINES + bad, "bad maps line");
         if (ch->next.n != h.regions)
                 return backup_faultf(f, LINE_REGIONS, "regions says %" PRIu64 ", the text has %zu", h.regions,
-                              ch->next.n);
+                                     ch->next.n);
         ch->next.checksum = sum;
         maps_snapshot_swap(&ch->cur, &ch->next);
         memcpy(ch->target, h.target, sizeof(ch->target));
@@ -389,11 +392,11 @@ static int match_old(struct backup_chain *ch, const struct cursor *c, size_t i, 
 
         if (i >= ch->cur.n || ch->cur.regions[i].start != rr->start)
                 return backup_faultf(f, c->line, "no region at %" PRIx64 " in the state before this diff",
-                              rr->start);
+                                     rr->start);
         have = &ch->cur.regions[i];
         if (have->line_len != n || memcmp(region_line(&ch->cur, have), l, n) != 0)
-                return backup_faultf(f, c->line, "the line differs from the region at %" PRIx64 " in the state",
-                              rr->start);
+                return backup_faultf(
+                    f, c->line, "the line differs from the region at %" PRIx64 " in the state", rr->start);
         return 0;
 }
 
@@ -415,12 +418,14 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
                 return r;
         if (strcmp(h.target, ch->target) != 0)
                 return backup_faultf(f, LINE_TARGET, "target '%s' differs from the chain's '%s'", h.target,
-                              ch->target);
+                                     ch->target);
         if (h.pid != ch->pid)
-                return backup_faultf(f, LINE_PID, "pid %d differs from the chain's %d", (int)h.pid, (int)ch->pid);
+                return backup_faultf(f, LINE_PID, "pid %d differs from the chain's %d", (int)h.pid,
+                                     (int)ch->pid);
         if (h.start_time != ch->start_time)
-                return backup_faultf(f, LINE_START_TIME, "start_time %" PRIu64 " differs from the chain's %" PRIu64,
-                              h.start_time, ch->start_time);
+                return backup_faultf(f, LINE_START_TIME,
+                                     "start_time %" PRIu64 " differs from the chain's %" PRIu64, h.start_time,
+                                     ch->start_time);
         r = hdr_hex(&c, "base", &h.base, f);
         if (r < 0)
                 return r;
@@ -431,8 +436,9 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
         if (r < 0)
                 return r;
         if (h.base != ch->cur.checksum)
-                return backup_faultf(f, LINE_BASE, "base %016" PRIx64 " is not the state before it (%016" PRIx64 ")",
-                              h.base, ch->cur.checksum);
+                return backup_faultf(f, LINE_BASE,
+                                     "base %016" PRIx64 " is not the state before it (%016" PRIx64 ")",
+                                     h.base, ch->cur.checksum);
 
         /* Every result line comes from the state or from a record line that
          * is two bytes longer, so this bounds the result. */
@@ -456,7 +462,7 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
                         break;
                 if (nrec >= h.records)
                         return backup_faultf(f, c.line, "more records than the %" PRIu64 " the header says",
-                                      h.records);
+                                             h.records);
                 if (n >= 1 && l[0] == '>')
                         return backup_faultf(f, c.line, "a '>' line without a '<' line before it");
                 if (n < 1 || (l[0] != '+' && l[0] != '-' && l[0] != '<'))
@@ -471,8 +477,8 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
                 switch (l[0]) {
                 case '+':
                         if (i < ch->cur.n && ch->cur.regions[i].start == rr.start)
-                                return backup_faultf(f, c.line, "added region at %" PRIx64 " is already there",
-                                              rr.start);
+                                return backup_faultf(
+                                    f, c.line, "added region at %" PRIx64 " is already there", rr.start);
                         append_line(ch, l + 2, n - 2, &olen);
                         break;
                 case '-':
@@ -493,7 +499,8 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
                         if (r < 0)
                                 return r;
                         if (rn.start != rr.start)
-                                return backup_faultf(f, c.line, "the new line's start differs from the old one's");
+                                return backup_faultf(f, c.line,
+                                                     "the new line's start differs from the old one's");
                         append_line(ch, l2 + 2, n2 - 2, &olen);
                         i++;
                         break;
@@ -503,12 +510,13 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
         if (c.pos != c.len)
                 return backup_faultf(f, c.line + 1, "data after '# end'");
         if (nrec != h.records)
-                return backup_faultf(f, LINE_RECORDS, "records says %" PRIu64 ", the file has %zu", h.records, nrec);
+                return backup_faultf(f, LINE_RECORDS, "records says %" PRIu64 ", the file has %zu", h.records,
+                                     nrec);
         copy_state(ch, &i, ch->cur.n, &olen);
         sum = maps_checksum(ch->out, olen);
         if (sum != h.result)
                 return backup_faultf(f, LINE_RESULT,
-                              "result checksum mismatch (the result hashes to %016" PRIx64 ")", sum);
+                                     "result checksum mismatch (the result hashes to %016" PRIx64 ")", sum);
         r = maps_snapshot_set_text(&ch->next, ch->out, olen, &bad);
         if (r == -ENOMEM)
                 return r;

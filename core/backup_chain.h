@@ -97,7 +97,8 @@ struct backup_chain {
 /* Records in *f why a file is rejected (at line, 0: the file as a whole),
  * cutting the message with "..." when it does not fit.  Returns -EBADMSG,
  * for the caller to pass on. */
-int backup_faultf(struct backup_fault *f, size_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int backup_faultf(struct backup_fault *f, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 void backup_chain_init(struct backup_chain *c);
 void backup_chain_fini(struct backup_chain *c);

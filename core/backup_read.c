@@ -88,8 +88,7 @@ static void rctx_fini(struct rctx *x) {
 /* Reads a whole backup file into x->file.  Its size on disk bounds the
  * allocation; nothing read from the content does.  Returns the length,
  * -EBADMSG with *f set, or -ENOMEM. */
-static int read_whole(struct rctx *x, int dir_fd, const char *name, size_t *ret_len,
-                      struct backup_fault *f) {
+static int read_whole(struct rctx *x, int dir_fd, const char *name, size_t *ret_len, struct backup_fault *f) {
         char eb[128];
         struct stat sb;
         size_t size, got = 0;
@@ -270,7 +269,8 @@ fail:
 /* Reads the file of entry e of the folder fo: a full snapshot starts x's
  * chain, a diff is applied to it.  Returns 0, -EBADMSG with *f set, or
  * -ENOMEM. */
-static int read_entry(struct rctx *x, const struct folder *fo, const struct entry *e, struct backup_fault *f) {
+static int read_entry(struct rctx *x, const struct folder *fo, const struct entry *e,
+                      struct backup_fault *f) {
         size_t len;
         int r;
 
@@ -456,7 +456,8 @@ static int verify_chain(struct rctx *x, const char *path, const struct folder *f
                 r = read_entry(x, fo, &v[j], &f);
                 if (r == -EBADMSG) {
                         report_fault(rp, path, "incremental", v[j].name, &f, "");
-                        reportf(rp, "bad %s/full/%s: %zu of %zu diffs good", path, v[i].name, j - i - 1, ndiff);
+                        reportf(rp, "bad %s/full/%s: %zu of %zu diffs good", path, v[i].name, j - i - 1,
+                                ndiff);
                         return 1;
                 }
                 if (r < 0)

@@ -13,7 +13,7 @@
 
 struct parsed {
         char buf[COMMAND_MAX_LINE + 1];
-        const char *target;     /* NULL: every target */
+        const char *target; /* NULL: every target */
         const char *argv[MAX_ARGS];
         int argc;
 };
@@ -85,7 +85,8 @@ static int parse(const char *line, size_t len, struct parsed *p, struct strbuf *
 
 static void format_time(const struct timespec *t, char *buf, size_t size) {
         struct tm tm;
-        if (t->tv_sec == 0 || !gmtime_r(&t->tv_sec, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        if (t->tv_sec == 0 || !gmtime_r(&t->tv_sec, &tm) ||
+            strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
                 snprintf(buf, size, "never");
 }
 
@@ -104,8 +105,9 @@ static void status_one(struct worker *w, int named, struct strbuf *reply) {
                       target_state_name(st.state));
         if (st.reason[0])
                 strbuf_printf(reply, "Reason: %s\n", st.reason);
-        strbuf_printf(reply, "Regions: %zu\nLast change: %s\nBackups: %llu full, %llu incremental", st.regions,
-                      when, (unsigned long long)st.full_written, (unsigned long long)st.diffs_written);
+        strbuf_printf(reply, "Regions: %zu\nLast change: %s\nBackups: %llu full, %llu incremental",
+                      st.regions, when, (unsigned long long)st.full_written,
+                      (unsigned long long)st.diffs_written);
         if (st.write_errors)
                 strbuf_printf(reply, "\nWrite errors: %llu", (unsigned long long)st.write_errors);
 }
@@ -146,7 +148,8 @@ static int need_one(struct command_host *h, const struct parsed *p, struct selec
         if (r < 0)
                 return r;
         if (sel->n > 1) {
-                strbuf_printf(reply, "'%s' needs one target when there are %zu: use @NAME %s (targets:", p->argv[0],
+                strbuf_printf(reply,
+                              "'%s' needs one target when there are %zu: use @NAME %s (targets:", p->argv[0],
                               sel->n, p->argv[0]);
                 for (size_t i = 0; i < sel->n; i++)
                         strbuf_printf(reply, " %s", worker_name(sel->v[i]));
@@ -418,7 +421,8 @@ int command_execute(struct command_host *h, const char *line, size_t len, struct
                 return -EINVAL;
         }
         if (!c->usage && p.argc != 1) {
-                strbuf_printf(reply, "Command rejected: '%s' takes no argument (got '%s')", c->verb, p.argv[1]);
+                strbuf_printf(reply, "Command rejected: '%s' takes no argument (got '%s')", c->verb,
+                              p.argv[1]);
                 return -EINVAL;
         }
         if (c->scope == SCOPE_AGENT && p.target) {

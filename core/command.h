@@ -23,7 +23,6 @@ extern "C" {
 /* Lines longer than this are rejected, wherever they come from. */
 #define COMMAND_MAX_LINE 4096
 
-
 /* What the agent lends the interpreter. */
 struct command_host {
         struct supervisor *sup;
@@ -37,7 +36,7 @@ struct command_host {
 
 enum command_result {
         COMMAND_OK = 0,
-        COMMAND_QUIT = 1,       /* the agent should stop */
+        COMMAND_QUIT = 1, /* the agent should stop */
 };
 
 /* Executes one line (without its '\n').  The reply (one or more lines, no

@@ -25,12 +25,12 @@ enum diff_kind {
 
 struct diff_rec {
         enum diff_kind kind;
-        uint32_t old_idx;       /* index in the old snapshot (REMOVED, CHANGED) */
-        uint32_t new_idx;       /* index in the new snapshot (ADDED, CHANGED) */
+        uint32_t old_idx; /* index in the old snapshot (REMOVED, CHANGED) */
+        uint32_t new_idx; /* index in the new snapshot (ADDED, CHANGED) */
 };
 
 struct diff {
-        struct diff_rec *recs;  /* owned; in start-address order */
+        struct diff_rec *recs; /* owned; in start-address order */
         size_t n;
         size_t cap;
         size_t added, removed, changed;

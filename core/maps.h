@@ -25,21 +25,21 @@ struct region {
         uint64_t inode;
         uint32_t dev_major;
         uint32_t dev_minor;
-        char perms[4];          /* "r-xp": not NUL-terminated */
-        uint32_t line_off;      /* the raw line, without its '\n', in the text */
+        char perms[4];     /* "r-xp": not NUL-terminated */
+        uint32_t line_off; /* the raw line, without its '\n', in the text */
         uint32_t line_len;
-        uint32_t path_off;      /* the path (may hold spaces, " (deleted)") */
-        uint32_t path_len;      /* 0 when the line has no path */
+        uint32_t path_off; /* the path (may hold spaces, " (deleted)") */
+        uint32_t path_len; /* 0 when the line has no path */
 };
 
 struct maps_snapshot {
-        char *text;             /* owned; the maps text, lines end in '\n' */
+        char *text; /* owned; the maps text, lines end in '\n' */
         size_t len;
         size_t cap;
         struct region *regions; /* owned; sorted by start, non-overlapping */
         size_t n;
         size_t regions_cap;
-        uint64_t checksum;      /* maps_checksum(text, len), set by the caller */
+        uint64_t checksum; /* maps_checksum(text, len), set by the caller */
 };
 
 void maps_snapshot_init(struct maps_snapshot *s);

@@ -151,7 +151,8 @@ int proc_uid(pid_t pid, uid_t *ret) {
 int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t why_size) {
         char dir[4096];
         const char *slash = strrchr(path, '/');
-        int n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof(dir), ".");
+        int n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path)
+                      : snprintf(dir, sizeof(dir), ".");
         if (n < 0 || (size_t)n >= sizeof(dir))
                 return -ENAMETOOLONG;
         if (!dir[0])
@@ -160,7 +161,8 @@ int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t wh
         if (stat(dir, &ds) < 0)
                 return -errno;
         if (ds.st_mode & S_IWOTH) {
-                snprintf(why, why_size, "pidfile %s is in a world-writable folder (anyone could plant it)", path);
+                snprintf(why, why_size, "pidfile %s is in a world-writable folder (anyone could plant it)",
+                         path);
                 return -EPERM;
         }
         if (lstat(path, &fs) < 0)
@@ -175,8 +177,8 @@ int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t wh
                 return r;
         uid_t uid;
         if (proc_uid(pid, &uid) == 0 && fs.st_uid != 0 && uid != fs.st_uid) {
-                snprintf(why, why_size, "pidfile %s (owned by uid %u) names pid %d of another user (uid %u)", path,
-                         (unsigned)fs.st_uid, (int)pid, (unsigned)uid);
+                snprintf(why, why_size, "pidfile %s (owned by uid %u) names pid %d of another user (uid %u)",
+                         path, (unsigned)fs.st_uid, (int)pid, (unsigned)uid);
                 return -EPERM;
         }
         *ret = pid;

@@ -34,12 +34,14 @@ static void write_failed(struct worker *w, const char *what, int err) {
         uint64_t errors = w->st.write_errors;
         pthread_mutex_unlock(&w->lock);
         w->need_full = 1;
-        if (w->last_error_log.tv_sec == 0 || now.tv_sec - w->last_error_log.tv_sec >= WRITE_ERROR_LOG_INTERVAL_S) {
+        if (w->last_error_log.tv_sec == 0 ||
+            now.tv_sec - w->last_error_log.tv_sec >= WRITE_ERROR_LOG_INTERVAL_S) {
                 w->last_error_log = now;
-                worker_emit(w, LOG_ERROR,
-                     "cannot write %s in %s: %s (%llu failed writes so far; sampling goes on and a full "
-                     "snapshot is written once writing works again)",
-                     what, w->params.backup_dir, strerror_r(-err, eb, sizeof(eb)), (unsigned long long)errors);
+                worker_emit(
+                    w, LOG_ERROR,
+                    "cannot write %s in %s: %s (%llu failed writes so far; sampling goes on and a full "
+                    "snapshot is written once writing works again)",
+                    what, w->params.backup_dir, strerror_r(-err, eb, sizeof(eb)), (unsigned long long)errors);
         }
 }
 
@@ -58,13 +60,15 @@ static void apply_retention(struct worker *w) {
         if (r > 0)
                 worker_emit(w, LOG_DEBUG, "retention deleted %d old files", r);
         else if (r < 0)
-                worker_emit(w, LOG_WARN, "retention in %s failed: %s", w->params.backup_dir, strerror_r(-r, eb, sizeof(eb)));
+                worker_emit(w, LOG_WARN, "retention in %s failed: %s", w->params.backup_dir,
+                            strerror_r(-r, eb, sizeof(eb)));
 }
 
 /* Writes a full snapshot of s.  Returns 0 or -errno (already logged). */
 static int write_full(struct worker *w, const struct maps_snapshot *s, const char *why) {
         char name[BACKUP_NAME_SIZE];
-        struct backup_info info = {.target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
+        struct backup_info info = {
+            .target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
         int r = ensure_store(w);
         if (r == 0)
                 r = backup_write_full(&w->store, &info, s, name);
@@ -86,7 +90,8 @@ static int write_full(struct worker *w, const struct maps_snapshot *s, const cha
 
 static int write_diff(struct worker *w) {
         char name[BACKUP_NAME_SIZE];
-        struct backup_info info = {.target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
+        struct backup_info info = {
+            .target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
         int r = ensure_store(w);
         if (r == 0)
                 r = backup_write_diff(&w->store, &info, &w->prev, &w->cur, &w->diff, name);
@@ -99,8 +104,8 @@ static int write_diff(struct worker *w) {
         pthread_mutex_lock(&w->lock);
         w->st.diffs_written++;
         pthread_mutex_unlock(&w->lock);
-        worker_emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed", name, w->diff.added, w->diff.removed,
-             w->diff.changed);
+        worker_emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed", name, w->diff.added,
+                    w->diff.removed, w->diff.changed);
         return 0;
 }
 
@@ -174,12 +179,14 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                         else if (r == -EINVAL)
                                 snprintf(reason, size, "pidfile %s holds no valid pid", p->pidfile);
                         else
-                                snprintf(reason, size, "pidfile %s: %s", p->pidfile, strerror_r(-r, eb, sizeof(eb)));
+                                snprintf(reason, size, "pidfile %s: %s", p->pidfile,
+                                         strerror_r(-r, eb, sizeof(eb)));
                         return r;
                 }
                 break;
         case SELECT_MATCH:
-                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, ret) : proc_find_by_name(p->match, ret);
+                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, ret)
+                                : proc_find_by_name(p->match, ret);
                 if (r < 0)
                         snprintf(reason, size, "no process named %s", p->match);
                 return r;
@@ -234,7 +241,8 @@ int sample_attach(struct worker *w) {
         w->maps_fd = fd;
         w->id = id;
         w->have_prev = 0;
-        worker_emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)id.pid, (unsigned long long)id.start_time);
+        worker_emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)id.pid,
+                    (unsigned long long)id.start_time);
         worker_fire(w, EV_ATTACHED, "");
         return 0;
 }
@@ -319,8 +327,8 @@ int sample_tick(struct worker *w) {
         pid_t moved;
 
         if (w->maps_fd >= 0 && w->params.selector == SELECT_PIDFILE && (moved = pidfile_moved(w)) > 0) {
-                worker_emit(w, LOG_INFO, "pidfile %s now names pid %d: leaving pid %d", w->params.pidfile, (int)moved,
-                     (int)w->id.pid);
+                worker_emit(w, LOG_INFO, "pidfile %s now names pid %d: leaving pid %d", w->params.pidfile,
+                            (int)moved, (int)w->id.pid);
                 if (w->have_prev)
                         (void)write_full(w, &w->prev, "final, the pidfile names another process");
                 sample_close(w);
@@ -338,7 +346,8 @@ int sample_tick(struct worker *w) {
                 return r;
         }
         if (r < 0) {
-                worker_emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid, strerror_r(-r, eb, sizeof(eb)));
+                worker_emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid,
+                            strerror_r(-r, eb, sizeof(eb)));
                 return r;
         }
         pthread_mutex_lock(&w->lock);
@@ -372,13 +381,14 @@ int sample_tick(struct worker *w) {
         }
         if (r < 0) {
                 if (r == -EINVAL)
-                        worker_emit(w, LOG_ERROR, "/proc/%d/maps line %zu could not be parsed; sample skipped",
-                             (int)w->id.pid, bad_line);
+                        worker_emit(w, LOG_ERROR,
+                                    "/proc/%d/maps line %zu could not be parsed; sample skipped",
+                                    (int)w->id.pid, bad_line);
                 else if (r == -ESRCH)
                         lost(w);
                 else
                         worker_emit(w, LOG_ERROR, "cannot parse /proc/%d/maps: %s", (int)w->id.pid,
-                             strerror_r(-r, eb, sizeof(eb)));
+                                    strerror_r(-r, eb, sizeof(eb)));
                 return r;
         }
         w->cur.checksum = maps_checksum(w->cur.text, w->cur.len);

@@ -12,7 +12,7 @@ extern "C" {
 #endif
 
 struct strbuf {
-        char *s;        /* owned; NULL until the first append */
+        char *s; /* owned; NULL until the first append */
         size_t len;
         size_t cap;
 };

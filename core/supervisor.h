@@ -18,10 +18,10 @@ extern "C" {
 #endif
 
 struct supervisor {
-        struct worker **workers;        /* owned */
+        struct worker **workers; /* owned */
         size_t n;
         size_t cap;
-        struct worker_env env;          /* its scan is &scan */
+        struct worker_env env; /* its scan is &scan */
         /* One scan of /proc for every waiting `match` target, at most once
          * per PROC_SCAN_INTERVAL_US. */
         struct proc_scan scan;

@@ -30,7 +30,7 @@ int units_parse_duration_us(const char *s, uint64_t *ret) {
                 const char *suffix;
                 uint64_t us;
         } suffixes[] = {
-                {"", 1}, {"us", 1}, {"ms", 1000}, {"s", 1000000}, {"m", 60000000ULL}, {"h", 3600000000ULL},
+            {"", 1}, {"us", 1}, {"ms", 1000}, {"s", 1000000}, {"m", 60000000ULL}, {"h", 3600000000ULL},
         };
         uint64_t v;
         int n = parse_digits(s, &v);

@@ -77,16 +77,16 @@ void worker_emit(struct worker *w, enum log_level level, const char *fmt, ...) {
 #define D TARGET_DENIED
 #define S TARGET_STOPPED
 static const signed char next_state[][EV_COUNT] = {
-        /*              ATTACHED MISSING REFUSED ENDED GONE RETARGET PAUSE RESUME STOP */
-        [TARGET_WAITING] = {A, W, D, W, X, W, P, KEEP, S},
-        [TARGET_ATTACHED] = {A, W, D, W, X, W, P, KEEP, S},
-        [TARGET_PAUSED] = {KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W, S},
-        /* An exited pid target stays exited (pause and resume included), so
-         * it never attaches to whatever process reuses its pid; only `pid`
-         * points it somewhere new. */
-        [TARGET_EXITED] = {KEEP, KEEP, KEEP, KEEP, KEEP, W, KEEP, KEEP, S},
-        [TARGET_DENIED] = {A, W, D, W, X, W, P, KEEP, S},
-        [TARGET_STOPPED] = {KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP},
+    /*              ATTACHED MISSING REFUSED ENDED GONE RETARGET PAUSE RESUME STOP */
+    [TARGET_WAITING] = {A, W, D, W, X, W, P, KEEP, S},
+    [TARGET_ATTACHED] = {A, W, D, W, X, W, P, KEEP, S},
+    [TARGET_PAUSED] = {KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W, S},
+    /* An exited pid target stays exited (pause and resume included), so
+     * it never attaches to whatever process reuses its pid; only `pid`
+     * points it somewhere new. */
+    [TARGET_EXITED] = {KEEP, KEEP, KEEP, KEEP, KEEP, W, KEEP, KEEP, S},
+    [TARGET_DENIED] = {A, W, D, W, X, W, P, KEEP, S},
+    [TARGET_STOPPED] = {KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP},
 };
 #undef W
 #undef A
@@ -409,4 +409,3 @@ void worker_free(struct worker *w, int final) {
         pthread_mutex_destroy(&w->lock);
         mm_free(w);
 }
-

@@ -22,12 +22,12 @@ extern "C" {
 #endif
 
 enum target_state {
-        TARGET_WAITING,         /* no process yet: polled every interval */
-        TARGET_ATTACHED,        /* sampling ("running" in replies) */
-        TARGET_PAUSED,          /* told to pause */
-        TARGET_EXITED,          /* the process ended and will not come back */
-        TARGET_DENIED,          /* not allowed to read its maps */
-        TARGET_STOPPED,         /* the worker has ended */
+        TARGET_WAITING,  /* no process yet: polled every interval */
+        TARGET_ATTACHED, /* sampling ("running" in replies) */
+        TARGET_PAUSED,   /* told to pause */
+        TARGET_EXITED,   /* the process ended and will not come back */
+        TARGET_DENIED,   /* not allowed to read its maps */
+        TARGET_STOPPED,  /* the worker has ended */
 };
 
 const char *target_state_name(enum target_state s);
@@ -48,10 +48,10 @@ struct worker_env {
 struct worker_params {
         char *name;
         enum target_selector selector;
-        pid_t pid;              /* SELECT_PID, SELECT_EXEC */
-        char *pidfile;          /* SELECT_PIDFILE */
-        char *match;            /* SELECT_MATCH */
-        char *backup_dir;       /* backups/<name>, or backups in the single-target layout */
+        pid_t pid;        /* SELECT_PID, SELECT_EXEC */
+        char *pidfile;    /* SELECT_PIDFILE */
+        char *match;      /* SELECT_MATCH */
+        char *backup_dir; /* backups/<name>, or backups in the single-target layout */
         struct target_policy policy;
 };
 
@@ -68,21 +68,21 @@ struct worker_status {
         uint64_t full_written;
         uint64_t diffs_written;
         uint64_t write_errors;
-        struct timespec last_change;    /* CLOCK_REALTIME; 0 when none */
+        struct timespec last_change; /* CLOCK_REALTIME; 0 when none */
         /* Why waiting/denied/exited: room for a long pidfile path and the
          * error, but not PATH_MAX, as every worker's stack holds copies. */
         char reason[1024];
 };
 
 enum worker_request {
-        REQ_SAMPLE = 1 << 0,    /* sample now (SIGHUP) */
-        REQ_BACKUP = 1 << 1,    /* full snapshot now (SIGUSR1, `backup`) */
-        REQ_STOP = 1 << 2,      /* end the thread */
-        REQ_FINAL = 1 << 3,     /* with REQ_STOP: write a final full snapshot */
+        REQ_SAMPLE = 1 << 0, /* sample now (SIGHUP) */
+        REQ_BACKUP = 1 << 1, /* full snapshot now (SIGUSR1, `backup`) */
+        REQ_STOP = 1 << 2,   /* end the thread */
+        REQ_FINAL = 1 << 3,  /* with REQ_STOP: write a final full snapshot */
         REQ_PAUSE = 1 << 4,
         REQ_RESUME = 1 << 5,
-        REQ_PID = 1 << 6,       /* follow another pid: new chain */
-        REQ_PARAMS = 1 << 7,    /* apply new interval and policy */
+        REQ_PID = 1 << 6,    /* follow another pid: new chain */
+        REQ_PARAMS = 1 << 7, /* apply new interval and policy */
 };
 
 /* One target's sampling thread; opaque outside worker.c. */
@@ -110,8 +110,8 @@ int worker_last_result(struct worker *w);
 void worker_get_status(struct worker *w, struct worker_status *ret);
 enum worker_change {
         WORKER_SAME,
-        WORKER_POLICY_CHANGED,          /* interval or backup policy */
-        WORKER_SELECTOR_CHANGED,        /* which process, or where backups go */
+        WORKER_POLICY_CHANGED,   /* interval or backup policy */
+        WORKER_SELECTOR_CHANGED, /* which process, or where backups go */
 };
 
 /* Compares the worker's current parameters with p. */

@@ -32,27 +32,27 @@ struct worker {
         struct worker_env env;
 
         pthread_mutex_t lock;
-        pthread_cond_t cond;    /* CLOCK_MONOTONIC; wakes those waiting for a request to be done */
-        sem_t wake;             /* posted with every request: wakes the worker */
+        pthread_cond_t cond; /* CLOCK_MONOTONIC; wakes those waiting for a request to be done */
+        sem_t wake;          /* posted with every request: wakes the worker */
         /* Under lock: */
         struct worker_params params;
         struct target_policy new_policy; /* with REQ_PARAMS */
         pid_t new_pid;
         unsigned requests;
-        uint64_t ticket;        /* requests handed out */
-        uint64_t done;          /* requests completed */
-        int last_result;        /* of the last REQ_BACKUP: 0 or -errno */
+        uint64_t ticket; /* requests handed out */
+        uint64_t done;   /* requests completed */
+        int last_result; /* of the last REQ_BACKUP: 0 or -errno */
         struct worker_status st;
         uint64_t first_delay_us;
 
         /* Thread-owned: */
         struct proc_id id;
         int maps_fd;
-        struct file_stamp pidfile_seen;  /* the pidfile as last read */
+        struct file_stamp pidfile_seen; /* the pidfile as last read */
         int have_prev;
         int need_full;
         unsigned diffs_since_full;
-        struct timespec last_full;      /* CLOCK_MONOTONIC */
+        struct timespec last_full; /* CLOCK_MONOTONIC */
         struct maps_snapshot prev;
         struct maps_snapshot cur;
         struct diff diff;
@@ -66,12 +66,12 @@ struct worker {
 /* What happens to a target.  Every state change goes through worker_fire()
  * and its table in worker.c, so the whole life cycle is in one place. */
 enum target_event {
-        EV_ATTACHED,    /* its process was found and its maps opened */
-        EV_MISSING,     /* no process to watch (yet) */
-        EV_REFUSED,     /* not allowed to read it, or its pidfile is untrusted */
-        EV_ENDED,       /* the process exited; another may take its place */
-        EV_GONE,        /* the process exited and nothing will replace it */
-        EV_RETARGET,    /* told to follow another pid */
+        EV_ATTACHED, /* its process was found and its maps opened */
+        EV_MISSING,  /* no process to watch (yet) */
+        EV_REFUSED,  /* not allowed to read it, or its pidfile is untrusted */
+        EV_ENDED,    /* the process exited; another may take its place */
+        EV_GONE,     /* the process exited and nothing will replace it */
+        EV_RETARGET, /* told to follow another pid */
         EV_PAUSE,
         EV_RESUME,
         EV_STOP,
@@ -83,7 +83,8 @@ enum target_event {
 int worker_fire(struct worker *w, enum target_event ev, const char *reason);
 
 /* Reports one message line through the worker's event callback. */
-void worker_emit(struct worker *w, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void worker_emit(struct worker *w, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static inline struct timespec mono_now(void) {
         struct timespec t;

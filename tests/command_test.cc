@@ -193,7 +193,8 @@ TEST_F(CommandTest, IntervalChangesOneTarget) {
         EXPECT_EQ("Interval changed to: 500000 us", Run("interval 500ms", &r));
         EXPECT_EQ(COMMAND_OK, r);
         EXPECT_EQ(500000u, Status("a").interval_us);
-        EXPECT_EQ("Invalid interval: 'banana' (expected microseconds, or 500ms, 2s, 1m)", Reject("interval banana"));
+        EXPECT_EQ("Invalid interval: 'banana' (expected microseconds, or 500ms, 2s, 1m)",
+                  Reject("interval banana"));
         EXPECT_EQ("Invalid interval: '999' is out of range (1ms to 1h)", Reject("interval 999"));
         EXPECT_EQ("Invalid interval: '2h' is out of range (1ms to 1h)", Reject("interval 2h"));
         EXPECT_EQ(500000u, Status("a").interval_us) << "a rejected value changes nothing";
@@ -220,7 +221,8 @@ TEST_F(CommandTest, PidFollowsAnotherProcess) {
                           Reject("pid " + std::to_string(PROC_PID_MAX)));
         }
         int r = -1;
-        EXPECT_EQ("PID changed to: " + std::to_string(other.pid), Run("pid " + std::to_string(other.pid), &r));
+        EXPECT_EQ("PID changed to: " + std::to_string(other.pid),
+                  Run("pid " + std::to_string(other.pid), &r));
         EXPECT_EQ(COMMAND_OK, r);
         EXPECT_EQ(other.pid, Status("a").pid);
 }
@@ -281,7 +283,8 @@ TEST_F(CommandTest, AgentWideCommandsRefuseATarget) {
         Sleeper a;
         ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
         for (const char *verb : {"targets", "help", "reload", "quit", "stop"})
-                EXPECT_EQ(std::string("Command rejected: '") + verb + "' applies to the whole agent, not to @a",
+                EXPECT_EQ(std::string("Command rejected: '") + verb +
+                              "' applies to the whole agent, not to @a",
                           Reject(std::string("@a ") + verb));
         EXPECT_EQ(0, reloads_) << "a refused reload did not run";
 }

@@ -226,10 +226,7 @@ TEST(ValueTest, LogLevels) {
         const struct {
                 const char *s;
                 enum log_level level;
-        } good[] = {{"error", LOG_ERROR},
-                    {"warn", LOG_WARN},
-                    {"info", LOG_INFO},
-                    {"debug", LOG_DEBUG}};
+        } good[] = {{"error", LOG_ERROR}, {"warn", LOG_WARN}, {"info", LOG_INFO}, {"debug", LOG_DEBUG}};
         for (const auto &g : good) {
                 OneValue v("agent", "log_level", g.s);
                 ASSERT_EQ(v.r, 0) << v.Error();
@@ -360,7 +357,8 @@ TEST(ConfigTest, DefaultsApplyRegardlessOfSectionOrder) {
         ASSERT_NE(late, nullptr);
         EXPECT_EQ(early->policy.full_every, 5u) << "[defaults] comes after the target";
         EXPECT_EQ(early->policy.max_bytes, 1024u);
-        EXPECT_EQ(early->policy.interval_us, 250000u) << "[agent] interval, set last, is the default interval";
+        EXPECT_EQ(early->policy.interval_us, 250000u)
+            << "[agent] interval, set last, is the default interval";
         EXPECT_EQ(late->policy.full_every, 5u);
         EXPECT_EQ(late->policy.interval_us, 10000u) << "the target's own interval wins";
         EXPECT_EQ(l.cfg->defaults.interval_us, 250000u);

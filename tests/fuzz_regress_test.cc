@@ -69,7 +69,8 @@ std::vector<std::string> NamedSeeds(const std::string &target) {
                 size_t slash = pattern.rfind('/');
                 std::string dir = Root() + "/" + pattern.substr(0, slash);
                 for (const std::string &path : Files(dir))
-                        if (fnmatch(pattern.substr(slash + 1).c_str(), path.substr(dir.size() + 1).c_str(), 0) == 0)
+                        if (fnmatch(pattern.substr(slash + 1).c_str(), path.substr(dir.size() + 1).c_str(),
+                                    0) == 0)
                                 v.push_back(path);
         }
         std::sort(v.begin(), v.end());
@@ -83,8 +84,8 @@ size_t Replay(const std::string &target, int (*fn)(const uint8_t *, size_t)) {
                 paths.insert(paths.end(), p.begin(), p.end());
         for (const std::string &path : paths) {
                 std::string data = ReadFile(path);
-                fprintf(stderr, "fuzz_%s %s (%zu bytes)\n", target.c_str(), path.substr(Root().size() + 1).c_str(),
-                        data.size());
+                fprintf(stderr, "fuzz_%s %s (%zu bytes)\n", target.c_str(),
+                        path.substr(Root().size() + 1).c_str(), data.size());
                 EXPECT_EQ(0, fn(reinterpret_cast<const uint8_t *>(data.data()), data.size()));
         }
         return paths.size();

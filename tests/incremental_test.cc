@@ -26,8 +26,8 @@ std::string Format(const std::vector<Line> &v) {
         std::string out;
         char buf[512];
         for (const Line &l : v) {
-                int n = snprintf(buf, sizeof buf, "%012" PRIx64 "-%012" PRIx64 " %s 00000000 00:00 %" PRIu64, l.start,
-                                 l.end, l.perms.c_str(), l.inode);
+                int n = snprintf(buf, sizeof buf, "%012" PRIx64 "-%012" PRIx64 " %s 00000000 00:00 %" PRIu64,
+                                 l.start, l.end, l.perms.c_str(), l.inode);
                 out.append(buf, n);
                 if (!l.path.empty()) {
                         out.append(std::string(n < 73 ? 73 - n : 1, ' '));
@@ -62,17 +62,18 @@ void Edit(std::mt19937_64 &rng, std::vector<Line> &v) {
         }
         size_t i = rng() % v.size();
         switch (rng() % 5) {
-        case 0:  // change a field
+        case 0: // change a field
                 v[i].perms = v[i].perms == "rw-p" ? "r--p" : "rw-p";
                 break;
-        case 1:  // remove
+        case 1: // remove
                 v.erase(v.begin() + i);
                 break;
-        case 2:  // insert in the gap after i
+        case 2: // insert in the gap after i
                 if (i + 1 == v.size() || v[i + 1].start - v[i].end >= 2 * 4096)
-                        v.insert(v.begin() + i + 1, {v[i].end + 4096, v[i].end + 2 * 4096, "r-xp", "[new]", 7});
+                        v.insert(v.begin() + i + 1,
+                                 {v[i].end + 4096, v[i].end + 2 * 4096, "r-xp", "[new]", 7});
                 break;
-        case 3:  // split (mprotect of the second half)
+        case 3: // split (mprotect of the second half)
                 if (v[i].end - v[i].start >= 2 * 4096) {
                         Line second = v[i];
                         second.start = v[i].start + 4096;
@@ -81,7 +82,7 @@ void Edit(std::mt19937_64 &rng, std::vector<Line> &v) {
                         v.insert(v.begin() + i + 1, second);
                 }
                 break;
-        case 4:  // change the path: the line's length changes
+        case 4: // change the path: the line's length changes
                 v[i].path = v[i].path.empty() ? "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" : "";
                 break;
         }
@@ -89,8 +90,12 @@ void Edit(std::mt19937_64 &rng, std::vector<Line> &v) {
 
 struct Snap {
         maps_snapshot s;
-        Snap() { maps_snapshot_init(&s); }
-        ~Snap() { maps_snapshot_fini(&s); }
+        Snap() {
+                maps_snapshot_init(&s);
+        }
+        ~Snap() {
+                maps_snapshot_fini(&s);
+        }
 };
 
 void ExpectSameRegions(const maps_snapshot &a, const maps_snapshot &b) {
@@ -134,8 +139,14 @@ std::vector<std::string> Records(const diff &d, const maps_snapshot &o, const ma
         std::vector<std::string> out;
         for (size_t k = 0; k < d.n; k++) {
                 const diff_rec &r = d.recs[k];
-                auto oline = [&] { return std::string(region_line(&o, &o.regions[r.old_idx]), o.regions[r.old_idx].line_len); };
-                auto cline = [&] { return std::string(region_line(&c, &c.regions[r.new_idx]), c.regions[r.new_idx].line_len); };
+                auto oline = [&] {
+                        return std::string(region_line(&o, &o.regions[r.old_idx]),
+                                           o.regions[r.old_idx].line_len);
+                };
+                auto cline = [&] {
+                        return std::string(region_line(&c, &c.regions[r.new_idx]),
+                                           c.regions[r.new_idx].line_len);
+                };
                 if (r.kind == DIFF_REMOVED)
                         out.push_back("- " + oline());
                 else if (r.kind == DIFF_ADDED)
@@ -200,4 +211,4 @@ TEST(Incremental, BadLineInTheChangedPartIsStillCaught) {
         EXPECT_EQ(11u, bad);
 }
 
-}  // namespace
+} // namespace

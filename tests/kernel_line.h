@@ -17,8 +17,8 @@ inline std::string KernelLine(uint64_t start, uint64_t end, const char *perms = 
                               const std::string &path = "") {
         char buf[128];
         int k = snprintf(buf, sizeof(buf), "%08llx-%08llx %s %08llx %02x:%02x %llu ",
-                         (unsigned long long)start, (unsigned long long)end, perms, (unsigned long long)offset,
-                         major, minor, (unsigned long long)inode);
+                         (unsigned long long)start, (unsigned long long)end, perms,
+                         (unsigned long long)offset, major, minor, (unsigned long long)inode);
         std::string line(buf, k > 0 ? (size_t)k : 0);
         if (!path.empty()) {
                 if (line.size() < 72)

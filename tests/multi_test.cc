@@ -474,7 +474,8 @@ TEST_F(MultiTest, WaitingTargetSaysWhy) {
             << TargetLog("app");
         auto r = Status("@app status", 1);
         EXPECT_TRUE(Contains(r, "Status: waiting")) << JoinLines(r);
-        EXPECT_TRUE(HasLineWith(JoinLines(r), "Reason: ", "/app.pid: No such file or directory")) << JoinLines(r);
+        EXPECT_TRUE(HasLineWith(JoinLines(r), "Reason: ", "/app.pid: No such file or directory"))
+            << JoinLines(r);
         r = Status("@named status", 1);
         EXPECT_TRUE(HasLineWith(JoinLines(r), "Reason: ", name)) << JoinLines(r);
         ASSERT_NO_FATAL_FAILURE(Quit());

@@ -38,11 +38,21 @@ TEST(PolicyTest, CopyAndEquality) {
         for (int field = 0; field < 5; field++) {
                 struct target_policy c = a;
                 switch (field) {
-                case 0: c.interval_us++; break;
-                case 1: c.full_every++; break;
-                case 2: c.full_interval_us++; break;
-                case 3: c.keep_full++; break;
-                case 4: c.max_bytes++; break;
+                case 0:
+                        c.interval_us++;
+                        break;
+                case 1:
+                        c.full_every++;
+                        break;
+                case 2:
+                        c.full_interval_us++;
+                        break;
+                case 3:
+                        c.keep_full++;
+                        break;
+                case 4:
+                        c.max_bytes++;
+                        break;
                 }
                 EXPECT_FALSE(target_policy_equal(&a, &c)) << "field " << field;
         }
@@ -53,7 +63,9 @@ TEST(PolicyTest, LogLevels) {
         struct {
                 enum log_level level;
                 const char *name, *label;
-        } rows[] = {{LOG_ERROR, "error", "ERROR"}, {LOG_WARN, "warn", "WARN"}, {LOG_INFO, "info", "INFO"},
+        } rows[] = {{LOG_ERROR, "error", "ERROR"},
+                    {LOG_WARN, "warn", "WARN"},
+                    {LOG_INFO, "info", "INFO"},
                     {LOG_DEBUG, "debug", "DEBUG"}};
         for (const auto &r : rows) {
                 EXPECT_STREQ(r.name, log_level_name(r.level));

@@ -83,11 +83,12 @@ TEST(ProcTest, ParseStat) {
         ASSERT_EQ(0, proc_parse_stat(odd.data(), odd.size(), &start, nullptr));
         EXPECT_EQ(98765u, start);
 
-        for (const std::string &bad : {std::string("1234 bash S 1 2"), std::string("1234 (x) S 1 2 3"),
-                                       std::string("1234 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 9x8"),
-                                       std::string("1234 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 "
-                                                   "99999999999999999999999"),
-                                       std::string("")}) {
+        for (const std::string &bad :
+             {std::string("1234 bash S 1 2"), std::string("1234 (x) S 1 2 3"),
+              std::string("1234 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 9x8"),
+              std::string("1234 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 "
+                          "99999999999999999999999"),
+              std::string("")}) {
                 start = 7;
                 EXPECT_EQ(-EINVAL, proc_parse_stat(bad.data(), bad.size(), &start, nullptr)) << bad;
                 EXPECT_EQ(7u, start) << bad;
@@ -104,8 +105,8 @@ TEST(ProcTest, ParsePid) {
                 EXPECT_EQ(0, proc_parse_pid(g.s, strlen(g.s), &pid)) << g.s;
                 EXPECT_EQ(g.pid, pid) << g.s;
         }
-        for (const char *bad : {"", " ", "0", "-1", "+1", "4194305", "99999999999999999999", "12a", "1 2", "0x10",
-                                "1.0"}) {
+        for (const char *bad :
+             {"", " ", "0", "-1", "+1", "4194305", "99999999999999999999", "12a", "1 2", "0x10", "1.0"}) {
                 pid_t pid = 99;
                 EXPECT_EQ(-EINVAL, proc_parse_pid(bad, strlen(bad), &pid)) << "'" << bad << "'";
                 EXPECT_EQ(99, pid) << bad;
@@ -195,9 +196,10 @@ TEST(ProcTest, TrustedPidfileRefusesWhatOthersCouldPlant) {
         std::string other = d + "/other.pid";
         ASSERT_TRUE(Write(other, std::to_string(getpid()) + "\n"));
         if (getuid() == 65534 || chown(other.c_str(), 65534, 65534) < 0) {
-                GTEST_SKIP() << "cannot give a pidfile to uid 65534 here (not root, or a sandbox that maps only "
-                                "uid 0): "
-                             << strerror(errno);
+                GTEST_SKIP()
+                    << "cannot give a pidfile to uid 65534 here (not root, or a sandbox that maps only "
+                       "uid 0): "
+                    << strerror(errno);
         }
         EXPECT_EQ(-EPERM, proc_read_pidfile_trusted(other.c_str(), &pid, why, sizeof(why)));
         EXPECT_NE(nullptr, strstr(why, "of another user")) << why;

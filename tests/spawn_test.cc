@@ -78,7 +78,8 @@ TEST(SpawnTest, HeldAtItsFirstInstructionUntilReleased) {
         sigaddset(&block, SIGTERM);
         sigaddset(&block, SIGHUP);
         ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &block, &old));
-        pid_t pid = Start({"/bin/sh", "-c", "echo out; echo err >&2; readlink /proc/self/fd/0"}, out, &stopped);
+        pid_t pid =
+            Start({"/bin/sh", "-c", "echo out; echo err >&2; readlink /proc/self/fd/0"}, out, &stopped);
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
         ASSERT_GT(pid, 0) << strerror(-pid);
         if (!stopped) {
@@ -87,7 +88,8 @@ TEST(SpawnTest, HeldAtItsFirstInstructionUntilReleased) {
         }
         EXPECT_EQ(0u, StatusField(pid, "State").find("t")) << StatusField(pid, "State");
         EXPECT_EQ("", Read(out)) << "nothing ran yet";
-        EXPECT_EQ("0000000000000000", StatusField(pid, "SigBlk")) << "the agent's blocked signals are not inherited";
+        EXPECT_EQ("0000000000000000", StatusField(pid, "SigBlk"))
+            << "the agent's blocked signals are not inherited";
         EXPECT_EQ(0, Finish(pid, stopped));
         EXPECT_EQ("out\nerr\n/dev/null\n", Read(out));
         struct stat st;

@@ -114,8 +114,8 @@ TEST_F(TargetsTest, FailedReloadKeepsThePreviousConfiguration) {
 
         // A new file that reads well (b added, a quieter log level) but
         // cannot be applied: its backup folders' names do not fit.
-        Config("log_level = error\n", "[target:a]\npid = " + std::to_string(one.pid) + "\n[target:b]\npid = " +
-                                          std::to_string(two.pid) + "\n");
+        Config("log_level = error\n", "[target:a]\npid = " + std::to_string(one.pid) +
+                                          "\n[target:b]\npid = " + std::to_string(two.pid) + "\n");
         char saved[PATH_MAX];
         memcpy(saved, a_->backups, sizeof(saved));
         memset(a_->backups, 'x', PATH_MAX - 2);
@@ -135,13 +135,15 @@ TEST_F(TargetsTest, FailedReloadKeepsThePreviousConfiguration) {
         memcpy(a_->backups, saved, sizeof(saved));
         reply = Reload(&r);
         EXPECT_EQ(0, r);
-        EXPECT_EQ("Configuration reloaded: 1 added, 0 removed, 0 changed, 0 restarted, 1 unchanged\nMaps re-read",
-                  reply);
+        EXPECT_EQ(
+            "Configuration reloaded: 1 added, 0 removed, 0 changed, 0 restarted, 1 unchanged\nMaps re-read",
+            reply);
         EXPECT_NE(before, a_->config);
         EXPECT_EQ(2u, a_->config->n_targets);
         EXPECT_EQ(2u, a_->sup.n);
         agent_log(a_->log, nullptr, LOG_INFO, "now below the level");
-        EXPECT_EQ(std::string::npos, Read(std::string(a_->logs) + "/monitor.log").find("now below the level"));
+        EXPECT_EQ(std::string::npos,
+                  Read(std::string(a_->logs) + "/monitor.log").find("now below the level"));
 }
 
 } // namespace

@@ -459,7 +459,8 @@ void DumpBaseOnFailure(const std::string &dir) {
         if (tree.size() > kMaxPaths)
                 fprintf(stderr, "  ... and %zu more\n", tree.size() - kMaxPaths);
         fprintf(stderr, "=== logs/monitor.log\n%s=== logs/daemon_output.log\n%s",
-                Tail(dir + "/logs/monitor.log", 20000).c_str(), Tail(dir + "/logs/daemon_output.log", 4000).c_str());
+                Tail(dir + "/logs/monitor.log", 20000).c_str(),
+                Tail(dir + "/logs/daemon_output.log", 4000).c_str());
         if (PathExists(dir + "/agent.stderr"))
                 fprintf(stderr, "=== agent stderr\n%s", Tail(dir + "/agent.stderr", 4000).c_str());
         fprintf(stderr, "===\n");

@@ -225,7 +225,8 @@ class BaseDirTest : public ::testing::Test {
         // test's own).
         SpawnOptions AgentOptions(const std::vector<std::string> &args, int mask = -1) const;
         // Runs the agent to completion.
-        RunResult RunAgent(const std::vector<std::string> &args, Millis timeout = Millis(15000), int mask = -1);
+        RunResult RunAgent(const std::vector<std::string> &args, Millis timeout = Millis(15000),
+                           int mask = -1);
         // Runs `agent -d ARGS`, expects exit 0, and takes charge of the daemon
         // it leaves behind (daemon_, found through logs/memmon.pid).
         void StartDaemon(const std::vector<std::string> &args, int mask = -1);

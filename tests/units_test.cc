@@ -29,14 +29,14 @@ TEST(UnitsTest, Durations) {
                 EXPECT_EQ(0, units_parse_duration_us(g.s, &v)) << g.s;
                 EXPECT_EQ(g.us, v) << g.s;
         }
-        for (const char *bad : {"", "s", "ms", "-1", "+1", " 1", "1 ", "1.5s", "1S", "1sec", "1d", "0x10", "1e3",
-                                "2s2", "1ms ", "1hh"}) {
+        for (const char *bad : {"", "s", "ms", "-1", "+1", " 1", "1 ", "1.5s", "1S", "1sec", "1d", "0x10",
+                                "1e3", "2s2", "1ms ", "1hh"}) {
                 uint64_t v = 42;
                 EXPECT_EQ(-EINVAL, units_parse_duration_us(bad, &v)) << "'" << bad << "'";
                 EXPECT_EQ(42u, v) << "untouched on failure: " << bad;
         }
-        for (const char *big : {"18446744073709551616", "99999999999999999999999", "18446744073709552s",
-                                "5124095576031h"}) {
+        for (const char *big :
+             {"18446744073709551616", "99999999999999999999999", "18446744073709552s", "5124095576031h"}) {
                 uint64_t v = 42;
                 EXPECT_EQ(-ERANGE, units_parse_duration_us(big, &v)) << big;
                 EXPECT_EQ(42u, v) << big;
@@ -85,8 +85,8 @@ TEST(UnitsTest, Sizes) {
                 EXPECT_EQ(0, units_parse_size(g.s, &v)) << g.s;
                 EXPECT_EQ(g.bytes, v) << g.s;
         }
-        for (const char *bad : {"", "M", "-1", "1iB", "1Q", "1m", "1 M", "1M ", "1.5M", "1MBB", "1Mi", "1b",
-                                "1P"}) {
+        for (const char *bad :
+             {"", "M", "-1", "1iB", "1Q", "1m", "1 M", "1M ", "1.5M", "1MBB", "1Mi", "1b", "1P"}) {
                 uint64_t v = 42;
                 EXPECT_EQ(-EINVAL, units_parse_size(bad, &v)) << "'" << bad << "'";
                 EXPECT_EQ(42u, v) << bad;

@@ -66,8 +66,8 @@ struct Child {
                         char op;
                         while (read(c[0], &op, 1) == 1) {
                                 if (op == 'm')
-                                        maps.push_back(mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
-                                                            -1, 0));
+                                        maps.push_back(mmap(nullptr, 4096, PROT_READ,
+                                                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
                                 else if (op == 'u' && !maps.empty()) {
                                         munmap(maps.back(), 4096);
                                         maps.pop_back();
@@ -117,14 +117,16 @@ struct Events {
 };
 
 class WorkerTest : public ::testing::Test {
-    protected:
+      protected:
         void SetUp() override {
                 const char *tmp = getenv("TEST_TMPDIR");
                 dir = std::string(tmp ? tmp : "/tmp") + "/worker_" +
                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
                 ASSERT_NO_FATAL_FAILURE(Remake(Params()));
         }
-        void TearDown() override { worker_free(w, 0); }
+        void TearDown() override {
+                worker_free(w, 0);
+        }
 
         // The fixture's target: the child by pid, backups in dir.
         struct worker_params Params() {
@@ -317,4 +319,4 @@ TEST_F(WorkerTest, ExecContinuesTheChain) {
         close(done[0]);
 }
 
-}  // namespace
+} // namespace

@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/proc.h"
 #include "core/command.h"
+#include "core/proc.h"
 #include "core/strbuf.h"
 #include "core/supervisor.h"
 #include "core/worker.h"
@@ -43,12 +43,12 @@ static int on_reload(void *user, struct strbuf *reply) {
  * started one. */
 static void add_idle(struct supervisor *s, const char *name) {
         struct worker_params p = {
-                .name = (char *)name,
-                .selector = SELECT_PID,
-                /* No process ever has the largest pid. */
-                .pid = PROC_PID_MAX,
-                .backup_dir = (char *)"/nonexistent/memmon-fuzz",
-                .policy = {.interval_us = 1000000, .full_every = 100},
+            .name = (char *)name,
+            .selector = SELECT_PID,
+            /* No process ever has the largest pid. */
+            .pid = PROC_PID_MAX,
+            .backup_dir = (char *)"/nonexistent/memmon-fuzz",
+            .policy = {.interval_us = 1000000, .full_every = 100},
         };
         struct worker *w;
         struct worker **v;

@@ -70,8 +70,8 @@ int __wrap_glob(const char *pattern, int flags, int (*errfunc)(const char *, int
 
         /* DIR/NAME-PATTERN only: no '/' (no other folder), no '\' (which
          * could spell "\.\."), no leading '.' (".*" matches ".."). */
-        if (n > 0 && strncmp(pattern, dir, n) == 0 && pattern[n] == '/' && rest[0] != '\0' && rest[0] != '.' &&
-            !strpbrk(rest, "/\\"))
+        if (n > 0 && strncmp(pattern, dir, n) == 0 && pattern[n] == '/' && rest[0] != '\0' &&
+            rest[0] != '.' && !strpbrk(rest, "/\\"))
                 return __real_glob(pattern, flags, errfunc, pglob);
         return GLOB_NOMATCH;
 }

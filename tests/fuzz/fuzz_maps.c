@@ -134,8 +134,8 @@ static long ref_parse(const char *text, size_t len, struct region *v, size_t *ba
 static bool same_region(const struct region *a, const struct region *b) {
         return a->start == b->start && a->end == b->end && a->offset == b->offset && a->inode == b->inode &&
                a->dev_major == b->dev_major && a->dev_minor == b->dev_minor &&
-               memcmp(a->perms, b->perms, 4) == 0 && a->line_off == b->line_off && a->line_len == b->line_len &&
-               a->path_off == b->path_off && a->path_len == b->path_len;
+               memcmp(a->perms, b->perms, 4) == 0 && a->line_off == b->line_off &&
+               a->line_len == b->line_len && a->path_off == b->path_off && a->path_len == b->path_len;
 }
 
 /* What a parsed snapshot promises about itself. */
@@ -150,7 +150,8 @@ static void check_snapshot(const struct maps_snapshot *s) {
                 FUZZ_CHECK((size_t)r->line_off + r->line_len < s->len);
                 FUZZ_CHECK(s->text[r->line_off + r->line_len] == '\n');
                 FUZZ_CHECK(!memchr(region_line(s, r), '\n', r->line_len));
-                FUZZ_CHECK(r->path_off >= r->line_off && r->path_off + r->path_len == r->line_off + r->line_len);
+                FUZZ_CHECK(r->path_off >= r->line_off &&
+                           r->path_off + r->path_len == r->line_off + r->line_len);
                 FUZZ_CHECK(r->start < r->end);
                 FUZZ_CHECK(i == 0 || s->regions[i - 1].end <= r->start);
                 /* A line parses alone to the same region, and not with its
