@@ -51,11 +51,22 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
+/* Converts the len (at most 20) digits at s, which need not be
+ * NUL-terminated and are known to be digits of base.  False on overflow. */
+static bool to_u64(const char *s, size_t len, int base, unsigned long long *ret) {
+        char tmp[24];
+        char *end;
+
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        errno = 0;
+        *ret = strtoull(tmp, &end, base);
+        return errno == 0 && end == tmp + len;
+}
+
 /* Parses a canonical decimal number (no sign, no leading zeros) of exactly
  * len bytes that need not be NUL-terminated. */
 static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *ret) {
-        char tmp[24];
-        char *end;
         unsigned long long v;
 
         if (len == 0 || len > 20)
@@ -65,13 +76,7 @@ static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *ret) {
                         return -EINVAL;
         if (len > 1 && s[0] == '0')
                 return -EINVAL;
-        memcpy(tmp, s, len);
-        tmp[len] = '\0';
-        errno = 0;
-        v = strtoull(tmp, &end, 10);
-        if (errno != 0 || end != tmp + len)
-                return -ERANGE;
-        if (v > max)
+        if (!to_u64(s, len, 10, &v) || v > max)
                 return -ERANGE;
         *ret = v;
         return 0;
@@ -79,8 +84,6 @@ static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *ret) {
 
 /* Parses exactly 16 lowercase hex digits. */
 static int parse_hex64(const char *s, size_t len, uint64_t *ret) {
-        char tmp[17];
-        char *end;
         unsigned long long v;
 
         if (len != 16)
@@ -88,11 +91,7 @@ static int parse_hex64(const char *s, size_t len, uint64_t *ret) {
         for (size_t i = 0; i < len; i++)
                 if (!is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
                         return -EINVAL;
-        memcpy(tmp, s, len);
-        tmp[len] = '\0';
-        errno = 0;
-        v = strtoull(tmp, &end, 16);
-        if (errno != 0 || end != tmp + len)
+        if (!to_u64(s, len, 16, &v))
                 return -EINVAL;
         *ret = v;
         return 0;

@@ -282,6 +282,15 @@ static int read_entry(struct rctx *x, const struct folder *fo, const struct entr
         return backup_chain_apply_diff(&x->chain, x->file, len, e->pid, e->ts, f);
 }
 
+/* Removes name from the folder fd, counting it in *deleted; one already
+ * gone is no error.  Returns 0 or -errno. */
+static int remove_file(int fd, const char *name, int *deleted) {
+        if (unlinkat(fd, name, 0) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        (*deleted)++;
+        return 0;
+}
+
 int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes) {
         struct listing l = {0};
         uint64_t total = 0;
@@ -315,14 +324,9 @@ int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_b
                 for (size_t j = end; j-- > g;) {
                         if (l.v[j].full)
                                 continue;
-                        if (unlinkat(st->incr_fd, l.v[j].name, 0) < 0) {
-                                if (errno != ENOENT) {
-                                        r = -errno;
-                                        goto out;
-                                }
-                        } else {
-                                deleted++;
-                        }
+                        r = remove_file(st->incr_fd, l.v[j].name, &deleted);
+                        if (r < 0)
+                                goto out;
                         any_diff = true;
                         total -= l.v[j].size;
                 }
@@ -331,14 +335,9 @@ int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_b
                         goto out;
                 }
                 if (l.v[g].full) {
-                        if (unlinkat(st->full_fd, l.v[g].name, 0) < 0) {
-                                if (errno != ENOENT) {
-                                        r = -errno;
-                                        goto out;
-                                }
-                        } else {
-                                deleted++;
-                        }
+                        r = remove_file(st->full_fd, l.v[g].name, &deleted);
+                        if (r < 0)
+                                goto out;
                         total -= l.v[g].size;
                         nfull--;
                         if (fsync(st->full_fd) < 0) {

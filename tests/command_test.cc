@@ -16,26 +16,11 @@
 #include "core/proc.h"
 #include "core/strbuf.h"
 #include "core/supervisor.h"
+#include "tests/testutil.h"
 
 namespace {
 
-// A child that only waits to be killed.
-struct Sleeper {
-        pid_t pid = -1;
-        Sleeper() {
-                pid = fork();
-                if (pid == 0) {
-                        for (;;)
-                                pause();
-                }
-        }
-        ~Sleeper() {
-                if (pid > 0) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, nullptr, 0);
-                }
-        }
-};
+using memmon_test::Sleeper;
 
 void Quiet(void *, const char *, enum log_level, const char *) {}
 
@@ -161,11 +146,11 @@ TEST_F(CommandTest, NoTargets) {
 
 TEST_F(CommandTest, StatusOfOneTarget) {
         Sleeper s;
-        ASSERT_NO_FATAL_FAILURE(Add("web", s.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("web", s.pid()));
         int r = -1;
         std::string reply = Run("status", &r);
         EXPECT_EQ(COMMAND_OK, r);
-        EXPECT_EQ(0u, reply.find("Current PID: " + std::to_string(s.pid) +
+        EXPECT_EQ(0u, reply.find("Current PID: " + std::to_string(s.pid()) +
                                  "\nSample interval: 3600000000 us\nStatus: running\nRegions: "))
             << reply;
         EXPECT_NE(std::string::npos, reply.find("\nLast change: ")) << reply;
@@ -176,11 +161,11 @@ TEST_F(CommandTest, StatusOfOneTarget) {
 
 TEST_F(CommandTest, StatusOfSeveralNamesEach) {
         Sleeper a, b;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
-        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
+        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid()));
         std::string all = Run("status");
-        EXPECT_EQ(0u, all.find("Target: a\nCurrent PID: " + std::to_string(a.pid))) << all;
-        EXPECT_NE(std::string::npos, all.find("\nTarget: b\nCurrent PID: " + std::to_string(b.pid))) << all;
+        EXPECT_EQ(0u, all.find("Target: a\nCurrent PID: " + std::to_string(a.pid()))) << all;
+        EXPECT_NE(std::string::npos, all.find("\nTarget: b\nCurrent PID: " + std::to_string(b.pid()))) << all;
         std::string one = Run("@b status");
         EXPECT_EQ(0u, one.find("Target: b\n")) << one;
         EXPECT_EQ(std::string::npos, one.find("Target: a")) << one;
@@ -188,7 +173,7 @@ TEST_F(CommandTest, StatusOfSeveralNamesEach) {
 
 TEST_F(CommandTest, IntervalChangesOneTarget) {
         Sleeper a, b;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
         int r = -1;
         EXPECT_EQ("Interval changed to: 500000 us", Run("interval 500ms", &r));
         EXPECT_EQ(COMMAND_OK, r);
@@ -199,7 +184,7 @@ TEST_F(CommandTest, IntervalChangesOneTarget) {
         EXPECT_EQ("Invalid interval: '2h' is out of range (1ms to 1h)", Reject("interval 2h"));
         EXPECT_EQ(500000u, Status("a").interval_us) << "a rejected value changes nothing";
 
-        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid()));
         EXPECT_EQ("'interval' needs one target when there are 2: use @NAME interval (targets: a b)",
                   Reject("interval 2s"));
         EXPECT_EQ("Interval changed to: 2000000 us", Run("@b interval 2s", &r));
@@ -210,7 +195,7 @@ TEST_F(CommandTest, IntervalChangesOneTarget) {
 
 TEST_F(CommandTest, PidFollowsAnotherProcess) {
         Sleeper a, other;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
         EXPECT_EQ("Invalid PID: 'abc'", Reject("pid abc"));
         EXPECT_EQ("Invalid PID: '0'", Reject("pid 0"));
         // A pid no process has (PROC_PID_MAX is never handed out in the
@@ -221,19 +206,19 @@ TEST_F(CommandTest, PidFollowsAnotherProcess) {
                           Reject("pid " + std::to_string(PROC_PID_MAX)));
         }
         int r = -1;
-        EXPECT_EQ("PID changed to: " + std::to_string(other.pid),
-                  Run("pid " + std::to_string(other.pid), &r));
+        EXPECT_EQ("PID changed to: " + std::to_string(other.pid()),
+                  Run("pid " + std::to_string(other.pid()), &r));
         EXPECT_EQ(COMMAND_OK, r);
-        EXPECT_EQ(other.pid, Status("a").pid);
+        EXPECT_EQ(other.pid(), Status("a").pid);
 }
 
 TEST_F(CommandTest, BackupRepliesPerTarget) {
         Sleeper a, b;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
         int r = -1;
         EXPECT_EQ("Manual backup created", Run("backup", &r));
         EXPECT_EQ(COMMAND_OK, r);
-        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid()));
         EXPECT_EQ("a: Manual backup created\nb: Manual backup created", Run("backup", &r));
         EXPECT_EQ(COMMAND_OK, r);
         EXPECT_EQ("Manual backup created", Run("@b backup", &r));
@@ -242,10 +227,8 @@ TEST_F(CommandTest, BackupRepliesPerTarget) {
 
 TEST_F(CommandTest, BackupOfAnExitedTargetSaysWhy) {
         Sleeper a;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
-        kill(a.pid, SIGKILL);
-        waitpid(a.pid, nullptr, 0);
-        a.pid = -1;
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
+        a.Kill();
         int r = 0;
         std::string reply = Run("backup", &r);
         EXPECT_EQ(-EIO, r);
@@ -254,8 +237,8 @@ TEST_F(CommandTest, BackupOfAnExitedTargetSaysWhy) {
 
 TEST_F(CommandTest, PauseAndResumeSayTheStateLeft) {
         Sleeper a, b;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
-        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
+        ASSERT_NO_FATAL_FAILURE(Add("b", b.pid()));
         int r = -1;
         EXPECT_EQ("a: paused", Run("@a pause", &r));
         EXPECT_EQ(COMMAND_OK, r);
@@ -268,20 +251,20 @@ TEST_F(CommandTest, PauseAndResumeSayTheStateLeft) {
 
 TEST_F(CommandTest, TargetsListsEveryTarget) {
         Sleeper a, b;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
-        ASSERT_NO_FATAL_FAILURE(Add("web", b.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
+        ASSERT_NO_FATAL_FAILURE(Add("web", b.pid()));
         char want[256];
         snprintf(want, sizeof(want),
                  "NAME                      PID STATE    INTERVAL\n"
                  "a                    %8d running  3600000000 us\n"
                  "web                  %8d running  3600000000 us",
-                 (int)a.pid, (int)b.pid);
+                 (int)a.pid(), (int)b.pid());
         EXPECT_EQ(want, Run("targets"));
 }
 
 TEST_F(CommandTest, AgentWideCommandsRefuseATarget) {
         Sleeper a;
-        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid));
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
         for (const char *verb : {"targets", "help", "reload", "quit", "stop"})
                 EXPECT_EQ(std::string("Command rejected: '") + verb +
                               "' applies to the whole agent, not to @a",

@@ -19,59 +19,20 @@
 #include <gtest/gtest.h>
 
 #include "core/fs.h"
-
-// fs_test is linked with -Wl,--wrap=write: writes to zero_fd return 0.
-static std::atomic<int> zero_fd{-1};
-
-extern "C" {
-ssize_t __real_write(int fd, const void *buf, size_t n);
-ssize_t __wrap_write(int fd, const void *buf, size_t n) {
-        if (fd >= 0 && fd == zero_fd.load())
-                return 0;
-        return __real_write(fd, buf, n);
-}
-}
+#include "tests/testutil.h"
+#include "tests/write_wrap.h"
 
 namespace {
 
-std::string TmpDir() {
-        const char *tmp = getenv("TEST_TMPDIR");
-        std::string d = std::string(tmp ? tmp : "/tmp") + "/fs_" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-        mkdir(d.c_str(), 0700);
-        return d;
-}
+using namespace memmon_test;
 
 int Mode(const std::string &path) {
         struct stat st;
         return lstat(path.c_str(), &st) == 0 ? (int)(st.st_mode & 07777) : -1;
 }
 
-std::string Read(const std::string &path) {
-        std::ifstream in(path);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-}
-
-std::vector<std::string> List(const std::string &dir) {
-        std::vector<std::string> v;
-        DIR *d = opendir(dir.c_str());
-        while (d && (errno = 0, true)) {
-                struct dirent *e = readdir(d);
-                if (!e)
-                        break;
-                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                        v.push_back(e->d_name);
-        }
-        if (d)
-                closedir(d);
-        std::sort(v.begin(), v.end());
-        return v;
-}
-
 TEST(FsTest, FoldersAre0700WhateverTheUmask) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         mode_t old = umask(0777);
         int fd = -1;
         int r = fs_make_dir_at(AT_FDCWD, (d + "/made").c_str(), true, &fd);
@@ -96,7 +57,7 @@ TEST(FsTest, FoldersAre0700WhateverTheUmask) {
 }
 
 TEST(FsTest, SymlinksAreRefusedWhereAsked) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         ASSERT_EQ(0, mkdir((d + "/real").c_str(), 0700));
         ASSERT_EQ(0, symlink("real", (d + "/link").c_str()));
         int fd = -1;
@@ -116,7 +77,7 @@ TEST(FsTest, SymlinksAreRefusedWhereAsked) {
 }
 
 TEST(FsTest, OpenAtIsCloseOnExec) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         int dfd = fs_open_dir_at(AT_FDCWD, d.c_str());
         ASSERT_GE(dfd, 0);
         EXPECT_NE(0, fcntl(dfd, F_GETFD) & FD_CLOEXEC);
@@ -130,18 +91,18 @@ TEST(FsTest, OpenAtIsCloseOnExec) {
 }
 
 TEST(FsTest, AtomicWriteNeverReplacesAndLeavesNoTemp) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         int dfd = fs_open_dir_at(AT_FDCWD, d.c_str());
         ASSERT_GE(dfd, 0);
         mode_t old = umask(0);
         int r = fs_write_atomic(dfd, "one", "first\n", 6);
         umask(old);
         ASSERT_EQ(0, r);
-        EXPECT_EQ("first\n", Read(d + "/one"));
+        EXPECT_EQ("first\n", ReadFileOr(d + "/one"));
         EXPECT_EQ(0600, Mode(d + "/one"));
         EXPECT_EQ(-EEXIST, fs_write_atomic(dfd, "one", "second\n", 7));
-        EXPECT_EQ("first\n", Read(d + "/one")) << "a name is used once";
-        EXPECT_EQ(std::vector<std::string>{"one"}, List(d)) << "no temp file left";
+        EXPECT_EQ("first\n", ReadFileOr(d + "/one")) << "a name is used once";
+        EXPECT_EQ(std::vector<std::string>{"one"}, ListDir(d)) << "no temp file left";
         EXPECT_EQ(-ENAMETOOLONG, fs_write_atomic(dfd, std::string(255, 'x').c_str(), "", 0));
         close(dfd);
 }
@@ -153,16 +114,16 @@ TEST(FsTest, WriteAllEndsOnAWriteOfNothing) {
         char buf[4] = "";
         ASSERT_EQ(3, read(p[0], buf, 3));
         EXPECT_STREQ("abc", buf);
-        zero_fd = p[1];
+        WriteNothingTo(p[1]);
         EXPECT_EQ(-EIO, fs_write_all(p[1], "abc", 3));
-        zero_fd = -1;
+        WriteNothingTo(-1);
         close(p[0]);
         close(p[1]);
         EXPECT_EQ(-EBADF, fs_write_all(p[1], "abc", 3));
 }
 
 TEST(FsTest, DirectoryStreamLeavesTheFdToTheCaller) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         int dfd = fs_open_dir_at(AT_FDCWD, d.c_str());
         ASSERT_GE(dfd, 0);
         ASSERT_EQ(0, fs_write_atomic(dfd, "a", "", 0));

@@ -18,57 +18,26 @@
 #include <gtest/gtest.h>
 
 #include "agent/log.h"
-
-// log_test is linked with -Wl,--wrap=write: writes to zero_fd "succeed"
-// without writing anything, as a full pipe or an odd device may.
-static std::atomic<int> zero_fd{-1};
-
-extern "C" {
-ssize_t __real_write(int fd, const void *buf, size_t n);
-ssize_t __wrap_write(int fd, const void *buf, size_t n) {
-        if (fd >= 0 && fd == zero_fd.load())
-                return 0;
-        return __real_write(fd, buf, n);
-}
-}
+#include "tests/testutil.h"
+#include "tests/write_wrap.h"
 
 namespace {
 
-std::string TmpDir() {
-        const char *tmp = getenv("TEST_TMPDIR");
-        std::string d = std::string(tmp ? tmp : "/tmp") + "/log_" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-        mkdir(d.c_str(), 0700);
-        return d;
-}
-
-std::string Read(const std::string &path) {
-        std::ifstream in(path);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-}
-
-size_t Count(const std::string &hay, const std::string &needle) {
-        size_t n = 0;
-        for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1))
-                n++;
-        return n;
-}
+using namespace memmon_test;
 
 TEST(LogTest, WritesLinesWithLevelAndTarget) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         struct agent_log *l = nullptr;
         ASSERT_EQ(0, agent_log_new(d.c_str(), 1, -1, LOG_INFO, &l));
         agent_log(l, "web", LOG_INFO, "attached to pid %d", 42);
         agent_log(l, nullptr, LOG_WARN, "line\nforged\x1b[31m");
         agent_log(l, "web", LOG_DEBUG, "not written at info");
         agent_log_free(l);
-        std::string main = Read(d + "/monitor.log");
+        std::string main = ReadFileOr(d + "/monitor.log");
         EXPECT_NE(std::string::npos, main.find(" INFO  [web] attached to pid 42\n")) << main;
         EXPECT_NE(std::string::npos, main.find(" WARN  [agent] line\\x0aforged\\x1b[31m\n")) << main;
         EXPECT_EQ(std::string::npos, main.find("not written")) << main;
-        std::string web = Read(d + "/web.log");
+        std::string web = ReadFileOr(d + "/web.log");
         EXPECT_NE(std::string::npos, web.find(" INFO  attached to pid 42\n")) << web;
         struct stat st;
         ASSERT_EQ(0, stat((d + "/monitor.log").c_str(), &st));
@@ -80,7 +49,7 @@ TEST(LogTest, WritesLinesWithLevelAndTarget) {
 // (ThreadSanitizer reports the race otherwise), and every line is written
 // or not according to the level in force when it is logged.
 TEST(LogTest, LevelChangesWhileThreadsLog) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         struct agent_log *l = nullptr;
         ASSERT_EQ(0, agent_log_new(d.c_str(), 0, -1, LOG_DEBUG, &l));
         std::atomic<bool> stop{false};
@@ -97,24 +66,24 @@ TEST(LogTest, LevelChangesWhileThreadsLog) {
         stop = true;
         for (auto &t : threads)
                 t.join();
-        size_t before = Count(Read(d + "/monitor.log"), "\n");
+        size_t before = CountOccurrences(ReadFileOr(d + "/monitor.log"), "\n");
         agent_log_event(l, "t", LOG_DEBUG, "below the level");
         agent_log_event(l, "t", LOG_ERROR, "at the level");
         agent_log_free(l);
-        std::string text = Read(d + "/monitor.log");
-        EXPECT_EQ(before + 1, Count(text, "\n"));
+        std::string text = ReadFileOr(d + "/monitor.log");
+        EXPECT_EQ(before + 1, CountOccurrences(text, "\n"));
         EXPECT_EQ(std::string::npos, text.find("below the level"));
         EXPECT_NE(std::string::npos, text.find("at the level"));
 }
 
 // A write() that returns 0 must not make the logger try forever.
 TEST(LogTest, WriteOfNothingEndsTheLine) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         int p[2];
         ASSERT_EQ(0, pipe(p));
         struct agent_log *l = nullptr;
         ASSERT_EQ(0, agent_log_new(d.c_str(), 0, p[1], LOG_INFO, &l));
-        zero_fd = p[1];
+        WriteNothingTo(p[1]);
         std::atomic<bool> done{false};
         std::thread t([&] {
                 agent_log(l, nullptr, LOG_INFO, "mirrored to a stuck fd");
@@ -128,9 +97,9 @@ TEST(LogTest, WriteOfNothingEndsTheLine) {
                 std::_Exit(1);
         }
         t.join();
-        zero_fd = -1;
+        WriteNothingTo(-1);
         agent_log_free(l);
-        EXPECT_NE(std::string::npos, Read(d + "/monitor.log").find("mirrored to a stuck fd"))
+        EXPECT_NE(std::string::npos, ReadFileOr(d + "/monitor.log").find("mirrored to a stuck fd"))
             << "the other files still get the line";
         close(p[0]);
         close(p[1]);

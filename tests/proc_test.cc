@@ -19,56 +19,24 @@
 
 #include "core/proc.h"
 #include "core/procscan.h"
+#include "tests/testutil.h"
 
 namespace {
 
-std::string TmpDir() {
-        const char *tmp = getenv("TEST_TMPDIR");
-        std::string d = std::string(tmp ? tmp : "/tmp") + "/proc_" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-        mkdir(d.c_str(), 0755);
-        return d;
-}
+using memmon_test::Sleeper;
+using memmon_test::TestTempDir;
 
 bool Write(const std::string &path, const std::string &data) {
-        FILE *f = fopen(path.c_str(), "w");
-        if (!f)
-                return false;
-        bool ok = fwrite(data.data(), 1, data.size(), f) == data.size();
-        return fclose(f) == 0 && ok;
+        return memmon_test::WriteFile(path, data, 0644);
 }
 
-// A child named comm (prctl) that waits to be killed.  With exit_at_once it
-// exits at once and stays a zombie until reaped.
-struct Child {
-        pid_t pid = -1;
-        explicit Child(const char *comm = nullptr, bool exit_at_once = false) {
-                int p[2];
-                if (pipe(p) < 0)
-                        abort();
-                pid = fork();
-                if (pid == 0) {
-                        if (comm)
-                                prctl(PR_SET_NAME, comm);
-                        if (exit_at_once)
-                                _exit(0);
-                        (void)!write(p[1], "x", 1);
-                        for (;;)
-                                pause();
-                }
-                close(p[1]);
-                char c;
-                if (!exit_at_once)
-                        (void)!read(p[0], &c, 1); // renamed by now
-                close(p[0]);
-        }
-        ~Child() {
-                if (pid > 0) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, nullptr, 0);
-                }
-        }
-};
+// A child that exits at once and stays a zombie until reaped.
+pid_t Zombie() {
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(0);
+        return pid;
+}
 
 TEST(ProcTest, ParseStat) {
         uint64_t start = 0;
@@ -125,17 +93,18 @@ TEST(ProcTest, IdentityOfLiveDeadAndZombieProcesses) {
         ASSERT_EQ(0, proc_identity(getpid(), &again));
         EXPECT_EQ(self.start_time, again.start_time) << "an instance keeps its start time";
 
-        Child c;
+        Sleeper c;
         struct proc_id cid;
-        ASSERT_EQ(0, proc_identity(c.pid, &cid));
+        ASSERT_EQ(0, proc_identity(c.pid(), &cid));
         EXPECT_GE(cid.start_time, self.start_time) << "a child starts after its parent";
 
-        Child z(nullptr, true);
+        pid_t z = Zombie();
         // A zombie is no process to watch.
         int r = 0;
-        for (int i = 0; i < 2000 && (r = proc_identity(z.pid, &cid)) == 0; i++)
-                usleep(1000);
+        EXPECT_TRUE(memmon_test::WaitFor([&] { return (r = proc_identity(z, &cid)) == -ESRCH; },
+                                         memmon_test::Millis(10000)));
         EXPECT_EQ(-ESRCH, r);
+        waitpid(z, nullptr, 0);
 
         EXPECT_EQ(-ESRCH, proc_identity(0, &cid));
         EXPECT_EQ(-ESRCH, proc_identity(-5, &cid));
@@ -145,15 +114,13 @@ TEST(ProcTest, Uid) {
         uid_t uid = 12345;
         ASSERT_EQ(0, proc_uid(getpid(), &uid));
         EXPECT_EQ(getuid(), uid);
-        Child z(nullptr, true);
-        waitpid(z.pid, nullptr, 0);
-        pid_t gone = z.pid;
-        z.pid = -1;
+        pid_t gone = Zombie();
+        waitpid(gone, nullptr, 0);
         EXPECT_EQ(-ESRCH, proc_uid(gone, &uid));
 }
 
 TEST(ProcTest, ReadPidfile) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         pid_t pid = 0;
         ASSERT_TRUE(Write(d + "/ok.pid", "1234\n"));
         EXPECT_EQ(0, proc_read_pidfile((d + "/ok.pid").c_str(), &pid));
@@ -172,7 +139,7 @@ TEST(ProcTest, ReadPidfile) {
 }
 
 TEST(ProcTest, TrustedPidfileRefusesWhatOthersCouldPlant) {
-        std::string d = TmpDir();
+        std::string d = TestTempDir();
         char why[256] = "";
         pid_t pid = 0;
         std::string own = d + "/own.pid";
@@ -210,17 +177,15 @@ TEST(ProcTest, FindByNameFindsTheOldest) {
         std::string name = "mmpt" + std::to_string(getpid() % 100000);
         struct proc_id id;
         EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), &id));
-        Child first(name.c_str());
+        Sleeper first(name.c_str());
         ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
-        EXPECT_EQ(first.pid, id.pid);
-        Child second(name.c_str());
+        EXPECT_EQ(first.pid(), id.pid);
+        Sleeper second(name.c_str());
         ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
-        EXPECT_EQ(first.pid, id.pid) << "the oldest of two wins";
-        kill(first.pid, SIGKILL);
-        waitpid(first.pid, nullptr, 0);
-        first.pid = -1;
+        EXPECT_EQ(first.pid(), id.pid) << "the oldest of two wins";
+        first.Kill();
         ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
-        EXPECT_EQ(second.pid, id.pid);
+        EXPECT_EQ(second.pid(), id.pid);
 }
 
 TEST(ProcTest, FindByNameSkipsTheCaller) {
@@ -240,12 +205,12 @@ TEST(ProcTest, ScanIsSharedUntilItIsOld) {
         struct proc_scan s;
         ASSERT_EQ(0, proc_scan_init(&s, UINT64_C(3600000000)));
         struct proc_id id;
-        auto first = std::make_unique<Child>(name.c_str());
+        Sleeper first(name.c_str());
         ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
-        EXPECT_EQ(first->pid, id.pid);
+        EXPECT_EQ(first.pid(), id.pid);
         EXPECT_EQ(1u, proc_scan_count(&s));
-        Child later(name.c_str());
-        first.reset(); // killed and reaped
+        Sleeper later(name.c_str());
+        first.Kill();
         EXPECT_EQ(-ESRCH, proc_scan_find(&s, name.c_str(), &id))
             << "the exited one is not given, the new one not yet seen";
         EXPECT_EQ(1u, proc_scan_count(&s)) << "no new scan within the interval";
@@ -253,7 +218,7 @@ TEST(ProcTest, ScanIsSharedUntilItIsOld) {
 
         ASSERT_EQ(0, proc_scan_init(&s, 0));
         ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
-        EXPECT_EQ(later.pid, id.pid);
+        EXPECT_EQ(later.pid(), id.pid);
         ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
         EXPECT_EQ(2u, proc_scan_count(&s)) << "interval 0: a scan per lookup";
         proc_scan_fini(&s);

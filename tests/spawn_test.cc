@@ -22,27 +22,15 @@
 #include <gtest/gtest.h>
 
 #include "agent/spawn.h"
+#include "tests/testutil.h"
 
 namespace {
 
-std::string TmpDir() {
-        const char *tmp = getenv("TEST_TMPDIR");
-        std::string d = std::string(tmp ? tmp : "/tmp") + "/spawn_" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-        mkdir(d.c_str(), 0700);
-        return d;
-}
-
-std::string Read(const std::string &path) {
-        std::ifstream in(path);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-}
+using namespace memmon_test;
 
 // The value of a "Key:\tvalue" line of /proc/PID/status.
 std::string StatusField(pid_t pid, const std::string &key) {
-        std::istringstream in(Read("/proc/" + std::to_string(pid) + "/status"));
+        std::istringstream in(ReadFileOr("/proc/" + std::to_string(pid) + "/status"));
         for (std::string line; std::getline(in, line);)
                 if (line.compare(0, key.size() + 1, key + ":") == 0)
                         return line.substr(line.find_first_not_of(" \t", key.size() + 1));
@@ -71,7 +59,7 @@ int Finish(pid_t pid, int stopped) {
 }
 
 TEST(SpawnTest, HeldAtItsFirstInstructionUntilReleased) {
-        std::string d = TmpDir(), out = d + "/prog.out";
+        std::string d = TestTempDir(), out = d + "/prog.out";
         int stopped = 0;
         sigset_t block, old;
         sigemptyset(&block);
@@ -87,18 +75,18 @@ TEST(SpawnTest, HeldAtItsFirstInstructionUntilReleased) {
                 GTEST_SKIP() << "tracing is not permitted here: the program runs at once";
         }
         EXPECT_EQ(0u, StatusField(pid, "State").find("t")) << StatusField(pid, "State");
-        EXPECT_EQ("", Read(out)) << "nothing ran yet";
+        EXPECT_EQ("", ReadFileOr(out)) << "nothing ran yet";
         EXPECT_EQ("0000000000000000", StatusField(pid, "SigBlk"))
             << "the agent's blocked signals are not inherited";
         EXPECT_EQ(0, Finish(pid, stopped));
-        EXPECT_EQ("out\nerr\n/dev/null\n", Read(out));
+        EXPECT_EQ("out\nerr\n/dev/null\n", ReadFileOr(out));
         struct stat st;
         ASSERT_EQ(0, stat(out.c_str(), &st));
         EXPECT_EQ(0600u, st.st_mode & 07777);
 }
 
 TEST(SpawnTest, FindsProgramsAsExecvpDoes) {
-        std::string d = TmpDir(), out = d + "/prog.out";
+        std::string d = TestTempDir(), out = d + "/prog.out";
         int stopped = 0;
         // A bare name is searched in PATH.
         pid_t pid = Start({"sh", "-c", "exit 3"}, out, &stopped);
@@ -112,7 +100,7 @@ TEST(SpawnTest, FindsProgramsAsExecvpDoes) {
         pid = Start({script, "arg"}, out, &stopped);
         ASSERT_GT(pid, 0) << strerror(-pid);
         EXPECT_EQ(0, Finish(pid, stopped));
-        EXPECT_NE(std::string::npos, Read(out).find("via sh arg\n")) << Read(out);
+        EXPECT_NE(std::string::npos, ReadFileOr(out).find("via sh arg\n")) << ReadFileOr(out);
 
         // PATH is searched in order, missing folders skipped.
         std::string bin = d + "/bin";
@@ -128,7 +116,7 @@ TEST(SpawnTest, FindsProgramsAsExecvpDoes) {
 }
 
 TEST(SpawnTest, FailuresAreReported) {
-        std::string d = TmpDir(), out = d + "/prog.out";
+        std::string d = TestTempDir(), out = d + "/prog.out";
         int stopped = 0;
         EXPECT_EQ(-ENOENT, Start({"/nonexistent/prog"}, out, &stopped));
         EXPECT_EQ(-ENOENT, Start({"memmon-no-such-program"}, out, &stopped));

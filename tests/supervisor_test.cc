@@ -18,36 +18,17 @@
 #include <gtest/gtest.h>
 
 #include "core/supervisor.h"
+#include "tests/testutil.h"
 
 #include <sys/prctl.h>
 
 namespace {
 
-struct Sleeper {
-        pid_t pid = -1;
-        Sleeper() {
-                pid = fork();
-                if (pid == 0) {
-                        for (;;)
-                                pause();
-                }
-        }
-        ~Sleeper() {
-                if (pid > 0) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, nullptr, 0);
-                }
-        }
-};
+using memmon_test::Millis;
+using memmon_test::Sleeper;
 
-bool WaitFor(const std::function<bool()> &pred, int timeout_ms = 10000) {
-        auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-        while (std::chrono::steady_clock::now() < end) {
-                if (pred())
-                        return true;
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        return pred();
+bool WaitFor(const std::function<bool()> &pred) {
+        return memmon_test::WaitFor(pred, Millis(10000));
 }
 
 size_t CountFiles(const std::string &dir) {
@@ -122,7 +103,7 @@ class SupervisorTest : public ::testing::Test {
 
 TEST_F(SupervisorTest, ApplyStartsEveryNewTarget) {
         Sleeper a, b;
-        std::vector<Target> t = {{base_, "a", a.pid}, {base_, "b", b.pid}};
+        std::vector<Target> t = {{base_, "a", a.pid()}, {base_, "b", b.pid()}};
         struct supervisor_changes ch = {};
         ASSERT_EQ(0, Apply(t, &ch));
         EXPECT_EQ(2u, ch.added);
@@ -131,12 +112,12 @@ TEST_F(SupervisorTest, ApplyStartsEveryNewTarget) {
         EXPECT_STREQ("a", worker_name(sup_.workers[0])) << "targets keep their order";
         EXPECT_STREQ("b", worker_name(sup_.workers[1]));
         EXPECT_TRUE(WaitFor([&] { return CountFiles(base_ + "/b/full") == 1; })) << "b samples too";
-        EXPECT_EQ(a.pid, Status("a").pid);
+        EXPECT_EQ(a.pid(), Status("a").pid);
 }
 
 TEST_F(SupervisorTest, ApplyChangesPolicyInPlaceAndKeepsTheRest) {
         Sleeper a, b;
-        std::vector<Target> t = {{base_, "a", a.pid}, {base_, "b", b.pid}};
+        std::vector<Target> t = {{base_, "a", a.pid()}, {base_, "b", b.pid()}};
         ASSERT_EQ(0, Apply(t, nullptr));
         struct worker *wa = supervisor_find(&sup_, "a"), *wb = supervisor_find(&sup_, "b");
         ASSERT_TRUE(WaitFor([&] { return CountFiles(base_ + "/a/full") == 1; }));
@@ -161,17 +142,17 @@ TEST_F(SupervisorTest, ApplyChangesPolicyInPlaceAndKeepsTheRest) {
 
 TEST_F(SupervisorTest, ApplyRestartsATargetWhoseSelectorChanged) {
         Sleeper a, other;
-        std::vector<Target> t = {{base_, "a", a.pid}};
+        std::vector<Target> t = {{base_, "a", a.pid()}};
         ASSERT_EQ(0, Apply(t, nullptr));
         ASSERT_TRUE(WaitFor([&] { return Status("a").full_written == 1; }));
 
-        t[0].p.pid = other.pid;
+        t[0].p.pid = other.pid();
         struct supervisor_changes ch = {};
         ASSERT_EQ(0, Apply(t, &ch));
         EXPECT_EQ(1u, ch.restarted);
         EXPECT_EQ(0u, ch.added + ch.removed + ch.changed + ch.kept);
         // A new worker (its counters start again) and a new chain.
-        EXPECT_TRUE(WaitFor([&] { return Status("a").pid == other.pid && Status("a").full_written == 1; }));
+        EXPECT_TRUE(WaitFor([&] { return Status("a").pid == other.pid() && Status("a").full_written == 1; }));
         // The old chain got its final snapshot, the new one its first.
         EXPECT_TRUE(WaitFor([&] { return CountFiles(base_ + "/a/full") == 3; }));
 
@@ -183,7 +164,7 @@ TEST_F(SupervisorTest, ApplyRestartsATargetWhoseSelectorChanged) {
 
 TEST_F(SupervisorTest, ApplyRemovesWithAFinalSnapshot) {
         Sleeper a, b;
-        std::vector<Target> t = {{base_, "a", a.pid}, {base_, "b", b.pid}};
+        std::vector<Target> t = {{base_, "a", a.pid()}, {base_, "b", b.pid()}};
         ASSERT_EQ(0, Apply(t, nullptr));
         ASSERT_TRUE(WaitFor([&] { return CountFiles(base_ + "/b/full") == 1; }));
         t.pop_back();
@@ -202,7 +183,7 @@ TEST_F(SupervisorTest, ApplyRemovesWithAFinalSnapshot) {
 
 TEST_F(SupervisorTest, AddRemoveAndPostAll) {
         Sleeper a;
-        Target t(base_, "a", a.pid);
+        Target t(base_, "a", a.pid());
         ASSERT_EQ(0, supervisor_add(&sup_, &t.Params(), 0));
         EXPECT_EQ(-EEXIST, supervisor_add(&sup_, &t.Params(), 0));
         EXPECT_EQ(0, supervisor_post_all(&sup_, REQ_SAMPLE, 10000)) << "every worker answered";

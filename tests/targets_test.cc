@@ -19,44 +19,17 @@
 
 #include "agent/agent.h"
 #include "agent/log.h"
+#include "tests/testutil.h"
 
 namespace {
 
-struct Sleeper {
-        pid_t pid = -1;
-        Sleeper() {
-                pid = fork();
-                if (pid == 0) {
-                        for (;;)
-                                pause();
-                }
-        }
-        ~Sleeper() {
-                if (pid > 0) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, nullptr, 0);
-                }
-        }
-};
-
-std::string Read(const std::string &path) {
-        std::ifstream in(path);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-}
-
-void Write(const std::string &path, const std::string &text) {
-        std::ofstream(path) << text;
-}
+using memmon_test::Sleeper;
 
 class TargetsTest : public ::testing::Test {
       protected:
         void SetUp() override {
-                const char *tmp = getenv("TEST_TMPDIR");
-                base_ = std::string(tmp ? tmp : "/tmp") + "/targets_" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-                ASSERT_EQ(0, mkdir(base_.c_str(), 0700));
+                base_ = memmon_test::TestTempDir();
+                ASSERT_FALSE(base_.empty());
                 a_ = std::make_unique<struct agent>();
                 a_->sig_fd = a_->fifo_fd = a_->pid_fd = -1;
                 snprintf(a_->config_path, sizeof(a_->config_path), "%s/memmon.ini", base_.c_str());
@@ -79,7 +52,8 @@ class TargetsTest : public ::testing::Test {
 
         // Writes the configuration file: [agent] then body.
         void Config(const std::string &agent_keys, const std::string &body) {
-                Write(a_->config_path, "[agent]\nbase_dir = " + base_ + "\n" + agent_keys + body);
+                ASSERT_TRUE(memmon_test::WriteFile(a_->config_path, "[agent]\nbase_dir = " + base_ + "\n" +
+                                                                        agent_keys + body));
         }
 
         void Start() {
@@ -107,15 +81,16 @@ class TargetsTest : public ::testing::Test {
 
 TEST_F(TargetsTest, FailedReloadKeepsThePreviousConfiguration) {
         Sleeper one, two;
-        Config("", "[target:a]\npid = " + std::to_string(one.pid) + "\n");
+        ASSERT_NO_FATAL_FAILURE(Config("", "[target:a]\npid = " + std::to_string(one.pid()) + "\n"));
         ASSERT_NO_FATAL_FAILURE(Start());
         const struct config *before = a_->config;
         ASSERT_EQ(1u, a_->sup.n);
 
         // A new file that reads well (b added, a quieter log level) but
         // cannot be applied: its backup folders' names do not fit.
-        Config("log_level = error\n", "[target:a]\npid = " + std::to_string(one.pid) +
-                                          "\n[target:b]\npid = " + std::to_string(two.pid) + "\n");
+        ASSERT_NO_FATAL_FAILURE(
+            Config("log_level = error\n", "[target:a]\npid = " + std::to_string(one.pid()) +
+                                              "\n[target:b]\npid = " + std::to_string(two.pid()) + "\n"));
         char saved[PATH_MAX];
         memcpy(saved, a_->backups, sizeof(saved));
         memset(a_->backups, 'x', PATH_MAX - 2);
@@ -128,7 +103,8 @@ TEST_F(TargetsTest, FailedReloadKeepsThePreviousConfiguration) {
         EXPECT_EQ(1u, a_->config->n_targets);
         EXPECT_EQ(1u, a_->sup.n) << "nothing was started";
         agent_log(a_->log, nullptr, LOG_INFO, "still at info");
-        EXPECT_NE(std::string::npos, Read(std::string(a_->logs) + "/monitor.log").find("still at info"))
+        EXPECT_NE(std::string::npos,
+                  memmon_test::ReadFileOr(std::string(a_->logs) + "/monitor.log").find("still at info"))
             << "the new log level is not in force either";
 
         // Fixed: the same file applies.
@@ -142,8 +118,9 @@ TEST_F(TargetsTest, FailedReloadKeepsThePreviousConfiguration) {
         EXPECT_EQ(2u, a_->config->n_targets);
         EXPECT_EQ(2u, a_->sup.n);
         agent_log(a_->log, nullptr, LOG_INFO, "now below the level");
-        EXPECT_EQ(std::string::npos,
-                  Read(std::string(a_->logs) + "/monitor.log").find("now below the level"));
+        EXPECT_EQ(
+            std::string::npos,
+            memmon_test::ReadFileOr(std::string(a_->logs) + "/monitor.log").find("now below the level"));
 }
 
 } // namespace

@@ -135,6 +135,42 @@ std::string MakeTempDir(const std::string &prefix) {
         return std::string(buf.data());
 }
 
+std::string TestTempDir() {
+        return MakeTempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+}
+
+Sleeper::Sleeper(const char *comm) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                abort();
+        pid_ = fork();
+        if (pid_ == 0) {
+                if (comm)
+                        prctl(PR_SET_NAME, comm);
+                (void)!write(p[1], "x", 1);
+                for (;;)
+                        pause();
+        }
+        close(p[1]);
+        char c;
+        // Renamed by the time the constructor returns.
+        if (pid_ > 0)
+                (void)!read(p[0], &c, 1);
+        close(p[0]);
+}
+
+Sleeper::~Sleeper() {
+        Kill();
+}
+
+void Sleeper::Kill() {
+        if (pid_ > 0) {
+                kill(pid_, SIGKILL);
+                waitpid(pid_, nullptr, 0);
+        }
+        pid_ = -1;
+}
+
 void PrepareTestProcess() {
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         signal(SIGPIPE, SIG_IGN);

@@ -37,6 +37,9 @@ std::string WorkloadPath();
 // failure.
 std::string MakeTempDir(const std::string &prefix);
 
+// MakeTempDir() named after the running test.
+std::string TestTempDir();
+
 // Makes the calling process a child subreaper, so that a daemon that
 // double-forks becomes our child and can be reaped with its exit status.
 // Also ignores SIGPIPE (a pipe to a dead child must not kill the test).
@@ -170,6 +173,24 @@ struct RunResult {
 // Runs a program to completion with stdin from /dev/null; kills it at the
 // timeout.
 RunResult RunProcess(const SpawnOptions &opt, Millis timeout = Millis(10000));
+
+// A child that only waits to be killed, named comm (as /proc/PID/comm and a
+// `match` target see it) when comm is given.  The destructor, or Kill(),
+// kills and reaps it.
+class Sleeper {
+      public:
+        explicit Sleeper(const char *comm = nullptr);
+        ~Sleeper();
+        Sleeper(const Sleeper &) = delete;
+        Sleeper &operator=(const Sleeper &) = delete;
+        pid_t pid() const {
+                return pid_;
+        }
+        void Kill();
+
+      private:
+        pid_t pid_ = -1;
+};
 
 // A detached agent daemon (found through its pid file).  With
 // PrepareTestProcess() it is our child.  The destructor SIGKILLs it if it
