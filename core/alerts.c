@@ -747,6 +747,10 @@ int alerts_format_text(struct strbuf *b, enum alert_rule rule, const char *line,
         const struct alert_rule_info *info = alert_rule_info(rule);
         int r = strbuf_printf(b, "%s: ", info ? info->name : "?");
 
+        /* The kernel ends the line of a region without a path in a blank. */
+        while (line_len > 0 && line[line_len - 1] == ' ')
+                line_len--;
+
         if (r == 0 && line_len > 0 && (r = textesc_append(b, line, line_len)) == 0)
                 r = strbuf_append(b, ": ", 2);
         if (r == 0)
