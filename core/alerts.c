@@ -462,15 +462,37 @@ static size_t process_alert_index(const struct alert_state *s, enum alert_rule r
         return i < s->n_active && s->active[i].start == 0 && s->active[i].rule == rule ? i : SIZE_MAX;
 }
 
+/* The reason of a process rule, written only when it is raised. */
+static void process_reason(const struct alert_state *s, enum alert_rule rule, uint64_t grew, char *buf,
+                           size_t size) {
+        const struct alert_policy *p = &s->policy;
+
+        /* A reason cut short still names the bound. */
+        if (rule == ALERT_MAX_REGIONS)
+                (void)snprintf(buf, size, "%" PRIu64 " regions, more than max_regions = %" PRIu64, s->regions,
+                               p->max_regions);
+        else if (rule == ALERT_MAX_MAPPED)
+                (void)snprintf(buf, size, "%" PRIu64 " bytes mapped, more than max_mapped = %" PRIu64,
+                               s->mapped, p->max_mapped);
+        else
+                (void)snprintf(buf, size,
+                               "mapped bytes grew by %" PRIu64 " within %" PRIu64
+                               " s, more than max_growth = %" PRIu64 " bytes",
+                               grew, p->growth_window_us / 1000000, p->max_growth);
+}
+
 /* Raises or re-arms one process rule. */
-static int bound_rule(struct alert_state *s, enum alert_rule rule, int over, const char *reason,
+static int bound_rule(struct alert_state *s, enum alert_rule rule, int over, uint64_t grew,
                       struct alert_events *out) {
         size_t i = process_alert_index(s, rule);
+        char reason[ALERTS_REASON_MAX];
 
         if (!alert_policy_rule_active(&s->policy, rule))
                 return i == SIZE_MAX ? 0 : clear_at(s, i, "rule turned off", out);
-        if (over && i == SIZE_MAX)
+        if (over && i == SIZE_MAX) {
+                process_reason(s, rule, grew, reason, sizeof(reason));
                 return raise_alert(s, rule, NULL, NULL, reason, out);
+        }
         if (!over && i != SIZE_MAX)
                 return clear_at(s, i, "back within the bound", out);
         return 0;
@@ -478,26 +500,14 @@ static int bound_rule(struct alert_state *s, enum alert_rule rule, int over, con
 
 static int process_rules(struct alert_state *s, uint64_t now_us, struct alert_events *out) {
         const struct alert_policy *p = &s->policy;
-        char reason[ALERTS_REASON_MAX];
-        uint64_t grew = growth_within(s, now_us);
+        uint64_t grew = alert_policy_rule_active(p, ALERT_MAX_GROWTH) ? growth_within(s, now_us) : 0;
         int r;
 
-        (void)snprintf(reason, sizeof(reason), "%" PRIu64 " regions, more than max_regions = %" PRIu64,
-                       s->regions, p->max_regions);
-        r = bound_rule(s, ALERT_MAX_REGIONS, s->regions > p->max_regions, reason, out);
-        if (r == 0) {
-                (void)snprintf(reason, sizeof(reason),
-                               "%" PRIu64 " bytes mapped, more than max_mapped = %" PRIu64, s->mapped,
-                               p->max_mapped);
-                r = bound_rule(s, ALERT_MAX_MAPPED, s->mapped > p->max_mapped, reason, out);
-        }
-        if (r == 0) {
-                (void)snprintf(reason, sizeof(reason),
-                               "mapped bytes grew by %" PRIu64 " within %" PRIu64
-                               " s, more than max_growth = %" PRIu64 " bytes",
-                               grew, p->growth_window_us / 1000000, p->max_growth);
-                r = bound_rule(s, ALERT_MAX_GROWTH, grew > p->max_growth, reason, out);
-        }
+        r = bound_rule(s, ALERT_MAX_REGIONS, s->regions > p->max_regions, 0, out);
+        if (r == 0)
+                r = bound_rule(s, ALERT_MAX_MAPPED, s->mapped > p->max_mapped, 0, out);
+        if (r == 0)
+                r = bound_rule(s, ALERT_MAX_GROWTH, grew > p->max_growth, grew, out);
         /* While max_growth is up, it re-arms as the window slides, even with
          * no change to look at. */
         s->growth_recheck_us = process_alert_index(s, ALERT_MAX_GROWTH) != SIZE_MAX

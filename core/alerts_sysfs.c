@@ -54,6 +54,7 @@ struct alert_sysfs {
         int root_fd; /* its root, O_PATH: own_root_fd or its own */
         struct tree_id tree;
         int tree_ok;
+        int opened; /* proc_fd and root_fd were opened (or tried) */
 
         struct cache_entry *tab;
         size_t cap;
@@ -138,6 +139,7 @@ static void end_process(struct alert_sysfs *fs) {
                 close(fs->root_fd);
         fs->proc_fd = fs->root_fd = -1;
         fs->tree_ok = 0;
+        fs->opened = 0;
 }
 
 void alert_sysfs_free(struct alert_sysfs *fs) {
@@ -152,19 +154,14 @@ void alert_sysfs_free(struct alert_sysfs *fs) {
         mm_free(fs);
 }
 
-static void sys_begin(void *ctx, const struct alert_proc *proc) {
-        struct alert_sysfs *fs = ctx;
+/* Opens what the process's questions go through, on the first question of
+ * an evaluation: many evaluations ask none (no executable file came). */
+static void open_process(struct alert_sysfs *fs) {
         char name[32];
         struct stat st;
 
-        end_process(fs);
-        if (!fs->keep_cache) {
-                flush_cache(fs);
-                close_dir(fs);
-                drop_db(fs);
-        }
-        fs->pid = proc->pid;
-        if (snprintf(name, sizeof(name), "/proc/%d", (int)proc->pid) >= (int)sizeof(name))
+        fs->opened = 1;
+        if (snprintf(name, sizeof(name), "/proc/%d", (int)fs->pid) >= (int)sizeof(name))
                 return;
         /* Everything about the process goes through this fd, so that a pid
          * reused meanwhile cannot answer for it. */
@@ -188,13 +185,33 @@ static void sys_begin(void *ctx, const struct alert_proc *proc) {
         fs->tree_ok = 1;
 }
 
+static struct alert_sysfs *process_fs(void *ctx) {
+        struct alert_sysfs *fs = ctx;
+
+        if (!fs->opened)
+                open_process(fs);
+        return fs;
+}
+
+static void sys_begin(void *ctx, const struct alert_proc *proc) {
+        struct alert_sysfs *fs = ctx;
+
+        end_process(fs);
+        if (!fs->keep_cache) {
+                flush_cache(fs);
+                close_dir(fs);
+                drop_db(fs);
+        }
+        fs->pid = proc->pid;
+}
+
 static void sys_end(void *ctx) {
         end_process(ctx);
 }
 
 static int sys_mapped_stat(void *ctx, const struct alert_proc *proc, uint64_t start, uint64_t end,
                            struct alert_stat *ret) {
-        struct alert_sysfs *fs = ctx;
+        struct alert_sysfs *fs = process_fs(ctx);
         char name[64];
         struct stat st;
 
@@ -369,7 +386,7 @@ static int open_parent(struct alert_sysfs *fs, const char *path, size_t *ret_bas
 }
 
 static int sys_path_stat(void *ctx, const struct alert_proc *proc, const char *path, struct alert_stat *ret) {
-        struct alert_sysfs *fs = ctx;
+        struct alert_sysfs *fs = process_fs(ctx);
         size_t len = strlen(path), base;
         struct cache_entry *e;
         struct stat st;
@@ -457,7 +474,7 @@ static int field_is_num(const char *f, size_t len, uint32_t v) {
 }
 
 static int sys_group_has_others(void *ctx, const struct alert_proc *proc, uint32_t gid, uint32_t uid) {
-        struct alert_sysfs *fs = ctx;
+        struct alert_sysfs *fs = process_fs(ctx);
         const char *self = NULL, *p;
         size_t self_len = 0;
         int known = 0;
@@ -524,7 +541,7 @@ static int same_ids(const struct stat *st, uint32_t maj, uint32_t min, uint64_t 
 
 static int sys_open_mapped(void *ctx, const struct alert_proc *proc, uint64_t start, uint64_t end,
                            const char *path, uint32_t maj, uint32_t min, uint64_t ino) {
-        struct alert_sysfs *fs = ctx;
+        struct alert_sysfs *fs = process_fs(ctx);
         char name[64];
         struct stat st;
         size_t base;
