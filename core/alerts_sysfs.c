@@ -197,16 +197,23 @@ static void sys_begin(void *ctx, const struct alert_proc *proc) {
         struct alert_sysfs *fs = ctx;
 
         end_process(fs);
-        if (!fs->keep_cache) {
-                flush_cache(fs);
-                close_dir(fs);
-                drop_db(fs);
-        }
         fs->pid = proc->pid;
 }
 
 static void sys_end(void *ctx) {
-        end_process(ctx);
+        struct alert_sysfs *fs = ctx;
+
+        end_process(fs);
+        /* A worker's facts may be stale by its next evaluation, and a
+         * thousand idle workers should not each hold a cache. */
+        if (!fs->keep_cache) {
+                flush_cache(fs);
+                mm_free(fs->tab);
+                fs->tab = NULL;
+                fs->cap = 0;
+                close_dir(fs);
+                drop_db(fs);
+        }
 }
 
 static int sys_mapped_stat(void *ctx, const struct alert_proc *proc, uint64_t start, uint64_t end,
@@ -422,6 +429,37 @@ static int sys_path_stat(void *ctx, const struct alert_proc *proc, const char *p
         return r;
 }
 
+/* The one door through which a file another user may control is opened
+ * for reading: dirfd/name is first opened O_PATH (which opens nothing: a
+ * FIFO cannot block, a device's driver is not called), checked to be a
+ * regular file, and only that very inode is then opened for reading,
+ * through /proc/self/fd.  flags: extra openat flags for the O_PATH open
+ * (O_NOFOLLOW).  With want_ino, the file must also be dev:ino.  Returns an
+ * fd or -errno. */
+static int open_regular(int dirfd, const char *name, int flags, const struct stat *want) {
+        char self[64];
+        struct stat st, again;
+        int pfd = openat(dirfd, name, O_PATH | O_CLOEXEC | flags), fd;
+
+        if (pfd < 0)
+                return -errno;
+        if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino)) ||
+            snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd) >= (int)sizeof(self)) {
+                close(pfd);
+                return -EINVAL;
+        }
+        fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        close(pfd);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &again) < 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+                close(fd);
+                return -EINVAL;
+        }
+        return fd;
+}
+
 /* Reads the regular file path of the process's tree whole, up to DB_MAX,
  * into a NUL-terminated buffer.  Returns it, or NULL. */
 static char *read_db(struct alert_sysfs *fs, const char *path) {
@@ -432,10 +470,10 @@ static char *read_db(struct alert_sysfs *fs, const char *path) {
 
         if (dfd < 0)
                 return NULL;
-        fd = openat(dfd, path + base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        fd = open_regular(dfd, path + base, O_NOFOLLOW, NULL);
         if (fd < 0)
                 return NULL;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > DB_MAX)
+        if (fstat(fd, &st) < 0 || (size_t)st.st_size > DB_MAX)
                 goto out;
         buf = mm_malloc((size_t)st.st_size + 1);
         if (!buf)
@@ -535,30 +573,22 @@ static int sys_group_has_others(void *ctx, const struct alert_proc *proc, uint32
         return known ? 0 : 1;
 }
 
-static int same_ids(const struct stat *st, uint32_t maj, uint32_t min, uint64_t ino) {
-        return major(st->st_dev) == maj && minor(st->st_dev) == min && st->st_ino == ino;
-}
-
 static int sys_open_mapped(void *ctx, const struct alert_proc *proc, uint64_t start, uint64_t end,
                            const char *path, uint32_t maj, uint32_t min, uint64_t ino) {
         struct alert_sysfs *fs = process_fs(ctx);
         char name[64];
-        struct stat st;
+        struct stat want;
         size_t base;
-        int fd = -1, dfd;
+        int fd, dfd;
 
         (void)proc;
         if (fs->proc_fd < 0)
                 return -ESRCH;
         /* By identity: the very file mapped there. */
-        if (snprintf(name, sizeof(name), "map_files/%" PRIx64 "-%" PRIx64, start, end) < (int)sizeof(name) &&
-            fstatat(fs->proc_fd, name, &st, 0) == 0 && S_ISREG(st.st_mode))
-                fd = openat(fs->proc_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd >= 0) {
-                if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        if (snprintf(name, sizeof(name), "map_files/%" PRIx64 "-%" PRIx64, start, end) < (int)sizeof(name)) {
+                fd = open_regular(fs->proc_fd, name, 0, NULL);
+                if (fd >= 0 || fd == -ENOENT)
                         return fd;
-                close(fd);
-                return -EINVAL;
         }
         /* Else by path, when the file there is the one maps names. */
         if (!fs->tree_ok || !path_ok(path, strlen(path)))
@@ -566,18 +596,10 @@ static int sys_open_mapped(void *ctx, const struct alert_proc *proc, uint64_t st
         dfd = open_parent(fs, path, &base);
         if (dfd < 0)
                 return dfd;
-        if (fstatat(dfd, path + base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || !same_ids(&st, maj, min, ino))
-                return -ENOENT;
-        fd = openat(dfd, path + base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !same_ids(&st, maj, min, ino)) {
-                close(fd);
-                return -ENOENT;
-        }
-        return fd;
+        memset(&want, 0, sizeof(want));
+        want.st_dev = makedev(maj, min);
+        want.st_ino = (ino_t)ino;
+        return open_regular(dfd, path + base, O_NOFOLLOW, &want);
 }
 
 static ssize_t sys_read_file(void *ctx, int handle, void *buf, size_t len, uint64_t off) {
