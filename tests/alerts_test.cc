@@ -29,6 +29,7 @@
 namespace {
 
 using memmon_test::KernelLine;
+using memmon_test::Snap;
 
 constexpr uint64_t kPage = 4096;
 constexpr uid_t kUser = 1000; // the process's own user in most tests
@@ -138,26 +139,6 @@ alert_stat File(uint64_t ino, uint32_t mode = S_IFREG | 0755, uint32_t uid = 0, 
 alert_stat Dir(uint32_t mode = 0755, uint32_t uid = 0, uint32_t gid = 0) {
         return File(2, S_IFDIR | mode, uid, gid);
 }
-
-struct Snap {
-        maps_snapshot s;
-        Snap() {
-                maps_snapshot_init(&s);
-        }
-        explicit Snap(const std::vector<std::string> &lines) : Snap() {
-                Set(lines);
-        }
-        ~Snap() {
-                maps_snapshot_fini(&s);
-        }
-        void Set(const std::vector<std::string> &lines) {
-                std::string text;
-                for (const auto &l : lines)
-                        text += l + "\n";
-                size_t bad = 0;
-                ASSERT_EQ(0, maps_snapshot_set_text(&s, text.data(), text.size(), &bad)) << "line " << bad;
-        }
-};
 
 struct Event {
         alert_change change;
