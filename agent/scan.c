@@ -136,13 +136,7 @@ static int print_alert(struct scan *sc, const struct alert_proc *proc, const cha
                 json_obj_uint(&o, "start_time", proc->start_time);
                 json_obj_cstr(&o, "comm", comm);
                 json_obj_uint(&o, "uid", proc->uid);
-                json_obj_cstr(&o, "rule", alert_rule_info(e->rule)->name);
-                json_obj_str(&o, "region", line, e->line_len);
-                json_obj_hex(&o, "start", e->start);
-                json_obj_hex(&o, "end", e->end);
-                json_obj_cstr(&o, "perms", e->perms);
-                json_obj_str(&o, "path", alert_event_path(&sc->ev, e), e->path_len);
-                json_obj_str(&o, "reason", reason, e->reason_len);
+                alerts_json_fields(&o, &sc->ev, e);
                 r = json_obj_end(&o);
         } else {
                 r = strbuf_printf(&sc->out, "%d ", (int)proc->pid);

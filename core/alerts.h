@@ -258,6 +258,19 @@ const struct alert_active *alerts_active_get(const struct alert_state *s, size_t
 int alerts_format_text(struct strbuf *b, enum alert_rule rule, const char *line, size_t line_len,
                        const char *reason, size_t reason_len);
 
+struct json_obj;
+
+/* Writes the fields of an alert event into a JSON object being written
+ * (core/json.h), in this order: "rule", "region" (the maps line), "start"
+ * and "end" (hex, "0" for a process rule), "perms", "path", "reason".
+ * The caller writes the rest ("v", "event", "pid", ...) around them. */
+void alerts_json_fields(struct json_obj *o, const struct alert_events *e, const struct alert_event *ev);
+
+/* Appends one line per alert that is up, for the `alerts` command:
+ * "RULE: LINE: REASON (since 2026-11-25T18:33:28Z)", escaped as
+ * alerts_format_text() does.  Returns the number of lines, or -ENOMEM. */
+int alerts_format_active(const struct alert_state *s, struct strbuf *b);
+
 #ifdef __cplusplus
 }
 #endif

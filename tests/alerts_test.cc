@@ -23,6 +23,7 @@
 #include "core/alerts_int.h"
 #include "core/alloc.h"
 #include "core/diff.h"
+#include "core/json.h"
 #include "core/maps.h"
 #include "tests/kernel_line.h"
 
@@ -908,6 +909,32 @@ TEST_F(TextTest, SameCodeAndFileTailDoNotFire) {
         fs_.memory[kLib][0] ^= 1;
         EXPECT_EQ(0, alerts_check_text(st_, &cur_->s, UINT64_MAX, &ev_));
         EXPECT_EQ(reads, fs_.mem_reads);
+}
+
+TEST_F(AlertsTest, ActiveListAndJsonFields) {
+        First({KernelLine(0x10000, 0x11000, "rwxp"),
+               KernelLine(0x20000, 0x21000, "r-xp", 0, 0, 1, 9, "/memfd:x (deleted)")});
+        strbuf b;
+        strbuf_init(&b);
+        ASSERT_EQ(2, alerts_format_active(st_, &b));
+        std::string text = strbuf_str(&b);
+        EXPECT_NE(std::string::npos, text.find("wx: 00010000-00011000 rwxp 00000000 00:00 0: memory both"))
+            << text;
+        EXPECT_NE(std::string::npos, text.find("memfd_exec: 00020000-00021000 r-xp")) << text;
+        EXPECT_NE(std::string::npos, text.find(" (since 20")) << text;
+        EXPECT_EQ(2u, std::count(text.begin(), text.end(), '\n'));
+        // The JSON fields of an event, in their fixed order.
+        strbuf_reset(&b);
+        ASSERT_EQ(2, alerts_end(st_, "process exited", &ev_));
+        json_obj o;
+        json_obj_begin(&o, &b);
+        alerts_json_fields(&o, &ev_, &ev_.v[0]);
+        ASSERT_EQ(0, json_obj_end(&o));
+        EXPECT_STREQ(
+            "{\"rule\":\"wx\",\"region\":\"00010000-00011000 rwxp 00000000 00:00 0 \",\"start\":\"10000\","
+            "\"end\":\"11000\",\"perms\":\"rwxp\",\"path\":\"\",\"reason\":\"process exited\"}\n",
+            strbuf_str(&b));
+        strbuf_fini(&b);
 }
 
 TEST(AlertsFormat, TextIsEscaped) {
