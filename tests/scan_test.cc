@@ -335,6 +335,47 @@ TEST_F(ScanTest, HostileNamesAndPathsAreEscaped) {
             << lines[0];
 }
 
+// A process in a mount namespace of its own sees other files at the same
+// paths: the scan looks through its /proc/PID/root.  Here its library sits
+// in a world-writable folder of its own tmpfs, while at the same path in the
+// scanner's namespace lies a harmless decoy; judged from the wrong
+// namespace the library would look replaced, not writable.
+TEST_F(ScanTest, LooksThroughTheProcesssOwnMountNamespace) {
+        if (access("/usr/bin/unshare", X_OK) != 0)
+                GTEST_SKIP() << "no /usr/bin/unshare";
+        std::string mnt = LibDir("ns", 0755);
+        ASSERT_EQ("", CopyFile(ProbeLib(), mnt + "/libprobe.so", 0644));
+        SpawnOptions o;
+        o.argv = {"/usr/bin/unshare",
+                  "--mount",
+                  "--propagation",
+                  "private",
+                  "/bin/sh",
+                  "-c",
+                  "mount -t tmpfs -o mode=0777 none \"$1\" && cp \"$2\" \"$1/libprobe.so\" && exec \"$3\"",
+                  "sh",
+                  mnt,
+                  ProbeLib(),
+                  WorkloadPath()};
+        std::string err;
+        auto p = Process::Start(o, &err);
+        ASSERT_TRUE(p) << err;
+        if (!p->WaitForStdout("ready ", kLong)) {
+                GTEST_SKIP() << "cannot make a mount namespace here: " << p->err();
+        }
+        ASSERT_TRUE(p->WriteStdin("dlopen " + mnt + "/libprobe.so\n"));
+        ASSERT_TRUE(p->WaitForStdout("ok 0x", kLong)) << p->out() << p->err();
+        std::string pid = std::to_string(p->pid());
+        RunResult r = Scan({pid});
+        EXPECT_EQ(1, r.code) << r.Describe();
+        auto f = Findings(r);
+        ASSERT_EQ(1u, f.size()) << r.out;
+        EXPECT_EQ("writable_exec_file", f[0].rule) << r.out;
+        EXPECT_NE(std::string::npos,
+                  f[0].line.find("the folder " + mnt + " above it is writable by everyone"))
+            << f[0].line;
+}
+
 TEST_F(ScanTest, ExitCodes) {
         RunResult r = Scan({});
         EXPECT_EQ(64, r.code) << r.Describe();
