@@ -18,6 +18,7 @@
 #include "agent/agent.h"
 #include "agent/control.h"
 #include "agent/log.h"
+#include "agent/scan.h"
 #include "agent/spawn.h"
 #include "agent/tools.h"
 #include "config/config.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f) {
                 "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [-t] [-h] [-V] [-- PROG ARGS...]\n"
                 "       agent replay DIR [--at TIMESTAMP]\n"
                 "       agent verify DIR\n"
+                "       agent scan [--json] [--text] [-o KEY=VALUE]... (--all | PID...)\n"
                 "\n"
                 "Watches how the memory mappings of processes change and keeps every change\n"
                 "as full snapshots plus incremental diffs.\n"
@@ -338,6 +340,8 @@ int main(int argc, char **argv) {
                 return tool_replay(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "verify") == 0)
                 return tool_verify(argc - 1, argv + 1);
+        if (argc > 1 && strcmp(argv[1], "scan") == 0)
+                return tool_scan(argc - 1, argv + 1);
 
         static struct agent a;
         a.sig_fd = a.fifo_fd = a.pid_fd = -1;

@@ -18,6 +18,18 @@
  *   protect ADDR PAGES PROT
  *   ping
  *   exit
+ * and the techniques memmon's alert rules look for (bench/techniques.c),
+ * each answering "ok ADDR" with the address of the region it affected:
+ *   map PAGES rwx             writable and executable memory (wx)
+ *   jit [PAGES]               anonymous memory written, then made RX (anon_exec)
+ *   memfd [PAGES]             a memfd mapped executable (memfd_exec)
+ *   dlopen PATH               load a shared library (from a world-writable
+ *                             folder: writable_exec_file); ADDR is its code
+ *   replace PATH              copy PATH and rename the copy over it while
+ *                             mapped, as an upgrade does (deleted_exec)
+ *   patch                     change a byte of this program's own code
+ *                             through /proc/self/mem (text_mismatch)
+ * (--regions N, or many `map`s, pass a max_regions bound.)
  * It ends at EOF on stdin (unless --seconds keeps it alive that long) or on
  * SIGTERM.  --exit-code N is its exit status when it ends by itself (at the
  * end of --seconds or of stdin, or on `exit`); 0 by default.
@@ -34,6 +46,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/techniques.h"
 
 static long page;
 static int exit_code;
@@ -148,7 +162,7 @@ static void command(char *line) {
                         printf("error mprotect: %s\n", strerror(errno));
                 else
                         printf("ok\n");
-        } else {
+        } else if (!technique_command(argc, argv)) {
                 printf("error bad command: %s\n", argv[0]);
         }
         fflush(stdout);

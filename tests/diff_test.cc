@@ -21,30 +21,7 @@
 
 namespace {
 
-// Owns a snapshot for the length of a test.
-struct Snap {
-        maps_snapshot s;
-        Snap() {
-                maps_snapshot_init(&s);
-        }
-        explicit Snap(const std::vector<std::string> &lines) : Snap() {
-                Set(lines);
-        }
-        ~Snap() {
-                maps_snapshot_fini(&s);
-        }
-        Snap(const Snap &) = delete;
-        Snap &operator=(const Snap &) = delete;
-
-        void Set(const std::vector<std::string> &lines) {
-                std::string text;
-                for (const std::string &line : lines)
-                        text += line + "\n";
-                size_t bad = 0;
-                ASSERT_EQ(0, maps_snapshot_set_text(&s, text.data(), text.size(), &bad))
-                    << "bad line " << bad;
-        }
-};
+using memmon_test::Snap;
 
 struct Diff {
         diff d;

@@ -113,12 +113,17 @@ TEST(FuzzRegress, Command) {
         EXPECT_GT(Replay("command", fuzz_command), 0u);
 }
 
+TEST(FuzzRegress, Json) {
+        EXPECT_GT(Replay("json", fuzz_json), 0u);
+}
+
 // The empty input is every target's first case.
 TEST(FuzzRegress, Empty) {
         EXPECT_EQ(0, fuzz_maps(nullptr, 0));
         EXPECT_EQ(0, fuzz_backup(nullptr, 0));
         EXPECT_EQ(0, fuzz_config(nullptr, 0));
         EXPECT_EQ(0, fuzz_command(nullptr, 0));
+        EXPECT_EQ(0, fuzz_json(nullptr, 0));
 }
 
 } // namespace

@@ -1,5 +1,5 @@
-// kernel_line: maps lines formatted the way a 64-bit kernel prints them, for
-// the parser and diff tests.
+// kernel_line: maps lines formatted the way a 64-bit kernel prints them, and
+// a snapshot parsed from such lines, for the parser, diff and alert tests.
 #ifndef MEMMON_TESTS_KERNEL_LINE_H
 #define MEMMON_TESTS_KERNEL_LINE_H
 
@@ -7,6 +7,11 @@
 #include <stdio.h>
 
 #include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/maps.h"
 
 namespace memmon_test {
 
@@ -27,6 +32,33 @@ inline std::string KernelLine(uint64_t start, uint64_t end, const char *perms = 
         }
         return line;
 }
+
+// Owns a snapshot for the length of a test.
+struct Snap {
+        maps_snapshot s;
+        Snap() {
+                maps_snapshot_init(&s);
+        }
+        explicit Snap(const std::vector<std::string> &lines) : Snap() {
+                Set(lines);
+        }
+        ~Snap() {
+                maps_snapshot_fini(&s);
+        }
+        Snap(const Snap &) = delete;
+        Snap &operator=(const Snap &) = delete;
+
+        // Parses the lines (each without its '\n'); fails the test when they
+        // are not a valid maps text.
+        void Set(const std::vector<std::string> &lines) {
+                std::string text;
+                for (const std::string &line : lines)
+                        text += line + "\n";
+                size_t bad = 0;
+                ASSERT_EQ(0, maps_snapshot_set_text(&s, text.data(), text.size(), &bad))
+                    << "bad line " << bad;
+        }
+};
 
 } // namespace memmon_test
 #endif

@@ -39,6 +39,11 @@ int fuzz_config(const uint8_t *data, size_t size);
  * or two workers that have no thread and no process. */
 int fuzz_command(const uint8_t *data, size_t size);
 
+/* json_append_string, json_obj_* and json_decode_string on arbitrary bytes
+ * as a path: the line parses as strict JSON (json_check.h) and decodes back
+ * to the same bytes; textesc_append leaves no control byte. */
+int fuzz_json(const uint8_t *data, size_t size);
+
 /* The separator of the files of one input, for the targets that read
  * several: a line no valid file holds. */
 #define FUZZ_SEP "\n#---\n"

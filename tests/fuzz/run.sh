@@ -9,7 +9,7 @@
 # Environment:
 #   MEMMON_FUZZ_DIR   where binaries, logs and crash inputs go
 #                     (default: $TMPDIR/memmon-fuzz-$UID, outside the tree)
-#   FUZZ_TARGETS      the targets to run (default: maps backup config command)
+#   FUZZ_TARGETS      the targets to run (default: maps backup config command json)
 #   FUZZ_FLAGS        more libFuzzer flags, e.g. -seed=1
 #   CC_FUZZ           the compiler (default: clang)
 #
@@ -33,7 +33,7 @@ main() {
 	root=$(cd "$(dirname "$0")/../.." && pwd)
 	out=${MEMMON_FUZZ_DIR:-${TMPDIR:-/tmp}/memmon-fuzz-$(id -u)}
 	cc=${CC_FUZZ:-clang}
-	targets=${FUZZ_TARGETS:-maps backup config command}
+	targets=${FUZZ_TARGETS:-maps backup config command json}
 	mkdir -p "$out/bin" "$out/logs" "$out/crashes"
 	out=$(cd "$out" && pwd)
 
@@ -41,7 +41,7 @@ main() {
 	max_len() {
 		case $1 in
 		maps | backup) echo 16384 ;;
-		config) echo 4096 ;;
+		config | json) echo 4096 ;;
 		command) echo 8192 ;;
 		esac
 	}
@@ -58,6 +58,7 @@ main() {
 				"core/backup.c core/backup_read.c core/backup_chain.c core/fs.c core/ts.c core/maps.c" \
 				"core/diff.c core/proc.c core/procscan.c core/strbuf.c core/units.c core/alloc.c"
 			;;
+		json) echo "core/json.c core/textesc.c core/strbuf.c core/alloc.c" ;;
 		*)
 			echo "unknown fuzz target: $1" >&2
 			return 1

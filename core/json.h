@@ -1,0 +1,85 @@
+/*
+ * json: JSON Lines output (one object per line) into a strbuf, and the
+ * decoder of the strings it writes.
+ *
+ * Any byte string can be written, and every line written is valid JSON in
+ * valid UTF-8, so that log shippers (Vector, Fluent Bit, Filebeat, journald)
+ * take it as it is.  Strings are written by this convention:
+ *   - well-formed UTF-8 is written as it is, except:
+ *     - '"' and '\' as \" and \\;
+ *     - bytes below 0x20 as \b \t \n \f \r or \u00XX, and 0x7f as \u007f;
+ *     - U+2028, U+2029 (line and paragraph separators) and the bidi
+ *       embeddings, overrides and isolates U+202A..U+202E, U+2066..U+2069
+ *       as \u20XX, so that a path can neither break a line for a careless
+ *       reader nor reorder the text it is shown in;
+ *   - every byte that is not part of well-formed UTF-8 (a stray 0x80..0xff)
+ *     as \u0080..\u00ff, the escape of that byte's value.
+ * So \u0080..\u00ff in our output always means "this raw byte", never the
+ * character: the characters U+0080..U+00FF (é is C3 A9) are well-formed
+ * UTF-8 and are written raw.  json_decode_string() turns a string back into
+ * the exact bytes: \u0000..\u00ff become the byte of that value, any other
+ * escape the UTF-8 of its code point (surrogate pairs joined).
+ *
+ * Every JSON parser reads the lines; most programs want text and are done.
+ * A standard parser cannot tell a raw U+00E9 from \u00e9, so a program that
+ * needs a path's exact bytes rewrites the byte escapes before parsing, e.g.
+ * in Python: \u00XX (XX 80..ff, after an odd run of backslashes) becomes
+ * \udcXX, then json.loads(), then .encode("utf-8", "surrogateescape")
+ * (tests/json_test.cc runs exactly that).
+ *
+ * Keys are written as given; callers use fixed ASCII keys, in a fixed order
+ * per kind of object, so that lines of one kind always look alike.
+ */
+#ifndef MEMMON_CORE_JSON_H
+#define MEMMON_CORE_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/strbuf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Appends s[0..len) as a JSON string, quotes included, by the convention
+ * above.  Returns 0 or -ENOMEM (b may then hold part of the string). */
+int json_append_string(struct strbuf *b, const char *s, size_t len);
+
+/* Decodes the JSON string that starts at s[0] (a '"') into out (appended,
+ * exact bytes).  *ret_used gets the bytes of s taken, through the closing
+ * quote.  Strict: an unescaped control byte, a bad or lone-surrogate \u
+ * escape, an unknown escape or a missing closing quote give -EINVAL.  Raw
+ * bytes between the quotes are copied as they are (this reads our own
+ * output; a validator of UTF-8 is the caller's business).  Returns 0,
+ * -EINVAL or -ENOMEM; on error out may hold part of the string. */
+int json_decode_string(const char *s, size_t len, struct strbuf *out, size_t *ret_used);
+
+/* One object being written as a line: json_obj_begin(), fields, then
+ * json_obj_end().  The first error sticks: the fields after it are not
+ * written and json_obj_end() takes the line back out of the buffer. */
+struct json_obj {
+        struct strbuf *b; /* borrowed */
+        size_t start;     /* b->len when the object began */
+        int fields;
+        int err;
+};
+
+void json_obj_begin(struct json_obj *o, struct strbuf *b);
+void json_obj_str(struct json_obj *o, const char *key, const char *s, size_t len);
+/* s may be NULL: the field is then written as "". */
+void json_obj_cstr(struct json_obj *o, const char *key, const char *s);
+void json_obj_int(struct json_obj *o, const char *key, int64_t v);
+void json_obj_uint(struct json_obj *o, const char *key, uint64_t v);
+void json_obj_bool(struct json_obj *o, const char *key, int v);
+/* A number as lowercase hexadecimal digits in a string, as addresses are
+ * written in maps ("7f3e00000000"). */
+void json_obj_hex(struct json_obj *o, const char *key, uint64_t v);
+/* Closes the object with "}\n".  Returns 0, or -ENOMEM with b as it was
+ * before json_obj_begin(). */
+int json_obj_end(struct json_obj *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
