@@ -122,9 +122,9 @@ static void history_load(struct prompt *p) {
         }
         struct stat st;
         char *buf = NULL;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !owned_and_private(&st) ||
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !owned_and_private(&st) || st.st_nlink != 1 ||
             st.st_size > PROMPT_HISTORY_FILE_MAX) {
-                set_note(p, "history not read: ~/%s is not a private regular file of ours under %d bytes",
+                set_note(p, "history not read: ~/%s is not a private regular file of ours, without other links, under %d bytes",
                          PROMPT_HISTORY_NAME, PROMPT_HISTORY_FILE_MAX);
                 goto out;
         }
