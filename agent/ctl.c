@@ -1,6 +1,7 @@
 #include "agent/ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,11 +86,20 @@ int tool_ctl(int argc, char **argv, const char *default_config) {
                 if (r)
                         return r;
         }
+        /* A base directory deeper than sun_path allows is reached through
+         * an fd of its logs folder: /proc/self/fd/N/control.sock. */
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int dir_fd = -1;
         int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", base, CTL_SOCKET);
         if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-                fprintf(stderr, "agent ctl: %s/%s: path too long for a socket\n", base, CTL_SOCKET);
-                return EX_USAGE;
+                char logs[PATH_MAX];
+                if (snprintf(logs, sizeof(logs), "%s/logs", base) >= (int)sizeof(logs) ||
+                    (dir_fd = open(logs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+                        fprintf(stderr, "agent ctl: no agent running on %s (%s/logs: %s)\n", base, base,
+                                dir_fd < 0 ? strerror(errno) : "path too long");
+                        return EX_UNAVAILABLE;
+                }
+                snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd, strrchr(CTL_SOCKET, '/') + 1);
         }
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -99,8 +109,11 @@ int tool_ctl(int argc, char **argv, const char *default_config) {
         int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
         int e = errno;
         close(fd);
+        if (dir_fd >= 0)
+                close(dir_fd);
         if (r < 0) {
-                fprintf(stderr, "agent ctl: no agent running on %s (%s: %s)\n", base, sa.sun_path, strerror(e));
+                fprintf(stderr, "agent ctl: no agent running on %s (%s/%s: %s)\n", base, base, CTL_SOCKET,
+                        strerror(e));
                 return EX_UNAVAILABLE;
         }
         fprintf(stderr, "agent ctl: this build cannot talk to the agent on %s yet\n", base);

@@ -10,6 +10,7 @@
 // bounds over a window the test measures itself, and the only fixed waits
 // give pings a chance to arrive that must not.
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -223,11 +224,24 @@ constexpr char kUnitExec[] = "ExecStart=/usr/local/bin/memmon-agent ";
 // exists, and /usr/local/bin/memmon-agent does not here: in a private mount
 // namespace a tmpfs on /usr/local/bin holds the built agent under that name,
 // so the file is verified unchanged.  Where that is not allowed, a copy
-// whose ExecStart names the built agent is verified instead.  systemd-analyze
-// exits 0 even when it ignores a bad line, so what it prints is returned too.
+// whose ExecStart names the built agent is verified instead.  It also runs
+// man(1) for each Documentation= page: MANPATH adds a folder with ours.
+// systemd-analyze exits 0 even when it ignores a bad line, so what it
+// prints is returned too.
 RunResult VerifyUnit(const std::string &unit) {
+        RunResult none;
+        std::string man = MakeTempDir("manpath");
+        if (man.empty() || mkdir((man + "/man8").c_str(), 0755) < 0 || mkdir((man + "/man5").c_str(), 0755) < 0 ||
+            !WriteFile(man + "/man8/memmon-agent.8", ReadFileOr(Runfile("man/memmon-agent.8"))) ||
+            !WriteFile(man + "/man5/memmon.ini.5", ReadFileOr(Runfile("man/memmon.ini.5")))) {
+                none.err = "cannot make a MANPATH folder";
+                return none;
+        }
+        std::string manpath = "MANPATH=" + man + ":/usr/share/man";
         SpawnOptions o;
-        o.argv = {"/usr/bin/unshare",
+        o.argv = {"/usr/bin/env",
+                  manpath,
+                  "/usr/bin/unshare",
                   "--mount",
                   "/bin/sh",
                   "-c",
@@ -251,7 +265,7 @@ RunResult VerifyUnit(const std::string &unit) {
         std::string copy = dir + "/" + unit.substr(unit.rfind('/') + 1);
         if (!WriteFile(copy, text))
                 return r;
-        o.argv = {"/usr/bin/systemd-analyze", "verify", copy};
+        o.argv = {"/usr/bin/env", manpath, "/usr/bin/systemd-analyze", "verify", copy};
         return RunProcess(o, Millis(60000));
 }
 
