@@ -95,7 +95,7 @@ struct agent {
         struct line_reader fifo_lines;
         struct line_reader stdin_lines;
         int stdin_open;
-        struct prompt *prompt;          /* the -i line editor on a terminal, or NULL */
+        struct prompt *prompt; /* the -i line editor on a terminal, or NULL */
         int quit;
         struct notify notify;           /* systemd: ready, reloading, status, watchdog */
         int notify_warned;              /* a failed notification was logged as a warning */

@@ -99,7 +99,8 @@ int tool_ctl(int argc, char **argv, const char *default_config) {
                                 dir_fd < 0 ? strerror(errno) : "path too long");
                         return EX_UNAVAILABLE;
                 }
-                snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd, strrchr(CTL_SOCKET, '/') + 1);
+                snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd,
+                         strrchr(CTL_SOCKET, '/') + 1);
         }
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {

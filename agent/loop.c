@@ -22,16 +22,17 @@
 /* The words Tab completes at the prompt.  Until core/command.h exports its
  * table of verbs, this list must follow it. */
 static const char *const command_words[] = {
-        "status", "interval", "pid", "backup", "reload", "targets", "pause", "resume", "help", "quit", "stop", NULL,
+    "status", "interval", "pid",  "backup", "reload", "targets",
+    "pause",  "resume",   "help", "quit",   "stop",   NULL,
 };
 
 /* Runs one command line; replies go to out (interactive) or the log. */
 static void run_command(struct agent *a, const char *line, size_t len, FILE *out) {
         struct command_host host = {
-                .sup = &a->sup,
-                .reload = agent_reload_notified,
-                .user = a,
-                .timeout_ms = REQUEST_TIMEOUT_MS,
+            .sup = &a->sup,
+            .reload = agent_reload_notified,
+            .user = a,
+            .timeout_ms = REQUEST_TIMEOUT_MS,
         };
         struct strbuf reply;
         strbuf_init(&reply);
@@ -182,9 +183,9 @@ static void handle_signals(struct agent *a) {
  * otherwise, or -errno when poll() fails. */
 static int serve_once(struct agent *a, int watch_stdin) {
         struct pollfd p[3] = {
-                {.fd = a->sig_fd, .events = POLLIN},
-                {.fd = a->fifo_fd, .events = POLLIN},
-                {.fd = watch_stdin ? STDIN_FILENO : -1, .events = POLLIN},
+            {.fd = a->sig_fd, .events = POLLIN},
+            {.fd = a->fifo_fd, .events = POLLIN},
+            {.fd = watch_stdin ? STDIN_FILENO : -1, .events = POLLIN},
         };
         /* The timeout is the next watchdog ping or status refresh (-1,
          * forever, outside systemd). */
@@ -226,11 +227,11 @@ static void prompt_targets(void *user, prompt_add_fn add, void *ctx) {
  * it waits for keys.  Returns 0 or a sysexits code. */
 static int prompt_loop(struct agent *a) {
         struct prompt_host host = {
-                .wait = prompt_wait,
-                .targets = prompt_targets,
-                .user = a,
-                .words = command_words,
-                .max_line = COMMAND_MAX_LINE,
+            .wait = prompt_wait,
+            .targets = prompt_targets,
+            .user = a,
+            .words = command_words,
+            .max_line = COMMAND_MAX_LINE,
         };
         int r = prompt_new(&host, &a->prompt);
         if (r < 0)
@@ -242,9 +243,11 @@ static int prompt_loop(struct agent *a) {
                 size_t len;
                 r = prompt_read(a->prompt, &line, &len);
                 if (r == 2) {
-                        printf("Command rejected: line of %zu bytes is longer than %d\n", len, COMMAND_MAX_LINE);
-                        agent_log(&a->log, NULL, LOG_WARN, "stdin: line of %zu bytes rejected (longer than %d)",
-                                  len, COMMAND_MAX_LINE);
+                        printf("Command rejected: line of %zu bytes is longer than %d\n", len,
+                               COMMAND_MAX_LINE);
+                        agent_log(&a->log, NULL, LOG_WARN,
+                                  "stdin: line of %zu bytes rejected (longer than %d)", len,
+                                  COMMAND_MAX_LINE);
                 } else if (r == 1) {
                         run_command(a, line, len, stdout);
                 } else {

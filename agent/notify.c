@@ -127,7 +127,8 @@ int notify_timeout_ms(const struct notify *n, uint64_t now_us) {
         if (n->watchdog_usec > 0)
                 t = ms_until(now_us, n->next_ping_us);
         if (n->enabled) {
-                int s = n->status_valid ? ms_until(now_us, n->status_checked_us + NOTIFY_STATUS_INTERVAL_US) : 0;
+                int s =
+                    n->status_valid ? ms_until(now_us, n->status_checked_us + NOTIFY_STATUS_INTERVAL_US) : 0;
                 if (t < 0 || s < t)
                         t = s;
         }

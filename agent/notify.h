@@ -27,11 +27,11 @@ extern "C" {
 #define NOTIFY_STATUS_MAX 256
 
 struct notify {
-        int enabled;                    /* $NOTIFY_SOCKET is set */
-        uint64_t watchdog_usec;         /* WatchdogSec=, 0 when off */
-        uint64_t next_ping_us;          /* when the watchdog wants to hear from us */
-        uint64_t status_checked_us;     /* when STATUS= last went out or was found unchanged */
-        int status_valid;               /* status[] holds what was last sent */
+        int enabled;                /* $NOTIFY_SOCKET is set */
+        uint64_t watchdog_usec;     /* WatchdogSec=, 0 when off */
+        uint64_t next_ping_us;      /* when the watchdog wants to hear from us */
+        uint64_t status_checked_us; /* when STATUS= last went out or was found unchanged */
+        int status_valid;           /* status[] holds what was last sent */
         char status[NOTIFY_STATUS_MAX];
 };
 

@@ -14,18 +14,18 @@ struct prompt {
         struct prompt_host host;
         EditLine *el;
         History *hist;
-        int dir_fd;             /* the trusted $HOME, or -1: history in memory only */
-        int err;                /* why reading failed, for prompt_read() */
-        char *line;             /* the last line returned */
+        int dir_fd; /* the trusted $HOME, or -1: history in memory only */
+        int err;    /* why reading failed, for prompt_read() */
+        char *line; /* the last line returned */
         size_t line_cap;
         char note[512];
 };
 
 /* A dynamic list of completion candidates. */
 struct matches {
-        const char *prefix;     /* what the word so far must start with */
+        const char *prefix; /* what the word so far must start with */
         size_t prefix_len;
-        const char *lead;       /* "@" for target names, "" for words */
+        const char *lead; /* "@" for target names, "" for words */
         char **v;
         size_t n, cap;
         int failed;
@@ -113,7 +113,8 @@ static void history_add(struct prompt *p, const char *line, size_t len) {
 }
 
 static void history_load(struct prompt *p) {
-        int fd = openat(p->dir_fd, PROMPT_HISTORY_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        int fd =
+            openat(p->dir_fd, PROMPT_HISTORY_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 if (errno != ENOENT)
                         set_note(p, "history not read: ~/%s: %s", PROMPT_HISTORY_NAME,
@@ -124,7 +125,9 @@ static void history_load(struct prompt *p) {
         char *buf = NULL;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !owned_and_private(&st) || st.st_nlink != 1 ||
             st.st_size > PROMPT_HISTORY_FILE_MAX) {
-                set_note(p, "history not read: ~/%s is not a private regular file of ours, without other links, under %d bytes",
+                set_note(p,
+                         "history not read: ~/%s is not a private regular file of ours, without other links, "
+                         "under %d bytes",
                          PROMPT_HISTORY_NAME, PROMPT_HISTORY_FILE_MAX);
                 goto out;
         }
@@ -185,11 +188,13 @@ static int history_save(struct prompt *p) {
         int n = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", PROMPT_HISTORY_NAME, (long)getpid());
         if (n < 0 || (size_t)n >= sizeof(tmp))
                 return -ENAMETOOLONG;
-        int fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        int fd =
+            openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
         if (fd < 0 && errno == EEXIST) {
                 /* Left by a crashed agent that had our pid. */
                 (void)unlinkat(p->dir_fd, tmp, 0);
-                fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+                fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                            0600);
         }
         if (fd < 0)
                 return -errno;

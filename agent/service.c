@@ -37,8 +37,8 @@ int agent_healthy(struct agent *a) {
 static void notified(struct agent *a, const char *what, int r) {
         if (r >= 0)
                 return;
-        agent_log(&a->log, NULL, a->notify_warned ? LOG_DEBUG : LOG_WARN, "systemd notification %s failed: %s", what,
-                  strerror(-r));
+        agent_log(&a->log, NULL, a->notify_warned ? LOG_DEBUG : LOG_WARN,
+                  "systemd notification %s failed: %s", what, strerror(-r));
         a->notify_warned = 1;
 }
 
@@ -77,7 +77,8 @@ static void send_status(struct agent *a, int force) {
 void agent_service_ready(struct agent *a) {
         int r = notify_init(&a->notify);
         if (r < 0)
-                agent_log(&a->log, NULL, LOG_WARN, "WATCHDOG_USEC is not a number of microseconds: watchdog off");
+                agent_log(&a->log, NULL, LOG_WARN,
+                          "WATCHDOG_USEC is not a number of microseconds: watchdog off");
         if (a->notify.watchdog_usec)
                 agent_log(&a->log, NULL, LOG_INFO, "systemd watchdog: %llu ms, pinged every %llu ms",
                           (unsigned long long)(a->notify.watchdog_usec / 1000),

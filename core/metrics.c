@@ -23,15 +23,17 @@ int metrics_write(struct strbuf *out, const char *version, const struct metrics_
         struct prom_label v = {"version", version};
         prom_sample_u64(&w, &v, 1, 1);
 
-        prom_family(&w, "memmon_target_info", PROM_GAUGE, "A watched target and how its process is found; always 1.");
+        prom_family(&w, "memmon_target_info", PROM_GAUGE,
+                    "A watched target and how its process is found; always 1.");
         for (size_t i = 0; i < n; i++) {
                 struct prom_label l[2] = {{"target", t[i].name}, {"selector", t[i].selector}};
                 prom_sample_u64(&w, l, 2, 1);
         }
 
-        prom_family(&w, "memmon_target_state", PROM_GAUGE,
-                    "1 for the state the target is in (waiting, running, paused, exited, denied, stopped), 0 for the "
-                    "others.");
+        prom_family(
+            &w, "memmon_target_state", PROM_GAUGE,
+            "1 for the state the target is in (waiting, running, paused, exited, denied, stopped), 0 for the "
+            "others.");
         for (size_t i = 0; i < n; i++) {
                 for (int s = TARGET_WAITING; s <= TARGET_STOPPED; s++) {
                         struct prom_label l[2] = {{"target", t[i].name},
@@ -40,8 +42,8 @@ int metrics_write(struct strbuf *out, const char *version, const struct metrics_
                 }
         }
 
-        per_target(&w, "memmon_regions", PROM_GAUGE, "Regions (lines of /proc/PID/maps) at the last sample.", t, n,
-                   offsetof(struct metrics_target, regions));
+        per_target(&w, "memmon_regions", PROM_GAUGE, "Regions (lines of /proc/PID/maps) at the last sample.",
+                   t, n, offsetof(struct metrics_target, regions));
 
         prom_family(&w, "memmon_mapped_bytes", PROM_GAUGE,
                     "Bytes mapped at the last sample, by kind of region (anon, file, heap, stack, other).");
@@ -67,7 +69,8 @@ int metrics_write(struct strbuf *out, const char *version, const struct metrics_
                 prom_family(&w, "memmon_alerts_total", PROM_COUNTER, "Alerts raised, by rule.");
                 for (size_t i = 0; i < n; i++) {
                         for (size_t j = 0; j < t[i].n_alerts; j++) {
-                                struct prom_label l[2] = {{"target", t[i].name}, {"rule", t[i].alerts[j].rule}};
+                                struct prom_label l[2] = {{"target", t[i].name},
+                                                          {"rule", t[i].alerts[j].rule}};
                                 prom_sample_u64(&w, l, 2, t[i].alerts[j].count);
                         }
                 }

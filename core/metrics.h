@@ -53,7 +53,7 @@ struct metrics_rule_count {
 /* One target's values.  Strings are borrowed. */
 struct metrics_target {
         const char *name;
-        const char *selector;                   /* how it is found: "pid 1234", "pidfile /run/x.pid", ... */
+        const char *selector; /* how it is found: "pid 1234", "pidfile /run/x.pid", ... */
         enum target_state state;
         uint64_t regions;
         uint64_t mapped_bytes[METRICS_KINDS];
@@ -63,7 +63,7 @@ struct metrics_target {
         const struct metrics_rule_count *alerts;
         size_t n_alerts;
         struct prom_histogram sample_duration;
-        double last_change;                     /* Unix time in seconds; 0: no change yet */
+        double last_change; /* Unix time in seconds; 0: no change yet */
         uint64_t backup_bytes;
         uint64_t write_errors;
 };

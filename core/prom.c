@@ -9,8 +9,7 @@
 #include <string.h>
 
 const double prom_duration_bounds[PROM_DURATION_BUCKETS] = {
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
 void prom_histogram_observe(struct prom_histogram *h, double seconds) {
@@ -62,7 +61,10 @@ static bool ends_with(const char *s, const char *suffix) {
 static int put_escaped(struct strbuf *b, const char *s, bool quote) {
         const char *run = s;
         for (; *s; s++) {
-                const char *esc = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : (quote && *s == '"') ? "\\\"" : NULL;
+                const char *esc = *s == '\\'             ? "\\\\"
+                                  : *s == '\n'           ? "\\n"
+                                  : (quote && *s == '"') ? "\\\""
+                                                         : NULL;
                 if (!esc)
                         continue;
                 if (strbuf_append(b, run, (size_t)(s - run)) < 0 || strbuf_append(b, esc, 2) < 0)
@@ -76,7 +78,8 @@ int prom_family(struct prom_writer *w, const char *name, enum prom_type type, co
         static const char *const type_names[] = {"counter", "gauge", "histogram"};
         if (w->err)
                 return w->err;
-        if (!valid_name(name, true) || (unsigned)type > PROM_HISTOGRAM || (type == PROM_COUNTER) != ends_with(name, "_total"))
+        if (!valid_name(name, true) || (unsigned)type > PROM_HISTOGRAM ||
+            (type == PROM_COUNTER) != ends_with(name, "_total"))
                 return fail(w, -EINVAL);
         if (strbuf_printf(w->out, "# HELP %s ", name) < 0 || put_escaped(w->out, help, false) < 0 ||
             strbuf_printf(w->out, "\n# TYPE %s %s\n", name, type_names[type]) < 0)
@@ -94,7 +97,8 @@ static int put_series(struct prom_writer *w, const char *suffix, const struct pr
         if (n == 0 && !le)
                 return 0;
         for (size_t i = 0; i < n; i++) {
-                if (!valid_name(labels[i].name, false) || (le && strcmp(labels[i].name, "le") == 0) || !labels[i].value)
+                if (!valid_name(labels[i].name, false) || (le && strcmp(labels[i].name, "le") == 0) ||
+                    !labels[i].value)
                         return -EINVAL;
                 if (strbuf_printf(w->out, "%s%s=\"", i ? "," : "{", labels[i].name) < 0 ||
                     put_escaped(w->out, labels[i].value, true) < 0 || strbuf_append(w->out, "\"", 1) < 0)
@@ -149,7 +153,7 @@ int prom_sample_u64(struct prom_writer *w, const struct prom_label *labels, size
 }
 
 int prom_histogram_write(struct prom_writer *w, const struct prom_label *labels, size_t n_labels,
-                   const struct prom_histogram *h) {
+                         const struct prom_histogram *h) {
         int r = check_sample(w, PROM_HISTOGRAM);
         if (r < 0)
                 return r;

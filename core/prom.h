@@ -41,14 +41,14 @@ enum prom_type {
 
 struct prom_label {
         const char *name;
-        const char *value;      /* any bytes but NUL; escaped on output */
+        const char *value; /* any bytes but NUL; escaped on output */
 };
 
 struct prom_writer {
-        struct strbuf *out;     /* borrowed */
+        struct strbuf *out; /* borrowed */
         char family[PROM_NAME_MAX + 1];
         enum prom_type type;
-        int err;                /* the first error, sticky */
+        int err; /* the first error, sticky */
 };
 
 /* Histogram buckets for durations in seconds, from 100 us to 10 s: a sample
@@ -60,7 +60,7 @@ extern const double prom_duration_bounds[PROM_DURATION_BUCKETS];
 /* Observations of a duration, to be written as a histogram.  Zero it to
  * start. */
 struct prom_histogram {
-        uint64_t counts[PROM_DURATION_BUCKETS + 1];     /* per bucket; the last is above every bound */
+        uint64_t counts[PROM_DURATION_BUCKETS + 1]; /* per bucket; the last is above every bound */
         uint64_t count;
         double sum;
 };

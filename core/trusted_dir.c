@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failf(int err, char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int failf(int err, char *why, size_t why_size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int failf(int err, char *why, size_t why_size, const char *fmt, ...) {
         va_list ap;
@@ -58,7 +59,8 @@ int trusted_dir_open(const char *dir, char *why, size_t why_size) {
                 if (next < 0) {
                         int e = errno;
                         r = failf(-e, why, why_size, "%s: %s", walked,
-                                  e == ELOOP || e == ENOTDIR ? "not a folder (replaced by a symlink?)" : strerror(e));
+                                  e == ELOOP || e == ENOTDIR ? "not a folder (replaced by a symlink?)"
+                                                             : strerror(e));
                         break;
                 }
                 close(fd);
@@ -92,7 +94,8 @@ int trusted_dir_replace_file(const char *path, const void *data, size_t len, mod
         const char *slash = strrchr(path, '/');
         const char *name = slash ? slash + 1 : path;
         char dir[PATH_MAX];
-        int n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof(dir), ".");
+        int n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path)
+                      : snprintf(dir, sizeof(dir), ".");
         if (n < 0 || (size_t)n >= sizeof(dir) || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
                 return failf(-EINVAL, why, why_size, "%s: not a file name", path);
         if (n == 0)

@@ -81,7 +81,8 @@ TEST(Man, EveryConfigurationKeyIsDocumented) {
                 if (word.empty() || word[0] == '[')
                         continue;
                 n++;
-                EXPECT_NE(std::string::npos, page.find("\n.BI " + word + " ")) << word << " is not in memmon.ini(5)";
+                EXPECT_NE(std::string::npos, page.find("\n.BI " + word + " "))
+                    << word << " is not in memmon.ini(5)";
         }
         EXPECT_GE(n, 13u) << keys;
 }

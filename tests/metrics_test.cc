@@ -80,8 +80,8 @@ TEST(Prom, BadNamesAndMisuseAreStickyErrors) {
         struct Case {
                 const char *name;
                 prom_type type;
-        } bad[] = {{"", PROM_GAUGE},          {"1abc", PROM_GAUGE},      {"a-b", PROM_GAUGE},
-                   {"diffs", PROM_COUNTER},   {"x_total", PROM_GAUGE},   {"a b", PROM_GAUGE},
+        } bad[] = {{"", PROM_GAUGE},           {"1abc", PROM_GAUGE},    {"a-b", PROM_GAUGE},
+                   {"diffs", PROM_COUNTER},    {"x_total", PROM_GAUGE}, {"a b", PROM_GAUGE},
                    {"h_total", PROM_HISTOGRAM}};
         for (const auto &c : bad) {
                 Text t;
@@ -111,7 +111,8 @@ TEST(Prom, BadNamesAndMisuseAreStickyErrors) {
                 prom_writer_init(&w, t.get());
                 ASSERT_EQ(0, prom_family(&w, "g", PROM_GAUGE, "h"));
                 prom_histogram h = {};
-                EXPECT_EQ(-EINVAL, prom_histogram_write(&w, nullptr, 0, &h)) << "a histogram in a gauge family";
+                EXPECT_EQ(-EINVAL, prom_histogram_write(&w, nullptr, 0, &h))
+                    << "a histogram in a gauge family";
         }
         {
                 Text t;
@@ -233,7 +234,8 @@ TEST_F(TrustedDirTest, ReplacesAtomicallyWithTheModeAskedFor) {
         ASSERT_TRUE(WriteFile(P("victim"), "precious\n", 0600));
         ASSERT_EQ(0, unlink((dir + "/memmon.prom").c_str()));
         ASSERT_EQ(0, symlink(P("victim").c_str(), (dir + "/memmon.prom").c_str()));
-        ASSERT_EQ(0, trusted_dir_replace_file((dir + "/memmon.prom").c_str(), "b 2\n", 4, 0644, why, sizeof(why)))
+        ASSERT_EQ(
+            0, trusted_dir_replace_file((dir + "/memmon.prom").c_str(), "b 2\n", 4, 0644, why, sizeof(why)))
             << why;
         EXPECT_EQ("precious\n", ReadFileOr(P("victim")));
         EXPECT_FALSE(IsSymlink(dir + "/memmon.prom"));
@@ -253,7 +255,8 @@ TEST_F(TrustedDirTest, FoldersOthersCanChangeAreRefused) {
         std::string dir = P("group");
         ASSERT_EQ(0, mkdir(dir.c_str(), 0700));
         ASSERT_EQ(0, chmod(dir.c_str(), 0775));
-        EXPECT_EQ(-EPERM, trusted_dir_replace_file((dir + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)));
+        EXPECT_EQ(-EPERM,
+                  trusted_dir_replace_file((dir + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)));
         EXPECT_NE(std::string::npos, std::string(why).find(dir + " is writable by its group")) << why;
         EXPECT_TRUE(ListDir(dir).empty());
 
@@ -262,8 +265,11 @@ TEST_F(TrustedDirTest, FoldersOthersCanChangeAreRefused) {
         ASSERT_EQ(0, mkdir(top.c_str(), 0700));
         ASSERT_EQ(0, mkdir(inner.c_str(), 0755));
         ASSERT_EQ(0, chmod(top.c_str(), 01777));
-        EXPECT_EQ(-EPERM, trusted_dir_replace_file((inner + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)));
-        EXPECT_NE(std::string::npos, std::string(why).find(top + " is writable by its group and others (mode 1777)")) << why;
+        EXPECT_EQ(-EPERM,
+                  trusted_dir_replace_file((inner + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)));
+        EXPECT_NE(std::string::npos,
+                  std::string(why).find(top + " is writable by its group and others (mode 1777)"))
+            << why;
         EXPECT_TRUE(ListDir(inner).empty());
 
         // Owned by another user (not possible in Bazel's sandbox, which maps
@@ -271,8 +277,8 @@ TEST_F(TrustedDirTest, FoldersOthersCanChangeAreRefused) {
         std::string theirs = P("theirs");
         ASSERT_EQ(0, mkdir(theirs.c_str(), 0755));
         if (chown(theirs.c_str(), 65534, 65534) == 0) {
-                EXPECT_EQ(-EPERM,
-                          trusted_dir_replace_file((theirs + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)));
+                EXPECT_EQ(-EPERM, trusted_dir_replace_file((theirs + "/m.prom").c_str(), "x\n", 2, 0644, why,
+                                                           sizeof(why)));
                 EXPECT_NE(std::string::npos, std::string(why).find("belongs to uid 65534")) << why;
         } else {
                 fprintf(stderr, "skipped the other-owner case: chown: %s\n", strerror(errno));
@@ -340,15 +346,16 @@ class NodeExporterTest : public BaseDirTest {};
 
 TEST_F(NodeExporterTest, TextfileCollectorReadsOurFile) {
         if (access(kExporter, X_OK) != 0)
-                GTEST_SKIP() << kExporter << " is not installed (Debian: prometheus-node-exporter); not tested";
+                GTEST_SKIP() << kExporter
+                             << " is not installed (Debian: prometheus-node-exporter); not tested";
         std::string dir = P("textfile");
         ASSERT_EQ(0, mkdir(dir.c_str(), 0755));
         auto targets = SampleTargets();
         Text t;
         ASSERT_EQ(0, metrics_write(t.get(), "0.1.0", targets.data(), targets.size()));
         char why[512] = "";
-        ASSERT_EQ(0, trusted_dir_replace_file((dir + "/memmon.prom").c_str(), t.str().data(), t.str().size(), 0644,
-                                              why, sizeof(why)))
+        ASSERT_EQ(0, trusted_dir_replace_file((dir + "/memmon.prom").c_str(), t.str().data(), t.str().size(),
+                                              0644, why, sizeof(why)))
             << why;
 
         std::string page;
@@ -357,10 +364,8 @@ TEST_F(NodeExporterTest, TextfileCollectorReadsOurFile) {
                 int port = FreePort();
                 ASSERT_GT(port, 0);
                 SpawnOptions o;
-                o.argv = {kExporter,
-                          "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                          "--collector.disable-defaults",
-                          "--collector.textfile",
+                o.argv = {kExporter, "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                          "--collector.disable-defaults", "--collector.textfile",
                           "--collector.textfile.directory=" + dir};
                 o.stderr_file = P("exporter.stderr");
                 std::string err;
@@ -378,7 +383,10 @@ TEST_F(NodeExporterTest, TextfileCollectorReadsOurFile) {
 
         EXPECT_EQ(0.0, SampleValue(page, "node_textfile_scrape_error")) << page;
         EXPECT_EQ(1.0, SampleValue(page, "memmon_build_info{version=\"0.1.0\"}")) << page;
-        EXPECT_EQ(1.0, SampleValue(page, "memmon_target_info{selector=\"pidfile /run/nginx \\\"x\\\".pid\",target=\"web\"}"))
+        EXPECT_EQ(
+            1.0,
+            SampleValue(page,
+                        "memmon_target_info{selector=\"pidfile /run/nginx \\\"x\\\".pid\",target=\"web\"}"))
             << page;
         EXPECT_EQ(1.0, SampleValue(page, "memmon_target_state{state=\"running\",target=\"web\"}")) << page;
         EXPECT_EQ(1.0, SampleValue(page, "memmon_target_state{state=\"waiting\",target=\"db\"}")) << page;
@@ -389,10 +397,12 @@ TEST_F(NodeExporterTest, TextfileCollectorReadsOurFile) {
         EXPECT_EQ(12.0, SampleValue(page, "memmon_diffs_total{target=\"web\"}")) << page;
         EXPECT_EQ(3.0, SampleValue(page, "memmon_full_backups_total{target=\"web\"}")) << page;
         EXPECT_EQ(2.0, SampleValue(page, "memmon_alerts_total{rule=\"wx\",target=\"web\"}")) << page;
-        EXPECT_EQ(1.0, SampleValue(page, "memmon_sample_duration_seconds_bucket{target=\"web\",le=\"0.00025\"}"))
+        EXPECT_EQ(1.0,
+                  SampleValue(page, "memmon_sample_duration_seconds_bucket{target=\"web\",le=\"0.00025\"}"))
             << page;
         EXPECT_EQ(2.0, SampleValue(page, "memmon_sample_duration_seconds_count{target=\"web\"}")) << page;
-        EXPECT_EQ(1764520000.5, SampleValue(page, "memmon_last_change_timestamp_seconds{target=\"web\"}")) << page;
+        EXPECT_EQ(1764520000.5, SampleValue(page, "memmon_last_change_timestamp_seconds{target=\"web\"}"))
+            << page;
         EXPECT_EQ(123456.0, SampleValue(page, "memmon_backup_bytes{target=\"web\"}")) << page;
         EXPECT_EQ(1.0, SampleValue(page, "memmon_write_errors_total{target=\"web\"}")) << page;
         EXPECT_NE(std::string::npos, page.find("# TYPE memmon_sample_duration_seconds histogram")) << page;

@@ -93,7 +93,8 @@ class Tmux {
                 return WaitFor([&] { return LastLine() == line; }, timeout, Millis(20));
         }
         bool WaitText(const std::string &text, Millis timeout = kShort) {
-                return WaitScreen([&](const std::string &s) { return s.find(text) != std::string::npos; }, timeout);
+                return WaitScreen([&](const std::string &s) { return s.find(text) != std::string::npos; },
+                                  timeout);
         }
 
       private:
@@ -122,7 +123,8 @@ class PromptTest : public BaseDirTest {
                 if (HasFatalFailure())
                         return;
                 if (access(kTmux, X_OK) != 0)
-                        GTEST_SKIP() << "tmux is not installed (Debian: tmux); the terminal prompt is not tested";
+                        GTEST_SKIP()
+                            << "tmux is not installed (Debian: tmux); the terminal prompt is not tested";
                 std::string err;
                 ASSERT_TRUE(wl_.Start(&err)) << err;
                 wpid_ = std::to_string(wl_.pid());
@@ -140,7 +142,8 @@ class PromptTest : public BaseDirTest {
         // list of NAME=VALUE) and waits for its first prompt.
         void StartAgent(const std::vector<std::string> &args, const std::vector<std::string> &env = {}) {
                 // A shell stays behind to print the agent's exit status.
-                std::string run = "cd " + Quote(dir_) + "; env -u BUILD_WORKING_DIRECTORY HOME=" + Quote(home_);
+                std::string run =
+                    "cd " + Quote(dir_) + "; env -u BUILD_WORKING_DIRECTORY HOME=" + Quote(home_);
                 for (const auto &e : env)
                         run += " " + Quote(e);
                 run += " " + Quote(AgentPath());
@@ -170,8 +173,9 @@ class PromptTest : public BaseDirTest {
 };
 
 TEST_F(PromptTest, TabCompletesCommandWordsAndTargets) {
-        ASSERT_TRUE(WriteFile(P("memmon.ini"), "[agent]\nbase_dir = .\n[target:web]\npid = " + wpid_ +
-                                                   "\n[target:webdb]\npid = " + wpid_ + "\n",
+        ASSERT_TRUE(WriteFile(P("memmon.ini"),
+                              "[agent]\nbase_dir = .\n[target:web]\npid = " + wpid_ +
+                                  "\n[target:webdb]\npid = " + wpid_ + "\n",
                               0600));
         ASSERT_NO_FATAL_FAILURE(StartAgent({"-c", "memmon.ini"}));
 
@@ -243,7 +247,8 @@ TEST_F(PromptTest, HistoryIsRecalledAndKeptPrivately) {
 // again outside it as //tests:prompt_sudo_test.
 TEST_F(PromptTest, HomeOfAnotherUserIsNotWritten) {
         ASSERT_TRUE(WriteFile(home_ + "/.memmon_history", "pid 1\n", 0600));
-        if (chown(home_.c_str(), 65534, 65534) != 0 || chown((home_ + "/.memmon_history").c_str(), 65534, 65534) != 0)
+        if (chown(home_.c_str(), 65534, 65534) != 0 ||
+            chown((home_ + "/.memmon_history").c_str(), 65534, 65534) != 0)
                 GTEST_SKIP() << "cannot give a folder to uid 65534 here (" << strerror(errno)
                              << "); //tests:prompt_sudo_test runs this outside the sandbox";
         ASSERT_NO_FATAL_FAILURE(StartAgent({"-p", wpid_}));
@@ -253,7 +258,8 @@ TEST_F(PromptTest, HomeOfAnotherUserIsNotWritten) {
         tmux_->Keys({"Up"});
         EXPECT_TRUE(tmux_->WaitLastLine(">>> status")) << tmux_->Screen();
         tmux_->Keys({"Up"});
-        EXPECT_TRUE(tmux_->WaitLastLine(">>> status")) << "another user's history was read: " << tmux_->Screen();
+        EXPECT_TRUE(tmux_->WaitLastLine(">>> status"))
+            << "another user's history was read: " << tmux_->Screen();
         tmux_->Keys({"C-u"});
         QuitAndExpectExit();
         EXPECT_EQ((std::vector<std::string>{".memmon_history"}), ListDir(home_));
@@ -265,7 +271,8 @@ TEST_F(PromptTest, HomeOfAnotherUserIsNotWritten) {
 TEST_F(PromptTest, HomeOthersMayWriteIsNotWritten) {
         ASSERT_EQ(0, chmod(home_.c_str(), 0777));
         ASSERT_NO_FATAL_FAILURE(StartAgent({"-p", wpid_}));
-        EXPECT_TRUE(tmux_->WaitText("history kept in memory only: others may write to " + home_)) << tmux_->Screen();
+        EXPECT_TRUE(tmux_->WaitText("history kept in memory only: others may write to " + home_))
+            << tmux_->Screen();
         QuitAndExpectExit();
         EXPECT_TRUE(ListDir(home_).empty());
 }
@@ -286,13 +293,17 @@ TEST_F(PromptTest, PlantedLinksAreNotWrittenThrough) {
                 if (kind == "symlink") {
                         tmux_->Keys({"Up"});
                         tmux_->Keys({"Up"});
-                        EXPECT_TRUE(tmux_->WaitLastLine(">>> status")) << "the symlink was read: " << tmux_->Screen();
+                        EXPECT_TRUE(tmux_->WaitLastLine(">>> status"))
+                            << "the symlink was read: " << tmux_->Screen();
                         tmux_->Keys({"C-u"});
                 }
                 QuitAndExpectExit();
-                EXPECT_TRUE(WaitFor([&] { return ReadFileOr(P("agent.stderr")).find("history not saved") !=
-                                                 std::string::npos; },
-                                    kShort))
+                EXPECT_TRUE(WaitFor(
+                    [&] {
+                            return ReadFileOr(P("agent.stderr")).find("history not saved") !=
+                                   std::string::npos;
+                    },
+                    kShort))
                     << kind << ": " << ReadFileOr(P("agent.stderr"));
                 EXPECT_EQ("precious\n", ReadFileOr(P("victim"))) << kind;
                 EXPECT_EQ(kind == "symlink", IsSymlink(hist)) << kind;
@@ -311,9 +322,12 @@ TEST_F(PromptTest, TypingDoesNotBlockTheAgent) {
         tmux_->Type("sta");
         tmux_->Keys({"Escape"});
         ASSERT_TRUE(WriteFifo(P("logs/daemon_fifo"), "backup\n"));
-        EXPECT_TRUE(WaitFor([&] { return ReadFileOr(P("logs/monitor.log")).find("Manual backup created") !=
-                                         std::string::npos; },
-                            kShort))
+        EXPECT_TRUE(WaitFor(
+            [&] {
+                    return ReadFileOr(P("logs/monitor.log")).find("Manual backup created") !=
+                           std::string::npos;
+            },
+            kShort))
             << ReadFileOr(P("logs/monitor.log"));
         size_t from = rx.messages().size();
         EXPECT_TRUE(rx.WaitFor([&] { return rx.Count("WATCHDOG=1", from) >= 3; }, kShort)) << rx.Describe();
@@ -329,7 +343,8 @@ TEST_F(PromptTest, OverlongLineIsRejected) {
         ASSERT_NO_FATAL_FAILURE(StartAgent({"-p", wpid_}));
         tmux_->Type(std::string(5000, 'x'));
         tmux_->Keys({"Enter"});
-        EXPECT_TRUE(tmux_->WaitText("Command rejected: line of 5000 bytes is longer than 4096")) << tmux_->Screen();
+        EXPECT_TRUE(tmux_->WaitText("Command rejected: line of 5000 bytes is longer than 4096"))
+            << tmux_->Screen();
         tmux_->Keys({"C-l"});
         Ask("status", "Status: running");
         QuitAndExpectExit();
@@ -356,8 +371,8 @@ TEST_F(PromptTest, PipedLastLineWithoutNewlineRuns) {
         EXPECT_NE(std::string::npos, out[1].find("Manual backup created")) << out[1];
         EXPECT_EQ(out[0], out[1]);
         EXPECT_EQ(0u, out[1].find(">>> NAME")) << out[1];
-        EXPECT_EQ(">>> Manual backup created\n>>> \nExiting...\n",
-                  out[1].substr(out[1].find(">>> Manual"))) << out[1];
+        EXPECT_EQ(">>> Manual backup created\n>>> \nExiting...\n", out[1].substr(out[1].find(">>> Manual")))
+            << out[1];
 }
 
 } // namespace

@@ -10,9 +10,9 @@
 // bounds over a window the test measures itself, and the only fixed waits
 // give pings a chance to arrive that must not.
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,7 +97,8 @@ class ServiceTest : public BaseDirTest {
         bool WaitSilence(Millis timeout) {
                 return rx_.WaitFor(
                     [&] {
-                            return !rx_.messages().empty() && Clock::now() - rx_.messages().back().at >= kSilence;
+                            return !rx_.messages().empty() &&
+                                   Clock::now() - rx_.messages().back().at >= kSilence;
                     },
                     timeout);
         }
@@ -137,7 +138,8 @@ TEST_F(ServiceTest, SequenceReadyStatusReloadStopping) {
                 EXPECT_TRUE(found) << rx_.messages()[reloading].text;
                 EXPECT_LE(before, usec) << how;
                 EXPECT_GE(after, usec) << how;
-                EXPECT_TRUE(rx_.WaitFor([&] { return rx_.Find("STATUS=1 target: 1 running", from) >= 0; }, kShort))
+                EXPECT_TRUE(
+                    rx_.WaitFor([&] { return rx_.Find("STATUS=1 target: 1 running", from) >= 0; }, kShort))
                     << how << ": no STATUS after the reload\n"
                     << rx_.Describe();
         }
@@ -186,7 +188,8 @@ TEST_F(ServiceTest, StoppedAgentStopsPinging) {
         EXPECT_EQ(0u, rx_.Count("WATCHDOG=1", from)) << rx_.Describe();
 
         agent_->Signal(SIGCONT);
-        EXPECT_TRUE(rx_.WaitFor([&] { return rx_.Count("WATCHDOG=1", from) >= 2; }, kShort)) << rx_.Describe();
+        EXPECT_TRUE(rx_.WaitFor([&] { return rx_.Count("WATCHDOG=1", from) >= 2; }, kShort))
+            << rx_.Describe();
 }
 
 // The loop blocks for real: in -i with its stdout a pipe nobody reads,
@@ -214,7 +217,8 @@ TEST_F(ServiceTest, BlockedControlLoopStopsPinging) {
             },
             kLong))
             << rx_.Describe();
-        EXPECT_TRUE(agent_->ReadUntil([&] { return CountOccurrences(agent_->out(), "quit | stop") == 400; }, kLong))
+        EXPECT_TRUE(
+            agent_->ReadUntil([&] { return CountOccurrences(agent_->out(), "quit | stop") == 400; }, kLong))
             << "not every help was answered: " << CountOccurrences(agent_->out(), "quit | stop");
 }
 
@@ -231,7 +235,8 @@ constexpr char kUnitExec[] = "ExecStart=/usr/local/bin/memmon-agent ";
 RunResult VerifyUnit(const std::string &unit) {
         RunResult none;
         std::string man = MakeTempDir("manpath");
-        if (man.empty() || mkdir((man + "/man8").c_str(), 0755) < 0 || mkdir((man + "/man5").c_str(), 0755) < 0 ||
+        if (man.empty() || mkdir((man + "/man8").c_str(), 0755) < 0 ||
+            mkdir((man + "/man5").c_str(), 0755) < 0 ||
             !WriteFile(man + "/man8/memmon-agent.8", ReadFileOr(Runfile("man/memmon-agent.8"))) ||
             !WriteFile(man + "/man5/memmon.ini.5", ReadFileOr(Runfile("man/memmon.ini.5")))) {
                 none.err = "cannot make a MANPATH folder";
@@ -239,17 +244,18 @@ RunResult VerifyUnit(const std::string &unit) {
         }
         std::string manpath = "MANPATH=" + man + ":/usr/share/man";
         SpawnOptions o;
-        o.argv = {"/usr/bin/env",
-                  manpath,
-                  "/usr/bin/unshare",
-                  "--mount",
-                  "/bin/sh",
-                  "-c",
-                  "mount -t tmpfs -o mode=0755 memmon /usr/local/bin && cp \"$1\" /usr/local/bin/memmon-agent && "
-                  "exec /usr/bin/systemd-analyze verify \"$2\"",
-                  "sh",
-                  AgentPath(),
-                  unit};
+        o.argv = {
+            "/usr/bin/env",
+            manpath,
+            "/usr/bin/unshare",
+            "--mount",
+            "/bin/sh",
+            "-c",
+            "mount -t tmpfs -o mode=0755 memmon /usr/local/bin && cp \"$1\" /usr/local/bin/memmon-agent && "
+            "exec /usr/bin/systemd-analyze verify \"$2\"",
+            "sh",
+            AgentPath(),
+            unit};
         RunResult r = RunProcess(o, Millis(60000));
         if (r.code == 0 || r.err.find("systemd-analyze") != std::string::npos ||
             r.err.find(".service") != std::string::npos)
