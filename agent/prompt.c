@@ -382,8 +382,10 @@ int prompt_new(const struct prompt_host *host, struct prompt **ret) {
         el_set(p->el, EL_PROMPT, prompt_text);
         el_set(p->el, EL_HIST, history, p->hist);
         el_set(p->el, EL_GETCFN, read_char);
-        el_set(p->el, EL_ADDFN, "memmon-complete", "Complete a command word or @target", complete);
-        el_set(p->el, EL_BIND, "^I", "memmon-complete", NULL);
+        /* The wide call: el_set() copies the name and help of EL_ADDFN and
+         * never frees the copies; el_wset() keeps these static strings. */
+        el_wset(p->el, EL_ADDFN, L"memmon-complete", L"Complete a command word or @target", complete);
+        el_wset(p->el, EL_BIND, L"^I", L"memmon-complete", NULL);
         history_open_dir(p);
         if (p->dir_fd >= 0)
                 history_load(p);
