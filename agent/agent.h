@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "agent/log.h"
+#include "agent/notify.h"
 #include "config/config.h"
 #include "core/command.h"
 #include "core/strbuf.h"
@@ -29,6 +30,11 @@ extern "C" {
 #define MAX_PIDS 256
 #define REQUEST_TIMEOUT_MS 10000
 #define DEFAULT_CONFIG "etc/memmon.ini"
+/* scripts/install installs the binary under these names; under them the
+ * default configuration is the system's. */
+#define INSTALLED_NAME "memmon-agent"
+#define INSTALLED_CTL_NAME "memmonctl"
+#define INSTALLED_CONFIG "/etc/memmon/memmon.ini"
 #define CHILD_STOP_GRACE_MS 5000
 
 enum mode {
@@ -65,6 +71,8 @@ struct line_reader {
         size_t dropped;
 };
 
+struct prompt;
+
 struct agent {
         struct options opt;
         char base[PATH_MAX];
@@ -89,7 +97,10 @@ struct agent {
         struct line_reader fifo_lines;
         struct line_reader stdin_lines;
         int stdin_open;
+        struct prompt *prompt; /* the -i line editor on a terminal, or NULL */
         int quit;
+        struct notify notify;     /* systemd: ready, reloading, status, watchdog */
+        int notify_warned;        /* a failed notification was logged as a warning */
         char startup_error[1024]; /* why start-up failed, for a daemon's launcher */
 };
 
@@ -121,6 +132,28 @@ int agent_apply_config(struct agent *a, const struct config *cfg, const struct c
 int agent_reload(void *user, struct strbuf *reply);
 /* Collects ended children (SIGCHLD). */
 void agent_reap_children(struct agent *a);
+
+/* service.c: the agent as a systemd service (see notify.h). */
+
+/* 1 while the agent may ping the watchdog.  A hook with a documented
+ * contract in service.c: today it returns 1. */
+int agent_healthy(struct agent *a);
+/* The STATUS= line: "3 targets: 2 running, 1 waiting".  Returns 0 or
+ * -ENOBUFS. */
+int agent_status_line(struct agent *a, char *buf, size_t size);
+/* Reads the service manager's environment, then READY=1 and STATUS=. */
+void agent_service_ready(struct agent *a);
+/* STOPPING=1. */
+void agent_service_stopping(struct agent *a);
+/* RELOADING=1 before a reload, READY=1 and STATUS= after it. */
+void agent_service_reloading(struct agent *a);
+void agent_service_reloaded(struct agent *a);
+/* agent_reload() between RELOADING=1 and READY=1: the `reload` command. */
+int agent_reload_notified(void *user, struct strbuf *reply);
+/* The poll() timeout until the next watchdog ping or status refresh, or -1. */
+int agent_service_timeout_ms(struct agent *a);
+/* Pings the watchdog (when healthy) and refreshes STATUS= when due. */
+void agent_service_tick(struct agent *a);
 
 /* loop.c */
 

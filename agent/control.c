@@ -2,14 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -208,23 +205,4 @@ void daemon_failed(int code, const char *msg) {
         if (n < 0)
                 return;
         report(buf);
-}
-
-void notify_systemd(const char *state) {
-        const char *path = getenv("NOTIFY_SOCKET");
-        if (!path || (path[0] != '/' && path[0] != '@'))
-                return;
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        size_t len = strlen(path);
-        if (len >= sizeof(sa.sun_path))
-                return;
-        memcpy(sa.sun_path, path, len);
-        if (sa.sun_path[0] == '@')
-                sa.sun_path[0] = '\0';
-        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return;
-        (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-                     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
-        close(fd);
 }

@@ -40,8 +40,6 @@ void daemon_ready(void);
 /* Tells it that start-up failed: it prints msg and exits with code. */
 void daemon_failed(int code, const char *msg);
 
-/* sd_notify(3) without libsystemd: sends state to $NOTIFY_SOCKET if set. */
-void notify_systemd(const char *state);
 
 #ifdef __cplusplus
 }

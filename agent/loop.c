@@ -1,6 +1,9 @@
 /*
  * loop: the control loop.  Signals arrive through a signalfd, commands
  * through the FIFO and (in -i) stdin; each is turned into supervisor actions.
+ * Between events the loop pings the systemd watchdog (service.c).  On a
+ * terminal, -i reads lines through libedit (prompt.c), which runs this loop
+ * while it waits for a key.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +18,20 @@
 
 #include "agent/agent.h"
 #include "core/fs.h"
+#include "agent/prompt.h"
+
+/* The words Tab completes at the prompt.  Until core/command.h exports its
+ * table of verbs, this list must follow it. */
+static const char *const command_words[] = {
+    "status", "interval", "pid",  "backup", "reload", "targets",
+    "pause",  "resume",   "help", "quit",   "stop",   NULL,
+};
 
 /* Runs one command line; replies go to out (interactive) or the log. */
 static void run_command(struct agent *a, const char *line, size_t len, FILE *out) {
         struct command_host host = {
             .sup = &a->sup,
-            .reload = agent_reload,
+            .reload = agent_reload_notified,
             .user = a,
             .timeout_ms = REQUEST_TIMEOUT_MS,
         };
@@ -41,8 +52,29 @@ static void run_command(struct agent *a, const char *line, size_t len, FILE *out
                 a->quit = 1;
 }
 
+/* Runs the line lr has assembled (or reports it as too long) and starts the
+ * next one.  At a pipe's prompt the next prompt follows. */
+static void finish_line(struct agent *a, struct line_reader *lr, FILE *out, const char *source) {
+        if (lr->overlong) {
+                agent_log(a->log, NULL, LOG_WARN, "%s: line of %zu bytes rejected (longer than %d)", source,
+                          lr->dropped, COMMAND_MAX_LINE);
+                if (out)
+                        fprintf(out, "Command rejected: line of %zu bytes is longer than %d\n", lr->dropped,
+                                COMMAND_MAX_LINE);
+        } else {
+                run_command(a, lr->buf, lr->len, out);
+        }
+        lr->len = 0;
+        lr->overlong = 0;
+        lr->dropped = 0;
+        if (out && !a->quit) {
+                fputs(PROMPT_TEXT, out);
+                fflush(out);
+        }
+}
+
 /* Reads what fd has and runs each complete line.  Returns 0, or -EPIPE at
- * end of file. */
+ * end of file, after running a last line that had no newline. */
 static int drain_lines(struct agent *a, int fd, struct line_reader *lr, FILE *out, const char *source) {
         char chunk[8192];
         for (;;) {
@@ -52,8 +84,11 @@ static int drain_lines(struct agent *a, int fd, struct line_reader *lr, FILE *ou
                                 continue;
                         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
                 }
-                if (n == 0)
+                if (n == 0) {
+                        if (lr->len || lr->overlong)
+                                finish_line(a, lr, out, source);
                         return -EPIPE;
+                }
                 for (ssize_t i = 0; i < n; i++) {
                         char c = chunk[i];
                         if (c != '\n') {
@@ -67,27 +102,9 @@ static int drain_lines(struct agent *a, int fd, struct line_reader *lr, FILE *ou
                                 }
                                 continue;
                         }
-                        if (lr->overlong) {
-                                agent_log(a->log, NULL, LOG_WARN,
-                                          "%s: line of %zu bytes rejected (longer than %d)", source,
-                                          lr->dropped, COMMAND_MAX_LINE);
-                                if (out) {
-                                        fprintf(out,
-                                                "Command rejected: line of %zu bytes is longer than %d\n",
-                                                lr->dropped, COMMAND_MAX_LINE);
-                                }
-                        } else {
-                                run_command(a, lr->buf, lr->len, out);
-                        }
-                        lr->len = 0;
-                        lr->overlong = 0;
-                        lr->dropped = 0;
+                        finish_line(a, lr, out, source);
                         if (a->quit)
                                 return 0;
-                        if (out) {
-                                fputs(">>> ", out);
-                                fflush(out);
-                        }
                 }
                 if (out)
                         return 0; /* a terminal: one read per wake-up */
@@ -105,7 +122,7 @@ static int reopen_output(struct agent *a) {
 
 static void handle_signals(struct agent *a) {
         struct signalfd_siginfo si[16];
-        int hup = 0, usr1 = 0, chld = 0;
+        int hup = 0, usr1 = 0, chld = 0, winch = 0;
         for (;;) {
                 ssize_t n = read(a->sig_fd, si, sizeof(si));
                 if (n <= 0)
@@ -127,6 +144,9 @@ static void handle_signals(struct agent *a) {
                         case SIGCHLD:
                                 chld = 1;
                                 break;
+                        case SIGWINCH:
+                                winch = 1;
+                                break;
                         default:
                                 break;
                         }
@@ -134,6 +154,7 @@ static void handle_signals(struct agent *a) {
         }
         /* A storm of signals collapses into one action of each kind. */
         if (hup) {
+                agent_service_reloading(a);
                 int r = agent_log_reopen(a->log);
                 if (r == 0 && a->opt.mode == MODE_DAEMON)
                         r = reopen_output(a);
@@ -144,6 +165,7 @@ static void handle_signals(struct agent *a) {
                 r = agent_reload(a, &reply);
                 agent_log_lines(a->log, NULL, r < 0 ? LOG_ERROR : LOG_INFO, strbuf_str(&reply));
                 strbuf_fini(&reply);
+                agent_service_reloaded(a);
         }
         if (usr1) {
                 agent_log(a->log, NULL, LOG_INFO, "SIGUSR1: full backup of every target");
@@ -152,36 +174,120 @@ static void handle_signals(struct agent *a) {
         }
         if (chld)
                 agent_reap_children(a);
+        if (winch && a->prompt)
+                prompt_resize(a->prompt);
+}
+
+/* Waits for the next events and handles them: signals, FIFO lines, the
+ * watchdog and the status line.  Returns 1 when stdin (watched when
+ * watch_stdin is set) is readable and the agent is not quitting, 0
+ * otherwise, or -errno when poll() fails. */
+static int serve_once(struct agent *a, int watch_stdin) {
+        struct pollfd p[3] = {
+            {.fd = a->sig_fd, .events = POLLIN},
+            {.fd = a->fifo_fd, .events = POLLIN},
+            {.fd = watch_stdin ? STDIN_FILENO : -1, .events = POLLIN},
+        };
+        /* The timeout is the next watchdog ping or status refresh (-1,
+         * forever, outside systemd). */
+        int n = poll(p, 3, agent_service_timeout_ms(a));
+        if (n < 0) {
+                if (errno == EINTR)
+                        return 0;
+                int e = errno;
+                agent_log(a->log, NULL, LOG_ERROR, "poll: %s", strerror(e));
+                return -e;
+        }
+        if (p[0].revents)
+                handle_signals(a);
+        if (!a->quit && (p[1].revents & POLLIN))
+                (void)drain_lines(a, a->fifo_fd, &a->fifo_lines, NULL, "FIFO");
+        agent_service_tick(a);
+        return !a->quit && p[2].revents ? 1 : 0;
+}
+
+/* prompt_host.wait: the agent is served while a person types. */
+static int prompt_wait(void *user) {
+        struct agent *a = user;
+        while (!a->quit) {
+                int r = serve_once(a, 1);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* prompt_host.targets: the names Tab completes after '@'. */
+static void prompt_targets(void *user, prompt_add_fn add, void *ctx) {
+        struct agent *a = user;
+        for (size_t i = 0; a->config && i < a->config->n_targets; i++)
+                add(ctx, a->config->targets[i].name);
+}
+
+/* -i on a terminal: lines come from libedit, which serves the agent while
+ * it waits for keys.  Returns 0 or a sysexits code. */
+static int prompt_loop(struct agent *a) {
+        struct prompt_host host = {
+            .wait = prompt_wait,
+            .targets = prompt_targets,
+            .user = a,
+            .words = command_words,
+            .max_line = COMMAND_MAX_LINE,
+        };
+        int r = prompt_new(&host, &a->prompt);
+        if (r < 0)
+                return r;
+        if (prompt_history_note(a->prompt)[0])
+                printf("(%s)\n", prompt_history_note(a->prompt));
+        while (!a->quit) {
+                const char *line;
+                size_t len;
+                r = prompt_read(a->prompt, &line, &len);
+                if (r == 2) {
+                        printf("Command rejected: line of %zu bytes is longer than %d\n", len,
+                               COMMAND_MAX_LINE);
+                        agent_log(a->log, NULL, LOG_WARN,
+                                  "stdin: line of %zu bytes rejected (longer than %d)", len,
+                                  COMMAND_MAX_LINE);
+                } else if (r == 1) {
+                        run_command(a, line, len, stdout);
+                } else {
+                        if (r < 0)
+                                agent_log(a->log, NULL, LOG_ERROR, "reading the terminal: %s", strerror(-r));
+                        /* Ctrl-D is a quit, as at a shell; a signal leaves
+                         * the cursor after the prompt. */
+                        fputs(a->quit ? "\n" : "\nExiting...\n", stdout);
+                        fflush(stdout);
+                        a->quit = 1;
+                }
+        }
+        prompt_free(a->prompt);
+        a->prompt = NULL;
+        return r < 0 ? EX_OSERR : 0;
 }
 
 int agent_loop(struct agent *a) {
-        int interactive = a->opt.mode == MODE_INTERACTIVE;
-        if (interactive) {
-                fputs(">>> ", stdout);
+        if (a->opt.mode == MODE_INTERACTIVE && prompt_is_terminal()) {
+                int r = prompt_loop(a);
+                if (r >= 0)
+                        return r;
+                agent_log(a->log, NULL, LOG_WARN, "no line editing: %s", strerror(-r));
+        }
+        /* Piped input (or no libedit): the prompt is printed after each
+         * reply, and lines are read as they come. */
+        if (a->opt.mode == MODE_INTERACTIVE) {
+                fputs(PROMPT_TEXT, stdout);
                 fflush(stdout);
                 a->stdin_open = 1;
         }
         while (!a->quit) {
-                struct pollfd p[3] = {
-                    {.fd = a->sig_fd, .events = POLLIN},
-                    {.fd = a->fifo_fd, .events = POLLIN},
-                    {.fd = a->stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
-                };
-                int n = poll(p, 3, -1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        agent_log(a->log, NULL, LOG_ERROR, "poll: %s", strerror(errno));
+                int r = serve_once(a, a->stdin_open);
+                if (r < 0)
                         return EX_OSERR;
-                }
-                if (p[0].revents)
-                        handle_signals(a);
-                if (!a->quit && (p[1].revents & POLLIN))
-                        (void)drain_lines(a, a->fifo_fd, &a->fifo_lines, NULL, "FIFO");
-                if (!a->quit && p[2].revents) {
-                        if (drain_lines(a, STDIN_FILENO, &a->stdin_lines, stdout, "stdin") == -EPIPE) {
-                                /* End of input is a quit, as at a shell. */
-                                a->stdin_open = 0;
+                if (r > 0 && drain_lines(a, STDIN_FILENO, &a->stdin_lines, stdout, "stdin") == -EPIPE) {
+                        /* End of input is a quit, as at a shell. */
+                        a->stdin_open = 0;
+                        if (!a->quit) {
                                 printf("\nExiting...\n");
                                 fflush(stdout);
                                 a->quit = 1;
@@ -199,6 +305,8 @@ int agent_setup_signals(struct agent *a) {
         sigaddset(&set, SIGHUP);
         sigaddset(&set, SIGUSR1);
         sigaddset(&set, SIGCHLD);
+        /* A resized terminal, for the -i prompt; ignored by default anyway. */
+        sigaddset(&set, SIGWINCH);
         /* Blocked before any worker starts, so every thread inherits it and
          * only the signalfd ever sees these signals. */
         if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)

@@ -17,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "agent/control.h"
+#include "agent/ctl.h"
 #include "agent/log.h"
 #include "agent/scan.h"
 #include "agent/spawn.h"
@@ -36,6 +37,7 @@ static void usage(FILE *f) {
                 "       agent replay DIR [--at TIMESTAMP]\n"
                 "       agent verify DIR\n"
                 "       agent scan [--json] [--text] [-o KEY=VALUE]... (--all | PID...)\n"
+                "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
                 "\n"
                 "Watches how the memory mappings of processes change and keeps every change\n"
                 "as full snapshots plus incremental diffs.\n"
@@ -281,9 +283,9 @@ static int run_agent(struct agent *a) {
                   a->config_path[0] ? ", config " : "", a->config_path);
         if (a->opt.mode == MODE_DAEMON)
                 daemon_ready();
-        notify_systemd("READY=1");
+        agent_service_ready(a);
         r = agent_loop(a);
-        notify_systemd("STOPPING=1");
+        agent_service_stopping(a);
         agent_log(a->log, NULL, LOG_INFO, "stopping");
         if (r == 0 && a->opt.prog_argv && a->prog_done) {
                 /* PROG ended by itself: `agent -- PROG` ends as PROG did.
@@ -336,6 +338,15 @@ int main(int argc, char **argv) {
         const char *wd = getenv("BUILD_WORKING_DIRECTORY");
         if (wd && chdir(wd) < 0)
                 return fail(EX_OSERR, "cannot enter %s: %s", wd, strerror(errno));
+        /* Installed as memmon-agent and memmonctl (scripts/install), the
+         * configuration is the system's; memmonctl is `agent ctl`. */
+        const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+        int installed = strcmp(name, INSTALLED_NAME) == 0 || strcmp(name, INSTALLED_CTL_NAME) == 0;
+        const char *default_config = installed ? INSTALLED_CONFIG : DEFAULT_CONFIG;
+        if (strcmp(name, INSTALLED_CTL_NAME) == 0)
+                return tool_ctl(argc, argv, default_config);
+        if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+                return tool_ctl(argc - 1, argv + 1, default_config);
         if (argc > 1 && strcmp(argv[1], "replay") == 0)
                 return tool_replay(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "verify") == 0)
@@ -355,7 +366,7 @@ int main(int argc, char **argv) {
                 return fail(EX_USAGE, "base directory path too long");
         const char *config = a.opt.config;
         if (!config && a.opt.n_pids == 0 && !a.opt.prog_argv)
-                config = DEFAULT_CONFIG;
+                config = default_config;
         if (config && !realpath(config, a.config_path)) {
                 if (errno != ENOENT || strlen(config) >= sizeof(a.config_path))
                         return fail(EX_NOINPUT, "%s: %s", config, strerror(errno));
