@@ -40,7 +40,6 @@ void daemon_ready(void);
 /* Tells it that start-up failed: it prints msg and exits with code. */
 void daemon_failed(int code, const char *msg);
 
-
 #ifdef __cplusplus
 }
 #endif

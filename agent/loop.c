@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "core/fs.h"
 #include "agent/prompt.h"
+#include "core/fs.h"
 
 /* The words Tab completes at the prompt.  Until core/command.h exports its
  * table of verbs, this list must follow it. */

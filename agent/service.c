@@ -37,8 +37,8 @@ int agent_healthy(struct agent *a) {
 static void notified(struct agent *a, const char *what, int r) {
         if (r >= 0)
                 return;
-        agent_log(a->log, NULL, a->notify_warned ? LOG_DEBUG : LOG_WARN,
-                  "systemd notification %s failed: %s", what, strerror(-r));
+        agent_log(a->log, NULL, a->notify_warned ? LOG_DEBUG : LOG_WARN, "systemd notification %s failed: %s",
+                  what, strerror(-r));
         a->notify_warned = 1;
 }
 
