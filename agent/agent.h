@@ -36,6 +36,9 @@ extern "C" {
 #define INSTALLED_CTL_NAME "memmonctl"
 #define INSTALLED_CONFIG "/etc/memmon/memmon.ini"
 #define CHILD_STOP_GRACE_MS 5000
+/* Names in logs/. */
+#define PIDFILE_NAME "memmon.pid"
+#define FIFO_NAME "daemon_fifo"
 
 enum mode {
         MODE_FOREGROUND,
@@ -94,6 +97,12 @@ struct agent {
         int sig_fd;
         int fifo_fd;
         int pid_fd;
+        /* The base directory and its logs/ folder, opened once at start
+         * after the trust check (core/fs.h): everything under them is
+         * opened from these fds, never by path.  A control socket can be
+         * bound at /proc/self/fd/<logs_fd>/NAME. */
+        int base_fd;
+        int logs_fd;
         struct line_reader fifo_lines;
         struct line_reader stdin_lines;
         int stdin_open;

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "core/strbuf.h"
+#include "core/textesc.h"
 
 struct log_target {
         struct log_target *next;
@@ -22,8 +24,7 @@ struct log_target {
 
 struct agent_log {
         pthread_mutex_t lock; /* the files and fds below */
-        char *dir;            /* the logs folder */
-        int dir_fd;           /* open on it; files are opened under it */
+        int dir_fd;           /* the logs folder; files are opened under it */
         int main_fd;          /* monitor.log */
         int per_target;       /* also write logs/<target>.log */
         int mirror_fd;        /* -1, or stderr in -f mode */
@@ -33,18 +34,19 @@ struct agent_log {
         struct log_target *targets; /* lazily opened per-target files */
 };
 
-static int open_log_file(int dir_fd, const char *name) {
-        int fd = fs_open_at(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd < 0)
-                return fd;
-        /* umask cannot widen 0600, but a file left by someone else could
-         * be wider: logs reveal address-space layouts too. */
-        (void)fchmod(fd, 0600);
-        return fd;
+/* Opens a log file as one of the agent's own (core/fs.h): a regular file
+ * of ours, fchmod'ed 0600 (umask cannot widen 0600, but a file left there
+ * earlier could be wider: logs reveal address-space layouts too). */
+static int open_log_file(int dir_fd, const char *name, char *why, size_t why_size) {
+        char shown[300];
+        int n = snprintf(shown, sizeof(shown), "logs/%s", name);
+        if (n < 0 || (size_t)n >= sizeof(shown))
+                return -ENAMETOOLONG;
+        return fs_open_own_file_at(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND, 0600, shown, why, why_size);
 }
 
-int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level level,
-                  struct agent_log **ret) {
+int agent_log_new(int dir_fd, int per_target, int mirror_fd, enum log_level level, struct agent_log **ret,
+                  char *why, size_t why_size) {
         struct agent_log *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
@@ -55,13 +57,14 @@ int agent_log_new(const char *dir, int per_target, int mirror_fd, enum log_level
                 free(l);
                 return r;
         }
-        l->dir = strdup(dir);
-        r = l->dir ? fs_open_dir_at(AT_FDCWD, dir) : -ENOMEM;
-        if (r >= 0) {
-                l->dir_fd = r;
-                r = l->main_fd = open_log_file(l->dir_fd, "monitor.log");
-        }
+        r = l->dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (r < 0)
+                r = -errno;
+        else
+                r = l->main_fd = open_log_file(l->dir_fd, "monitor.log", why, why_size);
         if (r < 0) {
+                if (r != -EPERM)
+                        snprintf(why, why_size, "logs/monitor.log: %s", strerror(-r));
                 agent_log_free(l);
                 return r;
         }
@@ -99,25 +102,20 @@ void agent_log_free(struct agent_log *l) {
         close_targets(l);
         fs_close(&l->main_fd);
         fs_close(&l->dir_fd);
-        free(l->dir);
         pthread_mutex_destroy(&l->lock);
         free(l);
 }
 
 int agent_log_reopen(struct agent_log *l) {
+        char why[FS_WHY_SIZE];
         pthread_mutex_lock(&l->lock);
-        /* The folder is opened again by its path too, as it may have been
-         * replaced along with the files. */
-        int dir_fd = fs_open_dir_at(AT_FDCWD, l->dir);
-        int fd = dir_fd < 0 ? dir_fd : open_log_file(dir_fd, "monitor.log");
+        /* The files, not the folder: the FIFO and the pid file live there
+         * too, and the folder is the one checked at start. */
+        int fd = open_log_file(l->dir_fd, "monitor.log", why, sizeof(why));
         int r = fd < 0 ? fd : 0;
         if (fd >= 0) {
                 close(l->main_fd);
                 l->main_fd = fd;
-                close(l->dir_fd);
-                l->dir_fd = dir_fd;
-        } else if (dir_fd >= 0) {
-                close(dir_fd);
         }
         /* Per-target files reopen lazily on their next line. */
         close_targets(l);
@@ -137,7 +135,8 @@ static int target_fd(struct agent_log *l, const char *target) {
         memcpy(t->name, target, len + 1);
         char file[300];
         int n = snprintf(file, sizeof(file), "%s.log", target);
-        t->fd = (n < 0 || (size_t)n >= sizeof(file)) ? -1 : open_log_file(l->dir_fd, file);
+        char why[FS_WHY_SIZE];
+        t->fd = (n < 0 || (size_t)n >= sizeof(file)) ? -1 : open_log_file(l->dir_fd, file, why, sizeof(why));
         if (t->fd < 0)
                 t->fd = -1;
         t->next = l->targets;
@@ -155,57 +154,36 @@ static size_t format_stamp(char *buf, size_t size) {
         return (m < 0 || (size_t)m >= size - n) ? n : n + (size_t)m;
 }
 
-/* Copies msg into out with control bytes written as \xNN, so that what a
- * FIFO writer sends can neither forge log lines nor drive a terminal.
- * Returns the length written (out is not NUL-terminated). */
-static size_t escape(const char *msg, size_t len, char *out, size_t size) {
-        static const char hex[] = "0123456789abcdef";
-        size_t o = 0;
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)msg[i];
-                if (c >= 0x20 && c != 0x7f) {
-                        if (o + 1 > size)
-                                break;
-                        out[o++] = (char)c;
-                } else {
-                        if (o + 4 > size)
-                                break;
-                        out[o++] = '\\';
-                        out[o++] = 'x';
-                        out[o++] = hex[c >> 4];
-                        out[o++] = hex[c & 15];
-                }
-        }
-        return o;
-}
-
 static void log_line(struct agent_log *l, const char *target, enum log_level level, const char *raw,
                      size_t raw_len) {
         char stamp[48];
-        char line[4608];
-        char msg[4096];
+        struct strbuf line, msg;
         size_t sl = format_stamp(stamp, sizeof(stamp));
-        size_t msg_len = escape(raw, raw_len, msg, sizeof(msg));
-        int n = snprintf(line, sizeof(line), "%.*s %-5s [%s] %.*s\n", (int)sl, stamp, log_level_label(level),
-                         target ? target : "agent", (int)msg_len, msg);
-        if (n < 0)
-                return;
-        size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+        const char *label = log_level_label(level);
+
+        strbuf_init(&line);
+        strbuf_init(&msg);
+        /* The message once escaped, then two lines around it: one for
+         * monitor.log (tagged with its target), one for the target's log. */
+        if (textesc_append(&msg, raw, raw_len) < 0 ||
+            strbuf_printf(&line, "%.*s %-5s [%s] %s\n", (int)sl, stamp, label, target ? target : "agent",
+                          strbuf_str(&msg)) < 0)
+                goto out;
         pthread_mutex_lock(&l->lock);
-        (void)fs_write_all(l->main_fd, line, len);
+        (void)fs_write_all(l->main_fd, line.s, line.len);
         if (l->mirror_fd >= 0)
-                (void)fs_write_all(l->mirror_fd, line, len);
+                (void)fs_write_all(l->mirror_fd, line.s, line.len);
         if (l->per_target && target) {
                 int fd = target_fd(l, target);
-                if (fd >= 0) {
-                        n = snprintf(line, sizeof(line), "%.*s %-5s %.*s\n", (int)sl, stamp,
-                                     log_level_label(level), (int)msg_len, msg);
-                        if (n > 0)
-                                (void)fs_write_all(fd, line,
-                                                   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-                }
+                strbuf_reset(&line);
+                if (fd >= 0 &&
+                    strbuf_printf(&line, "%.*s %-5s %s\n", (int)sl, stamp, label, strbuf_str(&msg)) == 0)
+                        (void)fs_write_all(fd, line.s, line.len);
         }
         pthread_mutex_unlock(&l->lock);
+out:
+        strbuf_fini(&line);
+        strbuf_fini(&msg);
 }
 
 void agent_log(struct agent_log *l, const char *target, enum log_level level, const char *fmt, ...) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/control.h"
 #include "agent/prompt.h"
 #include "core/fs.h"
 
@@ -112,7 +113,8 @@ static int drain_lines(struct agent *a, int fd, struct line_reader *lr, FILE *ou
 }
 
 static int reopen_output(struct agent *a) {
-        int fd = fs_open_at(AT_FDCWD, a->out_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        char why[FS_WHY_SIZE];
+        int fd = daemon_open_output(a->logs_fd, why, sizeof(why));
         if (fd < 0)
                 return fd;
         int r = (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) ? -errno : 0;

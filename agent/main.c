@@ -24,11 +24,13 @@
 #include "agent/tools.h"
 #include "config/config.h"
 #include "core/command.h"
+#include "core/fs.h"
 #include "core/maps.h"
 #include "core/policy.h"
 #include "core/proc.h"
 #include "core/strbuf.h"
 #include "core/supervisor.h"
+#include "core/textesc.h"
 #include "core/units.h"
 
 static void usage(FILE *f) {
@@ -143,10 +145,28 @@ static int parse_options(int argc, char **argv, struct options *o) {
 static int set_paths(struct agent *a, const char *base) {
         if (snprintf(a->base, sizeof(a->base), "%s", base) >= (int)sizeof(a->base) ||
             agent_join_path(a->logs, base, "logs") < 0 || agent_join_path(a->backups, base, "backups") < 0 ||
-            agent_join_path(a->fifo_path, a->logs, "daemon_fifo") < 0 ||
-            agent_join_path(a->pid_path, a->logs, "memmon.pid") < 0 ||
-            agent_join_path(a->out_path, a->logs, "daemon_output.log") < 0)
+            agent_join_path(a->fifo_path, a->logs, FIFO_NAME) < 0 ||
+            agent_join_path(a->pid_path, a->logs, PIDFILE_NAME) < 0 ||
+            agent_join_path(a->out_path, a->logs, DAEMON_OUTPUT_NAME) < 0)
                 return -ENAMETOOLONG;
+        return 0;
+}
+
+/* Opens /dev/null on each of fds 0, 1 and 2 that is closed, so that no
+ * file the agent opens later lands there and gets written to as if it were
+ * stdout, or handed to a child as its stdin. */
+static int open_std_fds(void) {
+        for (int fd = 0; fd <= 2; fd++) {
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                int n = open("/dev/null", O_RDWR | O_NOCTTY);
+                if (n < 0)
+                        return -errno;
+                if (n != fd) {
+                        close(n);
+                        return -EBADF;
+                }
+        }
         return 0;
 }
 
@@ -212,10 +232,22 @@ static int initial_config(struct agent *a) {
                             "%s: %s", a->config_path, strerror(-r));
         }
         if (a->opt.check_only) {
-                printf("%s: OK (%zu target%s, base_dir %s)\n",
-                       a->config_path[0] ? a->config_path : "command line", a->config->n_targets,
-                       a->config->n_targets == 1 ? "" : "s", a->config->base_dir);
-                return EX_OK;
+                /* Paths are printed escaped: -t never sends a control byte to
+                 * the terminal. */
+                struct strbuf path, base;
+                const char *shown = a->config_path[0] ? a->config_path : "command line";
+                int code = EX_OK;
+                strbuf_init(&path);
+                strbuf_init(&base);
+                if (textesc_append(&path, shown, strlen(shown)) < 0 ||
+                    textesc_append(&base, a->config->base_dir, strlen(a->config->base_dir)) < 0)
+                        code = fail(EX_OSERR, "out of memory");
+                else
+                        printf("%s: OK (%zu target%s, base_dir %s)\n", strbuf_str(&path),
+                               a->config->n_targets, a->config->n_targets == 1 ? "" : "s", strbuf_str(&base));
+                strbuf_fini(&path);
+                strbuf_fini(&base);
+                return code;
         }
         if (a->config->n_targets == 0)
                 return fail(EX_USAGE,
@@ -225,24 +257,65 @@ static int initial_config(struct agent *a) {
         return 0;
 }
 
+/* The exit code for a folder or file under the base directory that could
+ * not be used: refused as untrusted (or not a plain folder or file of
+ * ours), or not creatable. */
+static int refusal_code(int r) {
+        return r == -EPERM || r == -EACCES || r == -ELOOP || r == -EXDEV ? EX_NOPERM : EX_CANTCREAT;
+}
+
+/* Opens (creating it, 0700, when missing) the folder name of the base
+ * directory and checks it as StrictModes would.  Returns 0 with *ret_fd set,
+ * or an exit code (the error is printed). */
+static int open_base_folder(struct agent *a, const char *name, const char *shown, int *ret_fd) {
+        char why[FS_WHY_SIZE];
+        int fd, r = fs_make_dir_at(a->base_fd, name, &fd);
+        if (r < 0)
+                return fail(refusal_code(r), "%s: %s; not starting", shown,
+                            r == -ELOOP ? "a symlink, not a folder" : strerror(-r));
+        r = fs_check_own_dir(fd, shown, why, sizeof(why));
+        if (r < 0) {
+                close(fd);
+                return fail(refusal_code(r), "%s; not starting", why);
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* The base directory and its logs/ and backups/ folders, checked from /
+ * down before anything is written (OpenSSH's StrictModes): the base
+ * directory is opened once, and everything under it is reached from its fd
+ * (core/fs.h).  Returns 0 or an exit code (the error is printed). */
+static int open_base(struct agent *a) {
+        char why[FS_WHY_SIZE];
+        int backups_fd = -1, r;
+
+        a->base_fd = fs_open_base(a->base, true, why, sizeof(why));
+        if (a->base_fd < 0)
+                return fail(refusal_code(a->base_fd),
+                            "%s; not starting (see \"Security model\" in the README)", why);
+        if ((r = open_base_folder(a, "logs", a->logs, &a->logs_fd)) != 0)
+                return r;
+        if ((r = open_base_folder(a, "backups", a->backups, &backups_fd)) != 0)
+                return r;
+        close(backups_fd);
+        return 0;
+}
+
 static int run_agent(struct agent *a) {
         int r;
-        char why[512];
+        char why[FS_WHY_SIZE];
         if ((r = initial_config(a)) != 0 || a->opt.check_only)
                 return r;
         if ((r = check_targets_exist(a)) != 0)
                 return r;
-        if ((r = make_dir(a->base)) < 0 && r != -EEXIST)
-                return fail(EX_CANTCREAT, "cannot create %s: %s", a->base, strerror(-r));
-        if ((r = make_dir(a->logs)) < 0)
-                return fail(EX_CANTCREAT, "cannot create %s: %s", a->logs, strerror(-r));
-        if ((r = make_dir(a->backups)) < 0)
-                return fail(EX_CANTCREAT, "cannot create %s: %s", a->backups, strerror(-r));
-        if (a->opt.mode == MODE_DAEMON && (r = daemonize(a->out_path)) < 0)
+        if ((r = open_base(a)) != 0)
+                return r;
+        if (a->opt.mode == MODE_DAEMON && (r = daemonize(a->logs_fd)) < 0)
                 return fail(EX_OSERR, "cannot detach: %s", strerror(-r));
 
         pid_t holder = 0;
-        a->pid_fd = pidfile_acquire(a->pid_path, &holder);
+        a->pid_fd = pidfile_acquire(a->logs_fd, PIDFILE_NAME, a->pid_path, &holder, why, sizeof(why));
         if (a->pid_fd == -EWOULDBLOCK) {
                 if (holder)
                         return startup_failed(a, EX_TEMPFAIL,
@@ -252,20 +325,21 @@ static int run_agent(struct agent *a) {
                                       a->base, a->pid_path);
         }
         if (a->pid_fd < 0)
-                return startup_failed(a, EX_CANTCREAT, "cannot create pid file %s: %s", a->pid_path,
-                                      strerror(-a->pid_fd));
-        a->fifo_fd = fifo_open(a->fifo_path, why, sizeof(why));
+                return startup_failed(a, refusal_code(a->pid_fd), "cannot use pid file %s: %s", a->pid_path,
+                                      why);
+        a->fifo_fd = fifo_open(a->logs_fd, FIFO_NAME, a->fifo_path, why, sizeof(why));
         if (a->fifo_fd < 0)
                 return startup_failed(a, a->fifo_fd == -EPERM ? EX_NOPERM : EX_CANTCREAT, "%s", why);
-        r = agent_log_new(a->logs, !agent_single_target_layout(a),
-                          a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1, a->config->log_level, &a->log);
+        r = agent_log_new(a->logs_fd, !agent_single_target_layout(a),
+                          a->opt.mode == MODE_FOREGROUND ? STDERR_FILENO : -1, a->config->log_level, &a->log,
+                          why, sizeof(why));
         if (r < 0)
-                return startup_failed(a, EX_CANTCREAT, "cannot open %s/monitor.log: %s", a->logs,
-                                      strerror(-r));
+                return startup_failed(a, refusal_code(r), "cannot open the log: %s", why);
         if ((r = agent_setup_signals(a)) < 0)
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
 
-        struct worker_env env = {.event = agent_log_event, .user = a->log};
+        struct worker_env env = {
+            .event = agent_log_event, .user = a->log, .base_fd = a->base_fd, .base = a->base};
         if ((r = supervisor_init(&a->sup, &env)) < 0)
                 return startup_failed(a, EX_OSERR, "cannot start the supervisor: %s", strerror(-r));
         a->sup_init = 1;
@@ -301,14 +375,16 @@ static void cleanup(struct agent *a) {
         free(a->children);
         if (a->sup_init)
                 supervisor_fini(&a->sup);
-        if (a->fifo_fd >= 0) {
-                close(a->fifo_fd);
-                unlink(a->fifo_path);
-        }
+        fifo_remove(a->logs_fd, FIFO_NAME, a->fifo_fd);
+        a->fifo_fd = -1;
         agent_log(a->log, NULL, LOG_INFO, "stopped");
         agent_log_free(a->log);
         a->log = NULL;
-        pidfile_release(a->pid_path, a->pid_fd);
+        /* Last: while the lock is held no other agent starts here. */
+        pidfile_release(a->logs_fd, PIDFILE_NAME, a->pid_fd);
+        a->pid_fd = -1;
+        fs_close(&a->logs_fd);
+        fs_close(&a->base_fd);
         if (a->sig_fd >= 0)
                 close(a->sig_fd);
         config_free(a->config);
@@ -330,6 +406,8 @@ static char *prog_target_name(const char *prog) {
 }
 
 int main(int argc, char **argv) {
+        if (open_std_fds() < 0)
+                return EX_OSERR;
         /* Workers allocate only when something changes, so they gain
          * nothing from arenas of their own, and each arena keeps freed
          * memory resident: with 1,000 targets that was most of the RSS. */
@@ -355,7 +433,7 @@ int main(int argc, char **argv) {
                 return tool_scan(argc - 1, argv + 1);
 
         static struct agent a;
-        a.sig_fd = a.fifo_fd = a.pid_fd = -1;
+        a.sig_fd = a.fifo_fd = a.pid_fd = a.base_fd = a.logs_fd = -1;
         int r = parse_options(argc, argv, &a.opt);
         if (r)
                 return r;

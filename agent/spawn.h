@@ -17,14 +17,19 @@ extern "C" {
 #endif
 
 /* Starts argv[0] (searched in PATH as execvp does, scripts without #! run
- * by /bin/sh) with argv, stdin from /dev/null, and stdout and stderr
- * appended to out_path (0600, not through a symlink) or, when it is NULL,
- * the agent's own.  The agent has threads: everything is prepared before the
- * fork, and the child makes only async-signal-safe calls before exec.
- * Returns 0 with *ret_pid set and *ret_stopped telling whether it is held
- * stopped after exec, or -errno (-ENOENT, -EACCES: the program cannot be
- * found or run; a failure of exec in the child is reported too). */
-int spawn_start(char *const argv[], const char *out_path, pid_t *ret_pid, int *ret_stopped);
+ * by /bin/sh) with argv, stdin from /dev/null, and stdout and stderr on
+ * out_fd (the caller's, left open) or, when it is -1, the agent's own.  The
+ * agent has threads: everything is prepared before the fork, and the child
+ * makes only async-signal-safe calls before exec.  The program gets fds 0,
+ * 1 and 2 and no other (whatever the agent inherited from whoever started
+ * it), an environment without what the service manager meant for the
+ * agent alone (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*), and is killed
+ * (PR_SET_PDEATHSIG) when the agent dies, by SIGKILL too, so that none of
+ * the agent's programs outlives it.  Returns 0 with *ret_pid set and
+ * *ret_stopped telling whether it is held stopped after exec, or -errno
+ * (-ENOENT, -EACCES: the program cannot be found or run; a failure of exec
+ * in the child is reported too). */
+int spawn_start(char *const argv[], int out_fd, pid_t *ret_pid, int *ret_stopped);
 /* Lets a child held by spawn_start() run. */
 void spawn_release(pid_t pid);
 /* Stops a child: SIGTERM, then SIGKILL after grace_ms.  Reaps it and returns

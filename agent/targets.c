@@ -3,6 +3,7 @@
  * for exec targets and `-- PROG`.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "agent/spawn.h"
+#include "core/fs.h"
 
 int agent_single_target_layout(const struct agent *a) {
         return !a->config_path[0] && a->opt.n_pids == 1 && !a->opt.prog_argv;
@@ -34,15 +36,27 @@ static int start_child(struct agent *a, const char *target, char *const argv[]) 
         if (!v)
                 return -ENOMEM;
         a->children = v;
-        /* A configured program's output goes to logs/<target>.out; the
-         * `-- PROG` program keeps the terminal, as a developer expects. */
-        char out[PATH_MAX];
+        /* A configured program's output goes to logs/<target>.out, one of
+         * the agent's own files (core/fs.h); the `-- PROG` program keeps the
+         * terminal, as a developer expects. */
+        char out[TARGET_NAME_MAX + 8], shown[TARGET_NAME_MAX + 16], why[FS_WHY_SIZE];
         int is_prog = a->prog_target && strcmp(target, a->prog_target) == 0;
-        if (!is_prog && snprintf(out, sizeof(out), "%s/%s.out", a->logs, target) >= (int)sizeof(out))
-                return -ENAMETOOLONG;
+        int out_fd = -1;
+        if (!is_prog) {
+                if (snprintf(out, sizeof(out), "%s.out", target) >= (int)sizeof(out) ||
+                    snprintf(shown, sizeof(shown), "logs/%s", out) >= (int)sizeof(shown))
+                        return -ENAMETOOLONG;
+                out_fd = fs_open_own_file_at(a->logs_fd, out, O_WRONLY | O_CREAT | O_APPEND, 0600, shown, why,
+                                             sizeof(why));
+                if (out_fd < 0) {
+                        agent_log(a->log, target, LOG_ERROR, "cannot start %s: %s", argv[0], why);
+                        return out_fd;
+                }
+        }
         pid_t pid;
         int held;
-        int r = spawn_start(argv, is_prog ? NULL : out, &pid, &held);
+        int r = spawn_start(argv, out_fd, &pid, &held);
+        fs_close(&out_fd);
         if (r < 0) {
                 agent_log(a->log, target, LOG_ERROR, "cannot start %s: %s", argv[0], strerror(-r));
                 return r;
@@ -86,6 +100,7 @@ static int target_params(struct agent *a, const struct target_config *t, struct 
             .pid = t->pid,
             .pidfile = t->pidfile,
             .match = t->match,
+            .filter = t->filter,
             .backup_dir = dir,
             .policy = t->policy,
         };

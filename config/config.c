@@ -15,6 +15,7 @@ void config_target_fini(struct target_config *t) {
         mm_free(t->name);
         mm_free(t->pidfile);
         mm_free(t->match);
+        target_filter_fini(&t->filter);
         strv_free(t->argv);
         mm_free(t->file);
         target_policy_fini(&t->policy);
@@ -141,7 +142,7 @@ enum config_change config_target_compare(const struct target_config *a, const st
                 same = streq(a->pidfile, b->pidfile);
                 break;
         case SELECT_MATCH:
-                same = streq(a->match, b->match);
+                same = streq(a->match, b->match) && target_filter_equal(&a->filter, &b->filter);
                 break;
         case SELECT_EXEC:
                 same = strv_equal(a->argv, b->argv);

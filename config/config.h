@@ -4,7 +4,8 @@
  *   [agent]          base_dir, interval, log_level
  *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes
  *   [target:NAME]    exactly one of pid, pidfile, match, exec; plus any key
- *                    of [defaults] as a per-target override
+ *                    of [defaults] as a per-target override; with match,
+ *                    user and exe narrow which process it may be
  *   [include]        files = GLOB... (space-separated, relative to the
  *                    including file's folder; a glob matching nothing is fine)
  *
@@ -24,7 +25,16 @@
  * the file that sets them. exec is split on blanks; double quotes group words
  * and, inside them, \" and \\ stand for " and \. As everywhere in the file,
  * " ;" (a ';' after a blank) starts a comment, even inside quotes.
- * Lines may be of any length up to CONFIG_MAX_LINE bytes.
+ * Lines may be of any length up to CONFIG_MAX_LINE bytes; control
+ * characters (C0 but tab, DEL, C1, bidi overrides and isolates, line
+ * separators) are errors wherever they are.
+ *
+ * Trust, as sudo and sshd ask of their files: the main file and every
+ * included one must be a regular file owned by root or the agent's user and
+ * writable by nobody else, in a folder held to the same rule, with no folder
+ * above it open to others (core/fs.h, fs_open_trusted_file); anything else
+ * is an error "FILE: not trusted: ...".  Each file is read once, however
+ * often it is included (by device and inode).
  *
  * Ownership: a struct config and everything it points to are allocated with
  * the mm_* wrappers of core/alloc.h and freed by config_free() only.
@@ -45,7 +55,14 @@ extern "C" {
 #endif
 
 /* The longest line accepted, newline excluded. */
-#define CONFIG_MAX_LINE (1024 * 1024)
+#define CONFIG_MAX_LINE (64 * 1024)
+/* What any configuration may cost, whatever its files hold: a file of more
+ * than CONFIG_MAX_FILE_SIZE bytes is not read, nor more than
+ * CONFIG_MAX_FILES files in all, nor includes nested more than
+ * CONFIG_MAX_DEPTH files deep (the main file counts). */
+#define CONFIG_MAX_FILE_SIZE (1024 * 1024)
+#define CONFIG_MAX_FILES 256
+#define CONFIG_MAX_DEPTH 16
 /* Errors recorded per config_load(); the rest are only counted. */
 #define CONFIG_MAX_ERRORS 1000
 struct target_config {
@@ -53,9 +70,10 @@ struct target_config {
         /* Selector: the one field that SEL names is set, the others are 0/NULL. */
         enum target_selector sel;
         pid_t pid;
-        char *pidfile; /* absolute */
-        char *match;   /* process name: comm or exe basename */
-        char **argv;   /* NULL-terminated, for exec */
+        char *pidfile;               /* absolute */
+        char *match;                 /* process name: comm or exe basename */
+        struct target_filter filter; /* match only: user =, exe = (core/policy.h) */
+        char **argv;                 /* NULL-terminated, for exec */
         /* Resolved: target key, else [defaults], else built-in default
          * (interval: else [agent] interval). */
         struct target_policy policy;

@@ -1,6 +1,8 @@
 #include "config/keys.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +148,26 @@ static const struct key_def rows[] = {
                 .selector = -1,
                 .help = "globs of more files to read, relative to this file's folder",
         },
+        /* What a match target asks of its process besides a name (issue 8):
+         * a name alone can be taken by any user's process. */
+        {
+                .name = "user",
+                .sections = IN(SEC_TARGET),
+                .type = KT_USER,
+                .offset = offsetof(struct target_config, filter),
+                .selector = -1,
+                .filter = true,
+                .help = "with match: only a process whose real and effective uid is this user (name or uid)",
+        },
+        {
+                .name = "exe",
+                .sections = IN(SEC_TARGET),
+                .type = KT_EXE,
+                .offset = offsetof(struct target_config, filter),
+                .selector = -1,
+                .filter = true,
+                .help = "with match: only a process running this very file (an absolute path)",
+        },
 };
 /* clang-format on */
 
@@ -260,6 +282,10 @@ const char *keys_type_name(enum key_type t) {
                 return "command";
         case KT_GLOBS:
                 return "globs";
+        case KT_USER:
+                return "user";
+        case KT_EXE:
+                return "path";
         }
         return "?";
 }
@@ -356,6 +382,30 @@ static int set_number(const struct key_def *k, void *base, const char *value, ch
         return 0;
 }
 
+/* user = NAME|UID: a uid is taken as it is (a user may exist only in a
+ * container), a name must be known now. */
+static int set_user(const struct key_def *k, void *field, const char *value, char *msg, size_t msgsz) {
+        struct target_filter *f = field;
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        uint64_t v;
+
+        if (parse_uint(value, &v) == 0) {
+                if (v >= UINT32_MAX)
+                        return msgf(msg, msgsz, "%s = " QFMT ": not a uid", k->name, QARG(value));
+                f->has_uid = true;
+                f->uid = (uid_t)v;
+                return 0;
+        }
+        if (!*value)
+                return msgf(msg, msgsz, "%s: empty user name", k->name);
+        if (getpwnam_r(value, &pw, buf, sizeof(buf), &res) != 0 || !res)
+                return msgf(msg, msgsz, "%s = " QFMT ": no such user", k->name, QARG(value));
+        f->has_uid = true;
+        f->uid = res->pw_uid;
+        return 0;
+}
+
 int keys_set(const struct key_def *k, void *base, const char *value, const char *dir, char *msg,
              size_t msgsz) {
         void *f = field_of(base, k);
@@ -425,6 +475,20 @@ int keys_set(const struct key_def *k, void *base, const char *value, const char 
                 strv_free(*(char ***)f);
                 *(char ***)f = argv;
                 return 0;
+        case KT_USER:
+                return set_user(k, f, value, msg, msgsz);
+        case KT_EXE:
+                if (value[0] != '/')
+                        return msgf(msg, msgsz, "%s = " QFMT ": not an absolute path", k->name, QARG(value));
+                if (strlen(value) >= PATH_MAX)
+                        return msgf(msg, msgsz, "%s = " QFMT ": longer than %d bytes", k->name, QARG(value),
+                                    PATH_MAX - 1);
+                s = mm_strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                mm_free(((struct target_filter *)f)->exe);
+                ((struct target_filter *)f)->exe = s;
+                return 0;
         case KT_GLOBS:
                 break;
         }
@@ -469,7 +533,14 @@ void keys_resolve_from_agent(struct config *c, const struct key_origin *set) {
 }
 
 bool keys_is_policy(const struct key_def *k) {
-        return (k->sections & IN(SEC_TARGET)) && k->selector < 0;
+        return (k->sections & IN(SEC_TARGET)) && k->selector < 0 && !k->filter;
+}
+
+int keys_filter_set(const struct key_origin *set) {
+        for (size_t i = 0; i < KEYS_N; i++)
+                if (config_keys[i].filter && set[i].line)
+                        return (int)i;
+        return -1;
 }
 
 void keys_inherit_policy(struct target_config *t, const struct key_origin *set, const struct config *c) {

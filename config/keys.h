@@ -48,6 +48,8 @@ enum key_type {
         KT_NAME,
         KT_ARGV,
         KT_GLOBS,
+        KT_USER, /* a user name or uid: struct target_filter's uid */
+        KT_EXE,  /* an absolute path: struct target_filter's exe */
 };
 
 struct key_def {
@@ -65,11 +67,14 @@ struct key_def {
          * struct target_config for selectors. */
         size_t offset;
         int selector; /* enum target_selector, or -1 for other keys */
+        /* Narrows a `match` target: a field of struct target_filter in
+         * struct target_config (not policy, not a selector). */
+        bool filter;
         const char *help;
 };
 
 /* The number of rows of config_keys[]. */
-#define KEYS_N 13
+#define KEYS_N 15
 
 /* Every configuration key: KEYS_N rows. */
 extern const struct key_def *const config_keys;
@@ -96,6 +101,10 @@ void keys_hint(const char *name, char *buf, size_t size);
 
 /* True for the keys of struct target_policy ([defaults] and targets). */
 bool keys_is_policy(const struct key_def *k);
+
+/* The index in config_keys[] of the first filter key (user =, exe =) set
+ * in set (indexed like config_keys), or -1. */
+int keys_filter_set(const struct key_origin *set);
 
 /* "integer", "duration", ... */
 const char *keys_type_name(enum key_type t);

@@ -6,6 +6,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <ini.h>
 #include <limits.h>
@@ -13,13 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/keys.h"
 #include "config/paths.h"
 #include "config/strv.h"
 #include "core/alloc.h"
+#include "core/fs.h"
 #include "core/strbuf.h"
+#include "core/textesc.h"
+#include "core/users.h"
+#include "core/utf8.h"
 
 struct target_rec {
         struct target_config t;
@@ -35,12 +41,15 @@ struct parse_ctx;
 struct frame {
         struct parse_ctx *ctx;
         struct frame *parent;
+        unsigned depth;   /* 0 for the main file */
         const char *file; /* as shown in messages; borrowed from ctx->files */
         char *dir;        /* absolute folder, for relative values */
         char *glob_dir;   /* the folder as shown, escaped for glob(3): "" or "dir/" */
-        char *real;       /* realpath(3) of the file */
-        FILE *fp;
-        char *buf; /* getline(3) buffer */
+        dev_t dev;        /* the file's identity: cycles and files read twice */
+        ino_t ino;
+        char *text; /* the whole file */
+        size_t text_len, text_pos;
+        char *buf; /* the current line, NUL-terminated */
         size_t buf_size;
         /* The current line as handed to inih, in chunks if need be. */
         const char *out;
@@ -65,6 +74,14 @@ struct parse_ctx {
         size_t n_errors;
         struct frame *top;
         int fatal; /* -ENOMEM: stop reading */
+        /* Every file read, by identity: each is read once however often it
+         * is included. */
+        struct file_id {
+                dev_t dev;
+                ino_t ino;
+        } * read;
+        size_t n_read, cap_read;
+        bool too_many; /* CONFIG_MAX_FILES was reached (and reported) */
 };
 
 /* glob(3) gives its error callback no user pointer, so the errno of a failed
@@ -94,16 +111,27 @@ static void add_error(struct parse_ctx *ctx, const char *file, unsigned line, co
                 errs->n_dropped++;
                 return;
         }
+        /* The text is escaped as it is built (core/textesc.h): file names
+         * and quoted values come from files other people may have written,
+         * and `agent -t` prints the text on a terminal. */
         strbuf_init(&text);
-        if (file && line)
-                r = strbuf_printf(&text, "%s:%u: ", file, line);
-        else if (file)
-                r = strbuf_printf(&text, "%s: ", file);
+        if (file) {
+                r = textesc_append(&text, file, strlen(file));
+                if (r == 0 && line)
+                        r = strbuf_printf(&text, ":%u: ", line);
+                else if (r == 0)
+                        r = strbuf_append(&text, ": ", 2);
+        }
         prefix = text.len;
         if (r == 0) {
+                struct strbuf raw;
+                strbuf_init(&raw);
                 va_start(ap, fmt);
-                r = strbuf_vprintf(&text, fmt, ap);
+                r = strbuf_vprintf(&raw, fmt, ap);
                 va_end(ap);
+                if (r == 0)
+                        r = textesc_append(&text, strbuf_str(&raw), raw.len);
+                strbuf_fini(&raw);
         }
         if (r == 0 && !text.s)
                 r = strbuf_append(&text, "", 0);
@@ -147,6 +175,11 @@ static void section_end(struct frame *fr) {
         if (!rec->discard && rec->sel_key < 0)
                 add_error(fr->ctx, fr->file, rec->t.line,
                           "target '%s' has no selector; set one of pid, pidfile, match, exec", rec->t.name);
+        int fi = keys_filter_set(rec->set);
+        if (!rec->discard && rec->sel_key >= 0 && rec->t.sel != SELECT_MATCH && fi >= 0)
+                add_error(fr->ctx, rec->set[fi].file, rec->set[fi].line,
+                          "target '%s': '%s' narrows a match target only, and this one is selected by '%s'",
+                          rec->t.name, config_keys[fi].name, config_keys[rec->sel_key].name);
 }
 
 static void target_begin(struct frame *fr, const char *name) {
@@ -285,46 +318,97 @@ static bool check_line(struct frame *fr, char *line) {
         return false;
 }
 
-/* Reads the next line of the file into fr->out. Returns 1, 0 at the end of
- * the file, or -errno. */
-static int next_line(struct frame *fr) {
-        char eb[128];
-        ssize_t n;
+/* The first byte of line[0..n) that has no place in a configuration: a
+ * C0 control but a tab (and a carriage return before the newline), DEL, a
+ * C1 control, or a code point that reorders the text around it (bidi
+ * overrides and isolates, line separators), which could make a value read
+ * as something else than it is.  Returns its offset, or n. */
+static size_t find_control(const char *line, size_t n) {
+        const unsigned char *s = (const unsigned char *)line;
+        size_t end = n;
 
-        errno = 0;
-        n = getline(&fr->buf, &fr->buf_size, fr->fp);
-        if (n < 0) {
-                if (errno == ENOMEM) {
-                        fr->ctx->fatal = -ENOMEM;
-                        return -ENOMEM;
-                }
-                if (ferror(fr->fp)) {
-                        int e = errno ? errno : EIO;
+        if (end > 0 && s[end - 1] == '\n')
+                end--;
+        if (end > 0 && s[end - 1] == '\r')
+                end--;
+        for (size_t i = 0; i < end;) {
+                uint32_t cp;
+                size_t len;
 
-                        add_error(fr->ctx, fr->file, 0, "read error: %s", errno_str(e, eb, sizeof(eb)));
-                        fr->read_error = -e;
-                        return -e;
+                if (s[i] < 0x80) {
+                        if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+                                return i;
+                        i++;
+                        continue;
                 }
-                return 0;
+                len = utf8_decode(s + i, end - i, &cp);
+                if (len == 0) {
+                        /* Not UTF-8 (a Latin-1 file name, say): a byte, no
+                         * control; messages escape it. */
+                        i++;
+                        continue;
+                }
+                if ((cp >= 0x80 && cp < 0xa0) || utf8_is_reordering(cp))
+                        return i;
+                i += len;
         }
+        return n;
+}
+
+/* Reads the next line of the file into fr->out. Returns 1, or 0 at the end
+ * of the file. */
+static int next_line(struct frame *fr) {
+        const char *start, *nl;
+        size_t n, bad;
+
+        if (fr->text_pos >= fr->text_len)
+                return 0;
+        start = fr->text + fr->text_pos;
+        nl = memchr(start, '\n', fr->text_len - fr->text_pos);
+        n = nl ? (size_t)(nl - start) + 1 : fr->text_len - fr->text_pos;
+        fr->text_pos += n;
+        if (n + 1 > fr->buf_size) {
+                char *b = mm_realloc(fr->buf, n + 1);
+                if (!b) {
+                        fr->ctx->fatal = -ENOMEM;
+                        return 0;
+                }
+                fr->buf = b;
+                fr->buf_size = n + 1;
+        }
+        memcpy(fr->buf, start, n);
+        fr->buf[n] = '\0';
         fr->line++;
         fr->out = "\n";
         fr->out_len = 1;
         fr->out_pos = 0;
-        if (memchr(fr->buf, '\0', (size_t)n)) {
+        if (memchr(fr->buf, '\0', n)) {
                 add_error(fr->ctx, fr->file, fr->line, "line contains a NUL byte");
                 return 1;
         }
-        if ((size_t)n - (n > 0 && fr->buf[n - 1] == '\n') > CONFIG_MAX_LINE) {
-                add_error(fr->ctx, fr->file, fr->line, "line too long (%zd bytes, at most %d)", n,
+        if (n - (n > 0 && fr->buf[n - 1] == '\n') > CONFIG_MAX_LINE) {
+                add_error(fr->ctx, fr->file, fr->line, "line too long (%zu bytes, at most %d)", n,
                           CONFIG_MAX_LINE);
+                return 1;
+        }
+        if ((bad = find_control(fr->buf, n)) < n) {
+                uint32_t cp = 0;
+                size_t len = utf8_decode((const unsigned char *)fr->buf + bad, n - bad, &cp);
+                if (len > 1)
+                        add_error(fr->ctx, fr->file, fr->line,
+                                  "control character U+%04X at byte %zu: not allowed in a configuration",
+                                  (unsigned)cp, bad + 1);
+                else
+                        add_error(fr->ctx, fr->file, fr->line,
+                                  "control character 0x%02x at byte %zu: not allowed in a configuration",
+                                  (unsigned char)fr->buf[bad], bad + 1);
                 return 1;
         }
         /* check_line() may cut a rejected line to quote it; accepted lines
          * are left whole. */
         if (check_line(fr, fr->buf)) {
                 fr->out = fr->buf;
-                fr->out_len = (size_t)n;
+                fr->out_len = n;
         }
         return 1;
 }
@@ -351,7 +435,7 @@ static char *reader(char *str, int num, void *stream) {
         return str;
 }
 
-static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *path, char *real);
+static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *path);
 
 static int glob_error(const char *path, int err) {
         (void)path;
@@ -374,41 +458,22 @@ static int cycle_chain(struct strbuf *b, const struct frame *fr) {
 /* Reads one file matched by an include of the current line of FR. */
 static void include_file(struct frame *fr, const char *path) {
         struct parse_ctx *ctx = fr->ctx;
-        char *abs = NULL, *real = NULL, eb[128];
-        int r;
 
-        r = path_absolute(path, &abs);
-        if (r == -ENOMEM)
-                goto oom;
-        if (r == 0)
-                real = realpath(abs, NULL);
-        if (!real) {
-                add_error(ctx, path, 0, "cannot open: %s (included from %s:%u)",
-                          errno_str(r < 0 ? -r : errno, eb, sizeof(eb)), fr->file, fr->line);
-                goto finish;
-        }
-        for (const struct frame *f = fr; f; f = f->parent) {
+        if (fr->depth + 1 >= CONFIG_MAX_DEPTH) {
                 struct strbuf chain;
 
-                if (strcmp(f->real, real) != 0)
-                        continue;
                 strbuf_init(&chain);
                 if (cycle_chain(&chain, fr) < 0 || strbuf_printf(&chain, "%s", path) < 0) {
                         strbuf_fini(&chain);
-                        goto oom;
+                        ctx->fatal = -ENOMEM;
+                        return;
                 }
-                add_error(ctx, fr->file, fr->line, "include cycle: %s", strbuf_str(&chain));
+                add_error(ctx, fr->file, fr->line, "includes nested deeper than %d files: %s",
+                          CONFIG_MAX_DEPTH, strbuf_str(&chain));
                 strbuf_fini(&chain);
-                goto finish;
+                return;
         }
-        parse_file(ctx, fr, path, real);
-        real = NULL;
-        goto finish;
-oom:
-        ctx->fatal = -ENOMEM;
-finish:
-        free(real);
-        mm_free(abs);
+        parse_file(ctx, fr, path);
 }
 
 /* The files = ... key of [include] on the current line of FR. */
@@ -573,36 +638,181 @@ static int files_add(struct parse_ctx *ctx, const char *path, const char **ret) 
         return 0;
 }
 
-/* Reads the file PATH (as shown in messages) into CTX. REAL, its realpath
- * if known, is taken over. Returns 0 or the -errno of opening or reading
- * PATH, which is also recorded as an error. */
-static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *path, char *real) {
-        struct frame fr = {.ctx = ctx, .parent = parent, .real = real, .sec = SEC_NONE};
-        char *abs = NULL, eb[128];
-        int r;
+/* Opens the file at abs (PATH as shown) as configuration: through a walk
+ * that trusts each folder on the way (core/fs.h), a regular file of at most
+ * CONFIG_MAX_FILE_SIZE bytes, owned by root or the agent's user and
+ * writable by nobody else, as sudo asks of sudoers and sshd of its keys.
+ * Returns the fd with *st set, or -errno with an error recorded: -EINVAL for
+ * a file refused (untrusted, not regular, too large), else the errno of
+ * opening it. */
+static int open_config(struct frame *fr, const char *abs, struct stat *st) {
+        struct parse_ctx *ctx = fr->ctx;
+        const struct frame *parent = fr->parent;
+        char why[FS_WHY_SIZE], from[64 + PATH_MAX] = "", eb[128], user[USERS_NAME_SIZE];
+        int fd;
 
+        if (parent)
+                snprintf(from, sizeof(from), " (included from %s:%u)", parent->file, parent->line);
+        fd = fs_open_trusted_file(abs, O_RDONLY, why, sizeof(why));
+        if (fd == -EPERM) {
+                add_error(ctx, fr->file, 0, "not trusted: %s%s", why, from);
+                return -EINVAL;
+        }
+        if (fd < 0) {
+                add_error(ctx, fr->file, 0, "cannot open: %s%s", errno_str(-fd, eb, sizeof(eb)), from);
+                return fd;
+        }
+        if (fstat(fd, st) < 0) {
+                int e = errno;
+                close(fd);
+                add_error(ctx, fr->file, 0, "cannot open: %s%s", errno_str(e, eb, sizeof(eb)), from);
+                return -e;
+        }
+        if (!S_ISREG(st->st_mode)) {
+                add_error(ctx, fr->file, 0, "not a regular file (%s)%s",
+                          S_ISDIR(st->st_mode)    ? "a folder"
+                          : S_ISCHR(st->st_mode)  ? "a character device"
+                          : S_ISBLK(st->st_mode)  ? "a block device"
+                          : S_ISFIFO(st->st_mode) ? "a FIFO"
+                                                  : "a socket",
+                          from);
+        } else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+                add_error(ctx, fr->file, 0, "not trusted: writable by uid %u (%s)%s", (unsigned)st->st_uid,
+                          users_user_name(st->st_uid, user, sizeof(user)), from);
+        } else if (st->st_mode & S_IWOTH) {
+                add_error(ctx, fr->file, 0, "not trusted: writable by any user (mode %04o)%s",
+                          (unsigned)(st->st_mode & 07777), from);
+        } else if (st->st_mode & S_IWGRP) {
+                add_error(ctx, fr->file, 0, "not trusted: writable by group %u (%s) (mode %04o)%s",
+                          (unsigned)st->st_gid, users_group_name(st->st_gid, user, sizeof(user)),
+                          (unsigned)(st->st_mode & 07777), from);
+        } else if (st->st_size > CONFIG_MAX_FILE_SIZE) {
+                add_error(ctx, fr->file, 0, "larger than %d bytes (%jd); not read%s", CONFIG_MAX_FILE_SIZE,
+                          (intmax_t)st->st_size, from);
+        } else {
+                return fd;
+        }
+        close(fd);
+        return -EINVAL;
+}
+
+/* Reads the whole file fd into fr->text: at most CONFIG_MAX_FILE_SIZE
+ * bytes, whatever it grows to meanwhile.  Returns 0 or -errno (recorded). */
+static int read_config(struct frame *fr, int fd) {
+        char eb[128];
+        size_t cap = 4096;
+
+        fr->text = mm_malloc(cap);
+        if (!fr->text)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (fr->text_len == cap) {
+                        size_t ncap = cap * 2 > CONFIG_MAX_FILE_SIZE + 1 ? CONFIG_MAX_FILE_SIZE + 1 : cap * 2;
+                        char *t;
+                        if (ncap == cap)
+                                break;
+                        t = mm_realloc(fr->text, ncap);
+                        if (!t)
+                                return -ENOMEM;
+                        fr->text = t;
+                        cap = ncap;
+                }
+                n = read(fd, fr->text + fr->text_len, cap - fr->text_len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+                        add_error(fr->ctx, fr->file, 0, "read error: %s", errno_str(e, eb, sizeof(eb)));
+                        return -e;
+                }
+                if (n == 0)
+                        return 0;
+                fr->text_len += (size_t)n;
+        }
+        add_error(fr->ctx, fr->file, 0, "larger than %d bytes; not read", CONFIG_MAX_FILE_SIZE);
+        return -EFBIG;
+}
+
+/* Whether the file (dev, ino) was read already; if not, notes it.  Returns
+ * 1 (read), 0 (noted now) or -ENOMEM. */
+static int seen_before(struct parse_ctx *ctx, dev_t dev, ino_t ino) {
+        for (size_t i = 0; i < ctx->n_read; i++)
+                if (ctx->read[i].dev == dev && ctx->read[i].ino == ino)
+                        return 1;
+        if (mm_grow(&ctx->read, &ctx->cap_read, ctx->n_read + 1, sizeof(*ctx->read)) < 0)
+                return -ENOMEM;
+        ctx->read[ctx->n_read++] = (struct file_id){dev, ino};
+        return 0;
+}
+
+/* Reads the file PATH (as shown in messages) into CTX.  Returns 0 or the
+ * -errno of opening or reading PATH (-EINVAL when it was refused), which is
+ * also recorded as an error. */
+static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *path) {
+        struct frame fr = {.ctx = ctx, .parent = parent, .sec = SEC_NONE};
+        char *abs = NULL;
+        struct stat st;
+        int fd = -1, r;
+
+        fr.depth = parent ? parent->depth + 1 : 0;
         r = files_add(ctx, path, &fr.file);
         if (r < 0)
                 goto oom;
+        if (ctx->n_read >= CONFIG_MAX_FILES) {
+                if (!ctx->too_many)
+                        add_error(ctx, parent ? parent->file : fr.file, parent ? parent->line : 0,
+                                  "more than %d configuration files: %s and the rest are not read",
+                                  CONFIG_MAX_FILES, path);
+                ctx->too_many = true;
+                r = -EINVAL;
+                goto finish;
+        }
         r = path_absolute(path, &abs);
         if (r == -ENOMEM)
                 goto oom;
-        if (r == 0)
-                fr.fp = fopen(abs, "re");
-        if (!fr.fp) {
-                r = r < 0 ? r : -errno;
-                if (parent)
-                        add_error(ctx, fr.file, 0, "cannot open: %s (included from %s:%u)",
-                                  errno_str(-r, eb, sizeof(eb)), parent->file, parent->line);
-                else
-                        add_error(ctx, fr.file, 0, "cannot open: %s", errno_str(-r, eb, sizeof(eb)));
+        if (r < 0) {
+                char eb[128];
+                add_error(ctx, fr.file, 0, "cannot open: %s", errno_str(-r, eb, sizeof(eb)));
                 goto finish;
         }
-        if (!fr.real) {
-                fr.real = realpath(abs, NULL);
-                if (!fr.real && !(fr.real = strdup(abs)))
-                        goto oom;
+        fd = open_config(&fr, abs, &st);
+        if (fd < 0) {
+                r = fd;
+                goto finish;
         }
+        fr.dev = st.st_dev;
+        fr.ino = st.st_ino;
+        for (const struct frame *f = parent; f; f = f->parent) {
+                struct strbuf chain;
+
+                if (f->dev != fr.dev || f->ino != fr.ino)
+                        continue;
+                strbuf_init(&chain);
+                if (cycle_chain(&chain, parent) < 0 || strbuf_printf(&chain, "%s", path) < 0) {
+                        strbuf_fini(&chain);
+                        goto oom;
+                }
+                add_error(ctx, parent->file, parent->line, "include cycle: %s", strbuf_str(&chain));
+                strbuf_fini(&chain);
+                r = 0;
+                goto finish;
+        }
+        /* Included twice (a diamond, or a fan-out of globs): once is
+         * enough, and keeps what many includes can cost linear. */
+        r = seen_before(ctx, fr.dev, fr.ino);
+        if (r < 0)
+                goto oom;
+        if (r > 0) {
+                r = 0;
+                goto finish;
+        }
+        r = read_config(&fr, fd);
+        if (r == -ENOMEM)
+                goto oom;
+        if (r < 0)
+                goto finish;
         fr.dir = path_dir(abs);
         fr.glob_dir = path_glob_prefix(path);
         if (!fr.dir || !fr.glob_dir)
@@ -619,16 +829,16 @@ static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *p
         if (r > 0)
                 add_error(ctx, fr.file, (unsigned)r, "syntax error");
         section_end(&fr);
-        r = fr.read_error;
+        r = 0;
         goto finish;
 oom:
         r = -ENOMEM;
         ctx->fatal = r;
 finish:
-        if (fr.fp)
-                fclose(fr.fp);
-        free(fr.buf);
-        free(fr.real);
+        if (fd >= 0)
+                close(fd);
+        mm_free(fr.text);
+        mm_free(fr.buf);
         mm_free(fr.dir);
         mm_free(fr.glob_dir);
         mm_free(abs);
@@ -685,6 +895,7 @@ static void ctx_fini(struct parse_ctx *ctx) {
         for (size_t i = 0; i < ctx->n_files; i++)
                 mm_free(ctx->files[i]);
         mm_free(ctx->files);
+        mm_free(ctx->read);
         config_free(ctx->cfg);
 }
 
@@ -701,7 +912,7 @@ int config_load(const char *path, struct config **ret, struct config_errors *err
         r = path_absolute(path, &ctx.cfg->path);
         if (r < 0)
                 goto finish;
-        r = parse_file(&ctx, NULL, path, NULL);
+        r = parse_file(&ctx, NULL, path);
         if (ctx.fatal) {
                 r = ctx.fatal;
                 goto finish;

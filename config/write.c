@@ -42,6 +42,8 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
          * begins with one follows the '=' directly. */
         if (k->type == KT_PATH || k->type == KT_NAME)
                 s = *(char *const *)field;
+        else if (k->type == KT_EXE)
+                s = ((const struct target_filter *)field)->exe;
         fprintf(f, "%s =%s", k->name, s && s[0] == ';' ? "" : " ");
         switch (k->type) {
         case KT_UINT:
@@ -66,6 +68,12 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
                                 fputc(' ', f);
                         write_word(f, *w);
                 }
+                break;
+        case KT_USER:
+                fprintf(f, "%u", (unsigned)((const struct target_filter *)field)->uid);
+                break;
+        case KT_EXE:
+                fputs(s ? s : "", f);
                 break;
         case KT_GLOBS:
                 break;
@@ -94,6 +102,12 @@ int config_write(const struct config *c, FILE *f) {
                 for (size_t i = 0; i < KEYS_N; i++)
                         if (config_keys[i].selector >= 0 && config_keys[i].selector == (int)tc->sel)
                                 write_key(f, &config_keys[i], tc);
+                for (size_t i = 0; i < KEYS_N; i++) {
+                        const struct key_def *k = &config_keys[i];
+                        if (k->filter && ((k->type == KT_USER && tc->filter.has_uid) ||
+                                          (k->type == KT_EXE && tc->filter.exe)))
+                                write_key(f, k, tc);
+                }
                 for (size_t i = 0; i < KEYS_N; i++)
                         if (keys_is_policy(&config_keys[i]))
                                 write_key(f, &config_keys[i], &tc->policy);

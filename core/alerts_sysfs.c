@@ -14,6 +14,7 @@
 
 #include "core/alerts_fs.h"
 #include "core/alloc.h"
+#include "core/users.h"
 
 /* Header-only, as in core/maps.c. */
 #define XXH_INLINE_ALL
@@ -25,7 +26,7 @@
 #define CACHE_MIN ((size_t)256)
 /* /etc/group and /etc/passwd larger than this are not read (the answer is
  * then "others may be in the group"). */
-#define DB_MAX ((size_t)4 << 20)
+#define DB_MAX USERS_DB_MAX
 
 /* Which file-system tree a path is looked up in: the mount namespace and
  * the root folder of the process. */
@@ -492,30 +493,8 @@ out:
         return buf;
 }
 
-/* The n-th ':'-separated field of line [p, e) (0-based), or NULL. */
-static const char *field(const char *p, const char *e, int n, size_t *ret_len) {
-        for (; n > 0; n--) {
-                p = memchr(p, ':', (size_t)(e - p));
-                if (!p)
-                        return NULL;
-                p++;
-        }
-        const char *end = memchr(p, ':', (size_t)(e - p));
-        *ret_len = (size_t)((end ? end : e) - p);
-        return p;
-}
-
-static int field_is_num(const char *f, size_t len, uint32_t v) {
-        char buf[16];
-        int n = snprintf(buf, sizeof(buf), "%u", v);
-        return n > 0 && (size_t)n == len && memcmp(buf, f, len) == 0;
-}
-
 static int sys_group_has_others(void *ctx, const struct alert_proc *proc, uint32_t gid, uint32_t uid) {
         struct alert_sysfs *fs = process_fs(ctx);
-        const char *self = NULL, *p;
-        size_t self_len = 0;
-        int known = 0;
 
         (void)proc;
         if (!fs->tree_ok)
@@ -529,48 +508,7 @@ static int sys_group_has_others(void *ctx, const struct alert_proc *proc, uint32
         }
         if (!fs->group_db || !fs->passwd_db)
                 return 1;
-        /* Users whose primary group it is, and the name of uid. */
-        for (p = fs->passwd_db; *p;) {
-                const char *e = strchr(p, '\n'), *f;
-                size_t flen, nlen;
-                e = e ? e : p + strlen(p);
-                const char *name = field(p, e, 0, &nlen);
-                if (name && (f = field(p, e, 2, &flen)) != NULL) {
-                        int is_root = field_is_num(f, flen, 0), is_self = field_is_num(f, flen, uid);
-                        if (is_self && !self) {
-                                self = name;
-                                self_len = nlen;
-                        }
-                        if ((f = field(p, e, 3, &flen)) != NULL && field_is_num(f, flen, gid)) {
-                                known = 1;
-                                if (!is_root && !is_self)
-                                        return 1;
-                        }
-                }
-                p = *e ? e + 1 : e;
-        }
-        /* Members listed in the group. */
-        for (p = fs->group_db; *p;) {
-                const char *e = strchr(p, '\n'), *f, *m;
-                size_t flen;
-                e = e ? e : p + strlen(p);
-                if ((f = field(p, e, 2, &flen)) != NULL && field_is_num(f, flen, gid) &&
-                    (m = field(p, e, 3, &flen)) != NULL) {
-                        const char *me = m + flen;
-                        known = 1;
-                        while (m < me) {
-                                const char *c = memchr(m, ',', (size_t)(me - m));
-                                size_t ml = (size_t)((c ? c : me) - m);
-                                if (ml > 0 && !(ml == 4 && memcmp(m, "root", 4) == 0) &&
-                                    !(self && ml == self_len && memcmp(m, self, ml) == 0))
-                                        return 1;
-                                m = c ? c + 1 : me;
-                        }
-                }
-                p = *e ? e + 1 : e;
-        }
-        /* A group nobody knows of may still be held (setgroups). */
-        return known ? 0 : 1;
+        return users_group_db_has_others(fs->group_db, fs->passwd_db, gid, uid) ? 1 : 0;
 }
 
 static int sys_open_mapped(void *ctx, const struct alert_proc *proc, uint64_t start, uint64_t end,

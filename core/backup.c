@@ -12,9 +12,11 @@
 #define TMP_PREFIX_LEN (sizeof(FS_TMP_PREFIX) - 1)
 
 /* Removes the temp files a crash left in a folder and finds the newest
- * timestamp named there, so that new names sort after every old one even
- * when the clock went back across a restart. */
-static int sweep_dir(int fd, bool full, char last_ts[TS_SIZE]) {
+ * timestamp named there that is not in the future (now), so that new names
+ * sort after every old one.  A name that is not one of ours, or whose
+ * timestamp lies in the future, plays no part: it is counted in st->ignored
+ * (the first one kept in st->ignored_name) for the caller to report. */
+static int sweep_dir(struct backup_store *st, int fd, bool full, const char *now) {
         struct dirent *de;
         DIR *d;
         int r;
@@ -34,8 +36,16 @@ static int sweep_dir(int fd, bool full, char last_ts[TS_SIZE]) {
                         }
                         continue;
                 }
-                if (backup_name_parse(de->d_name, full, &pid, ts) == 0 && strcmp(ts, last_ts) > 0)
-                        memcpy(last_ts, ts, TS_SIZE);
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (backup_name_parse(de->d_name, full, &pid, ts) < 0 || strcmp(ts, now) > 0) {
+                        if (st->ignored++ == 0)
+                                snprintf(st->ignored_name, sizeof(st->ignored_name), "%s/%s",
+                                         full ? "full" : "incremental", de->d_name);
+                        continue;
+                }
+                if (strcmp(ts, st->last_ts) > 0)
+                        memcpy(st->last_ts, ts, TS_SIZE);
         }
         closedir(d);
         return r;
@@ -47,6 +57,8 @@ void backup_store_init(struct backup_store *st) {
         st->incr_fd = -1;
         st->dir = NULL;
         st->last_ts[0] = '\0';
+        st->ignored = 0;
+        st->ignored_name[0] = '\0';
         st->buf = NULL;
         st->buf_cap = 0;
 }
@@ -55,39 +67,84 @@ bool backup_store_is_open(const struct backup_store *st) {
         return st->dir_fd >= 0;
 }
 
+/* Opens full/ and incremental/ of the folder s->dir_fd is open on, and
+ * sweeps them.  Returns 0 or -errno. */
+static int open_chain_dirs(struct backup_store *s, const char *dir) {
+        char why[FS_WHY_SIZE], now[TS_SIZE];
+        int r;
+
+        /* A folder someone else owns or may write to could be swapped
+         * under the agent: not one to write backups into. */
+        r = fs_check_own_dir(s->dir_fd, dir, why, sizeof(why));
+        if (r == 0)
+                r = fs_make_dir_at(s->dir_fd, "full", &s->full_fd);
+        if (r == 0)
+                r = fs_check_own_dir(s->full_fd, "full", why, sizeof(why));
+        if (r == 0)
+                r = fs_make_dir_at(s->dir_fd, "incremental", &s->incr_fd);
+        if (r == 0)
+                r = fs_check_own_dir(s->incr_fd, "incremental", why, sizeof(why));
+        if (r < 0)
+                return r;
+        s->dir = mm_strdup(dir);
+        if (!s->dir)
+                return -ENOMEM;
+        /* Timestamps come from the clock: a name from the future (planted,
+         * or from a clock that was wrong) must not drag every new name
+         * along, nor make them unrepresentable. */
+        r = ts_next("", now);
+        if (r == 0)
+                r = sweep_dir(s, s->full_fd, true, now);
+        if (r == 0)
+                r = sweep_dir(s, s->incr_fd, false, now);
+        return r;
+}
+
 int backup_store_open(struct backup_store *st, const char *dir) {
         struct backup_store s;
         int r;
 
-        if (!st)
+        if (!st || !dir)
                 return -EINVAL;
         backup_store_init(&s);
         r = fs_make_dirs(dir, &s.dir_fd);
-        if (r < 0)
-                goto fail;
-        r = fs_make_dir_at(s.dir_fd, "full", true, &s.full_fd);
-        if (r < 0)
-                goto fail;
-        r = fs_make_dir_at(s.dir_fd, "incremental", true, &s.incr_fd);
-        if (r < 0)
-                goto fail;
-        s.dir = mm_strdup(dir);
-        if (!s.dir) {
-                r = -ENOMEM;
-                goto fail;
+        if (r == 0)
+                r = open_chain_dirs(&s, dir);
+        if (r < 0) {
+                backup_store_close(&s);
+                backup_store_init(st);
+                return r;
         }
-        r = sweep_dir(s.full_fd, true, s.last_ts);
-        if (r < 0)
-                goto fail;
-        r = sweep_dir(s.incr_fd, false, s.last_ts);
-        if (r < 0)
-                goto fail;
         *st = s;
         return 0;
-fail:
-        backup_store_close(&s);
-        backup_store_init(st);
-        return r;
+}
+
+int backup_store_open_at(struct backup_store *st, int root_fd, const char *root, const char *dir) {
+        struct backup_store s;
+        size_t len;
+        int r;
+
+        if (!st || !dir || !root)
+                return -EINVAL;
+        len = strlen(root);
+        while (len > 1 && root[len - 1] == '/')
+                len--;
+        if (strncmp(dir, root, len) != 0 || (dir[len] != '/' && dir[len] != '\0'))
+                return -EXDEV;
+        const char *rel = dir + len;
+        while (*rel == '/')
+                rel++;
+        backup_store_init(&s);
+        r = fs_make_dir_at(root_fd, *rel ? rel : ".", &s.dir_fd);
+        if (r == 0)
+                r = open_chain_dirs(&s, dir);
+        if (r < 0) {
+                backup_store_close(&s);
+                backup_store_init(st);
+                return r;
+        }
+        *st = s;
+        return 0;
 }
 
 void backup_store_close(struct backup_store *st) {

@@ -13,6 +13,7 @@
 #ifndef MEMMON_CORE_BACKUP_H
 #define MEMMON_CORE_BACKUP_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,12 @@ struct backup_store {
         int incr_fd; /* DIR/incremental */
         char *dir;   /* owned copy of DIR, for messages */
         char last_ts[TS_SIZE];
+        /* Files found at open whose names are not backup names or whose
+         * timestamps lie in the future: left alone and ignored (for naming
+         * here, for retention in core/backup_read.h); the first of them,
+         * as "full/NAME", for the caller to report once. */
+        unsigned ignored;
+        char ignored_name[NAME_MAX + 16];
         char *buf; /* owned formatting buffer */
         size_t buf_cap;
 };
@@ -55,12 +62,19 @@ void backup_store_init(struct backup_store *st);
 bool backup_store_is_open(const struct backup_store *st);
 
 /* Creates DIR, DIR/full and DIR/incremental as needed (0700, parents too,
- * never following a symlink at the last component), opens them, and removes
- * temp files a crash left behind.  last_ts starts at the newest timestamp
- * already named in the folders, so new names sort after old ones even if the
- * clock went back across a restart.  Returns 0 or -errno; on failure *st is
- * left closed. */
+ * never following a symlink at the last component), opens them, checks that
+ * each is owned by root or the effective uid and writable by nobody else
+ * (-EPERM otherwise), and removes temp files a crash left behind.  last_ts
+ * starts at the newest timestamp already named in the folders that is not
+ * in the future, so new names sort after old ones; a future name, or one
+ * that is not a backup name, is ignored and counted in `ignored`.  DIR is a
+ * path the caller trusts (tests, tools).  Returns 0 or -errno; on failure
+ * *st is left closed. */
 int backup_store_open(struct backup_store *st, const char *dir);
+/* The same for DIR, a path under root (the base directory, open as
+ * root_fd), reached from root_fd through core/fs.h's door: no folder on the
+ * way may be a symlink.  -EXDEV when DIR is not under root. */
+int backup_store_open_at(struct backup_store *st, int root_fd, const char *root, const char *dir);
 void backup_store_close(struct backup_store *st);
 
 /* Writes a full snapshot of s (s->checksum must be set).  On success the

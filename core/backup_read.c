@@ -151,9 +151,10 @@ static int listing_push(struct listing *l, const struct entry *e) {
 }
 
 /* Adds the backup files of one folder to l; dotfiles (temp files among them)
- * and names that are not backup names are left out.  With sizes, each entry
- * gets its size on disk. */
-static int list_dir(int fd, bool full, bool sizes, struct listing *l) {
+ * and names that are not backup names are left out, and so are timestamps
+ * after not_after (when not NULL).  With sizes, each entry gets its size on
+ * disk. */
+static int list_dir(int fd, bool full, bool sizes, const char *not_after, struct listing *l) {
         struct dirent *de;
         DIR *d;
         int r;
@@ -169,7 +170,8 @@ static int list_dir(int fd, bool full, bool sizes, struct listing *l) {
                 if (de->d_name[0] == '.')
                         continue;
                 memset(&e, 0, sizeof(e));
-                if (backup_name_parse(de->d_name, full, &e.pid, e.ts) < 0)
+                if (backup_name_parse(de->d_name, full, &e.pid, e.ts) < 0 ||
+                    (not_after && strcmp(e.ts, not_after) > 0))
                         continue;
                 memcpy(e.name, de->d_name, strlen(de->d_name) + 1);
                 e.full = full;
@@ -202,14 +204,15 @@ static int entry_cmp(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-/* Lists full/ and incremental/ in time order. */
-static int list_chains(int full_fd, int incr_fd, bool sizes, struct listing *l) {
+/* Lists full/ and incremental/ in time order (up to not_after, when it is
+ * not NULL). */
+static int list_chains(int full_fd, int incr_fd, bool sizes, const char *not_after, struct listing *l) {
         int r;
 
-        r = list_dir(full_fd, true, sizes, l);
+        r = list_dir(full_fd, true, sizes, not_after, l);
         if (r < 0)
                 return r;
-        r = list_dir(incr_fd, false, sizes, l);
+        r = list_dir(incr_fd, false, sizes, not_after, l);
         if (r < 0)
                 return r;
         if (l->n > 1)
@@ -257,7 +260,7 @@ static int folder_open(int dfd, struct folder *fo) {
                         goto fail;
                 *fds[i] = r;
         }
-        r = list_chains(fo->full_fd, fo->incr_fd, false, &fo->l);
+        r = list_chains(fo->full_fd, fo->incr_fd, false, NULL, &fo->l);
         if (r < 0)
                 goto fail;
         return 0;
@@ -293,6 +296,7 @@ static int remove_file(int fd, const char *name, int *deleted) {
 
 int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes) {
         struct listing l = {0};
+        char now[TS_SIZE];
         uint64_t total = 0;
         size_t nfull = 0, g = 0, last_group = 0;
         int deleted = 0, r;
@@ -301,7 +305,13 @@ int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_b
                 return -EINVAL;
         if (keep_full == 0 && max_bytes == 0)
                 return 0;
-        r = list_chains(st->full_fd, st->incr_fd, true, &l);
+        /* A file from the future (planted, or written under a wrong clock)
+         * would pass for the newest chain and have the real ones deleted:
+         * it is left out, neither counted nor removed. */
+        r = ts_next("", now);
+        if (r < 0)
+                return r;
+        r = list_chains(st->full_fd, st->incr_fd, true, now, &l);
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < l.n; i++) {

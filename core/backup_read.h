@@ -23,8 +23,10 @@ extern "C" {
  * oldest chain.  A chain's diffs go newest first, then the folder is synced,
  * then the full snapshot goes: a crash midway leaves a full snapshot with a
  * prefix of its diffs, a shorter chain that still verifies, never a chain
- * with a hole, nor diffs without their full snapshot.  Returns the number of
- * files deleted or -errno. */
+ * with a hole, nor diffs without their full snapshot.  Files whose names
+ * are not backup names or whose timestamps lie in the future are left out:
+ * never counted, never deleted.  Returns the number of files deleted or
+ * -errno. */
 int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes);
 
 /* Callback for messages from replay and verify: one line, no '\n'. */

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 int target_policy_copy(struct target_policy *dst, const struct target_policy *src) {
@@ -18,6 +20,34 @@ bool target_policy_equal(const struct target_policy *a, const struct target_poli
         return a->interval_us == b->interval_us && a->full_every == b->full_every &&
                a->full_interval_us == b->full_interval_us && a->keep_full == b->keep_full &&
                a->max_bytes == b->max_bytes;
+}
+
+int target_filter_copy(struct target_filter *dst, const struct target_filter *src) {
+        char *exe = NULL;
+
+        if (src->exe && !(exe = mm_strdup(src->exe)))
+                return -ENOMEM;
+        dst->has_uid = src->has_uid;
+        dst->uid = src->uid;
+        dst->exe = exe;
+        return 0;
+}
+
+void target_filter_fini(struct target_filter *f) {
+        mm_free(f->exe);
+        memset(f, 0, sizeof(*f));
+}
+
+bool target_filter_equal(const struct target_filter *a, const struct target_filter *b) {
+        if (a->has_uid != b->has_uid || (a->has_uid && a->uid != b->uid))
+                return false;
+        if (!a->exe || !b->exe)
+                return a->exe == b->exe;
+        return strcmp(a->exe, b->exe) == 0;
+}
+
+bool target_filter_set(const struct target_filter *f) {
+        return f->has_uid || f->exe;
 }
 
 static const char *const reserved_names[] = {".", "..", "full", "incremental", "monitor", "daemon_output"};

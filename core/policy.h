@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,6 +22,24 @@ enum target_selector {
         SELECT_MATCH,
         SELECT_EXEC, /* the agent started it; pid is given */
 };
+
+/* What a `match` target asks of a process besides its name (issue 8):
+ * `user =` and `exe =`.  Part of how the process is selected: a change
+ * starts a new chain. */
+struct target_filter {
+        bool has_uid; /* user = NAME|UID given */
+        uid_t uid;    /* the real and the effective uid must both be this */
+        char *exe;    /* exe = /abs/path: /proc/PID/exe must be this very file; NULL: any */
+};
+
+/* Makes dst a copy of src (dst is overwritten, not released).  Returns 0 or
+ * -ENOMEM (dst unchanged). */
+int target_filter_copy(struct target_filter *dst, const struct target_filter *src);
+/* Releases what f owns and clears it. */
+void target_filter_fini(struct target_filter *f);
+bool target_filter_equal(const struct target_filter *a, const struct target_filter *b);
+/* True when f asks for something (user or exe). */
+bool target_filter_set(const struct target_filter *f);
 
 /* What a target does with its process once found: how often it samples and
  * what it keeps.  A change of policy is applied in place (same chain).  More

@@ -4,10 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/users.h"
 
 int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char *ret_state) {
         const char *p = NULL;
@@ -118,70 +122,216 @@ int proc_parse_pid(const char *s, size_t len, pid_t *ret) {
         return 0;
 }
 
-int proc_read_pidfile(const char *path, pid_t *ret) {
+/* Reads the pid in the pidfile fd is open on, after checking that it is a
+ * regular file.  Returns 0, -EINVAL or -errno. */
+static int read_pidfile_fd(int fd, pid_t *ret) {
         char buf[64];
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
+        struct stat st;
         ssize_t len;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
         do
                 len = read(fd, buf, sizeof(buf));
         while (len < 0 && errno == EINTR);
-        int e = len < 0 ? -errno : 0;
-        close(fd);
-        if (e < 0)
-                return e;
+        if (len < 0)
+                return -errno;
         if ((size_t)len == sizeof(buf))
                 return -EINVAL;
         return proc_parse_pid(buf, (size_t)len, ret);
 }
 
+static int open_pidfile_at(int dfd, const char *name) {
+        int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+        return fd < 0 ? -errno : fd;
+}
+
+int proc_read_pidfile(const char *path, pid_t *ret) {
+        int fd = open_pidfile_at(AT_FDCWD, path);
+        if (fd < 0)
+                return fd;
+        int r = read_pidfile_fd(fd, ret);
+        close(fd);
+        return r;
+}
+
 int proc_uid(pid_t pid, uid_t *ret) {
-        char path[64];
-        int n = snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-        if (n < 0 || (size_t)n >= sizeof(path))
-                return -EINVAL;
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return errno == ENOENT ? -ESRCH : -errno;
-        *ret = st.st_uid;
+        uid_t ruid, euid;
+        int r = proc_uids(pid, &ruid, &euid);
+        if (r < 0)
+                return r;
+        *ret = ruid;
         return 0;
 }
 
-int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t why_size) {
-        char dir[4096];
-        const char *slash = strrchr(path, '/');
+int proc_uids(pid_t pid, uid_t *ret_ruid, uid_t *ret_euid) {
+        char path[64], buf[4096];
+        int n = snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(path) || pid <= 0)
+                return -ESRCH;
+        ssize_t len = read_small_file(path, buf, sizeof(buf) - 1);
+        if (len == -ENOENT || len == -ESRCH)
+                return -ESRCH;
+        if (len < 0)
+                return (int)len;
+        buf[len] = '\0';
+        /* "Uid:\treal\teffective\tsaved\tfs" */
+        const char *u = strstr(buf, "\nUid:");
+        unsigned long long r, e;
+        char *end;
+        if (!u)
+                return -EINVAL;
+        u += 5;
+        errno = 0;
+        r = strtoull(u, &end, 10);
+        if (end == u || errno)
+                return -EINVAL;
+        u = end;
+        e = strtoull(u, &end, 10);
+        if (end == u || errno || r > UINT32_MAX || e > UINT32_MAX)
+                return -EINVAL;
+        *ret_ruid = (uid_t)r;
+        *ret_euid = (uid_t)e;
+        return 0;
+}
+
+int proc_owner_may_name(uid_t owner, pid_t pid, const char *path, char *why, size_t why_size) {
+        char name[USERS_NAME_SIZE];
+        uid_t ruid, euid;
+        int r;
+
+        if (owner == 0)
+                return 0;
+        r = proc_uids(pid, &ruid, &euid);
+        if (r < 0)
+                return r;
+        if (ruid == owner && euid == owner)
+                return 0;
+        if (why) {
+                uid_t other = euid != owner ? euid : ruid;
+                snprintf(
+                    why, why_size,
+                    "pidfile %s (owned by uid %u) names pid %d of another user (uid %u, %s; real uid %u)",
+                    path, (unsigned)owner, (int)pid, (unsigned)other,
+                    users_user_name(other, name, sizeof(name)), (unsigned)ruid);
+        }
+        return -EPERM;
+}
+
+/* Who besides root and the file's owner may replace a file in the folder
+ * ds describes, or NULL: see proc_read_pidfile_trusted(). */
+static const char *folder_open_to(const struct stat *ds, uid_t file_owner) {
+        if (ds->st_uid != 0 && ds->st_uid != geteuid() && ds->st_uid != file_owner)
+                return "a folder owned by another user";
+        if (ds->st_mode & S_ISVTX)
+                return NULL;
+        if (ds->st_mode & S_IWOTH)
+                return "a world-writable folder";
+        if ((ds->st_mode & S_IWGRP) && users_group_has_others(ds->st_gid, file_owner))
+                return "a group-writable folder whose group has other members";
+        return NULL;
+}
+
+int proc_read_pidfile_trusted(const char *path, pid_t *ret, uid_t *ret_owner, char *why, size_t why_size) {
+        char dir[4096], owner[USERS_NAME_SIZE];
+        const char *slash = strrchr(path, '/'), *open_to;
+        struct stat ds, fs;
+        pid_t pid;
+        int dfd = -1, fd = -1, r;
+
         int n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path)
                       : snprintf(dir, sizeof(dir), ".");
         if (n < 0 || (size_t)n >= sizeof(dir))
                 return -ENAMETOOLONG;
         if (!dir[0])
                 dir[0] = '/', dir[1] = '\0';
-        struct stat ds, fs;
-        if (stat(dir, &ds) < 0)
+        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return -errno;
-        if (ds.st_mode & S_IWOTH) {
-                snprintf(why, why_size, "pidfile %s is in a world-writable folder (anyone could plant it)",
-                         path);
-                return -EPERM;
+        fd = open_pidfile_at(dfd, slash ? slash + 1 : path);
+        if (fd < 0) {
+                r = fd;
+                goto out;
         }
-        if (lstat(path, &fs) < 0)
-                return -errno;
+        if (fstat(dfd, &ds) < 0 || fstat(fd, &fs) < 0) {
+                r = -errno;
+                goto out;
+        }
+        r = -EPERM;
         if (!S_ISREG(fs.st_mode)) {
                 snprintf(why, why_size, "pidfile %s is not a regular file", path);
-                return -EPERM;
+                goto out;
         }
-        pid_t pid;
-        int r = proc_read_pidfile(path, &pid);
+        users_user_name(fs.st_uid, owner, sizeof(owner));
+        if ((open_to = folder_open_to(&ds, fs.st_uid))) {
+                snprintf(why, why_size,
+                         "pidfile %s is in %s (uid %u, mode %04o): someone else could plant it", path,
+                         open_to, (unsigned)ds.st_uid, (unsigned)(ds.st_mode & 07777));
+                goto out;
+        }
+        if ((fs.st_mode & S_IWOTH) ||
+            ((fs.st_mode & S_IWGRP) && users_group_has_others(fs.st_gid, fs.st_uid))) {
+                snprintf(why, why_size, "pidfile %s (owned by uid %u, %s) is writable by %s (mode %04o)",
+                         path, (unsigned)fs.st_uid, owner, (fs.st_mode & S_IWOTH) ? "anyone" : "its group",
+                         (unsigned)(fs.st_mode & 07777));
+                goto out;
+        }
+        r = read_pidfile_fd(fd, &pid);
         if (r < 0)
-                return r;
-        uid_t uid;
-        if (proc_uid(pid, &uid) == 0 && fs.st_uid != 0 && uid != fs.st_uid) {
-                snprintf(why, why_size, "pidfile %s (owned by uid %u) names pid %d of another user (uid %u)",
-                         path, (unsigned)fs.st_uid, (int)pid, (unsigned)uid);
+                goto out;
+        /* A pidfile naming no process is no threat; the caller finds it
+         * missing. */
+        r = proc_owner_may_name(fs.st_uid, pid, path, why, why_size);
+        if (r == -ESRCH)
+                r = 0;
+        if (r < 0)
+                goto out;
+        *ret = pid;
+        if (ret_owner)
+                *ret_owner = fs.st_uid;
+out:
+        if (fd >= 0)
+                close(fd);
+        close(dfd);
+        return r;
+}
+
+bool proc_exe_is(pid_t pid, const char *path) {
+        char exe[64];
+        struct stat a, b;
+        int n = snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(exe))
+                return false;
+        /* stat() follows the magic link to the file the process runs. */
+        return stat(exe, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int proc_filter_check(pid_t pid, const struct target_filter *f, char *why, size_t why_size) {
+        char name[USERS_NAME_SIZE];
+        if (f && f->has_uid) {
+                uid_t ruid, euid;
+                int r = proc_uids(pid, &ruid, &euid);
+                if (r < 0)
+                        return r;
+                if (ruid != f->uid || euid != f->uid) {
+                        if (why)
+                                snprintf(why, why_size,
+                                         "pid %d runs as uid %u (real uid %u), not as uid %u (%s)", (int)pid,
+                                         (unsigned)euid, (unsigned)ruid, (unsigned)f->uid,
+                                         users_user_name(f->uid, name, sizeof(name)));
+                        return -EPERM;
+                }
+        }
+        if (f && f->exe && !proc_exe_is(pid, f->exe)) {
+                struct proc_id id;
+                if (proc_identity(pid, &id) < 0)
+                        return -ESRCH;
+                if (why)
+                        snprintf(why, why_size, "pid %d does not run %s", (int)pid, f->exe);
                 return -EPERM;
         }
-        *ret = pid;
         return 0;
 }
 

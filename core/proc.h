@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/policy.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,18 +42,48 @@ int proc_parse_pid(const char *s, size_t len, pid_t *ret);
 
 /* Reads a pidfile (at most 64 bytes are looked at).  Returns 0, -ENOENT,
  * -EINVAL when it holds no valid PID, or another -errno.  The file must not
- * be a symlink. */
+ * be a symlink, and must be a regular file (-EINVAL otherwise; a FIFO never
+ * blocks the read). */
 int proc_read_pidfile(const char *path, pid_t *ret);
 
 /* Reads a pidfile as proc_read_pidfile() does, and refuses what someone
- * other than the service could have planted: a pidfile in a folder anyone
- * may write to (-EPERM), or one that names a process of another user than
- * the file's owner (-EPERM; a pidfile owned by root may name any process).
- * On -EPERM why[] says which.  Returns 0 or -errno. */
-int proc_read_pidfile_trusted(const char *path, pid_t *ret, char *why, size_t why_size);
+ * other than the service could have planted or rewritten.  The file is
+ * opened once (O_NOFOLLOW|O_NONBLOCK) and everything is judged on what was
+ * opened: its type, owner and mode, and the folder it was opened in, so
+ * that owner and content come from one file.  Refused (-EPERM, why[] says
+ * which): not a regular file; a folder that someone else than root, the
+ * agent's user and the file's owner owns; a folder others may write to, or
+ * one whose group has members other than root and the file's owner, unless
+ * the folder is sticky (then nobody but the owner may replace the file); a
+ * file writable by others or by such a group; a file that names a process
+ * proc_owner_may_name() refuses.  On success *ret is the pid and *ret_owner
+ * (when not NULL) the file's owner.  Returns 0 or -errno. */
+int proc_read_pidfile_trusted(const char *path, pid_t *ret, uid_t *ret_owner, char *why, size_t why_size);
+
+/* What a pidfile owned by owner may name: root's any process, anyone
+ * else's only a process whose real and effective uids are both owner (not a
+ * setuid program it started).  path is for why[].  Returns 0, -EPERM with
+ * why[] set, or -ESRCH. */
+int proc_owner_may_name(uid_t owner, pid_t pid, const char *path, char *why, size_t why_size);
 
 /* The real uid of a live process.  Returns 0 or -errno (-ESRCH). */
 int proc_uid(pid_t pid, uid_t *ret);
+
+/* The real and effective uids of a live process (/proc/PID/status).
+ * Returns 0 or -errno (-ESRCH). */
+int proc_uids(pid_t pid, uid_t *ret_ruid, uid_t *ret_euid);
+
+/* True when the process runs the very file at path: /proc/PID/exe and
+ * path are the same file (device and inode), which a process of another
+ * user cannot fake for a file it cannot write (a name can be faked, in a
+ * mount namespace of its own, for one).  A deleted or replaced executable
+ * is not the file at path any more. */
+bool proc_exe_is(pid_t pid, const char *path);
+
+/* Checks a process against a match target's filter (core/policy.h): its
+ * real and effective uids, its executable.  Returns 0, -EPERM with why[]
+ * set (why may be NULL), or -ESRCH. */
+int proc_filter_check(pid_t pid, const struct target_filter *f, char *why, size_t why_size);
 
 /* Room for a comm (15 bytes and its NUL) and for an exe basename. */
 #define PROC_COMM_SIZE 16

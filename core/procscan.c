@@ -67,7 +67,8 @@ static int rescan(struct proc_scan *s) {
         return r;
 }
 
-int proc_scan_find(struct proc_scan *s, const char *name, struct proc_id *ret) {
+int proc_scan_find(struct proc_scan *s, const char *name, const struct target_filter *filter,
+                   struct proc_id *ret) {
         struct proc_id best = {0, 0};
         int r = 0;
 
@@ -86,8 +87,10 @@ int proc_scan_find(struct proc_scan *s, const char *name, struct proc_id *ret) {
 
                 if (strcmp(e->comm, name) != 0 && strcmp(e->exe, name) != 0)
                         continue;
-                /* Seen by the scan; still that process, and still so named? */
-                if (proc_identity(e->pid, &id) < 0 || !proc_name_matches(e->pid, name))
+                /* Seen by the scan; still that process, still so named, and
+                 * of the user and executable asked for? */
+                if (proc_identity(e->pid, &id) < 0 || !proc_name_matches(e->pid, name) ||
+                    (filter && proc_filter_check(e->pid, filter, NULL, 0) < 0))
                         continue;
                 if (best.pid == 0 || id.start_time < best.start_time ||
                     (id.start_time == best.start_time && id.pid < best.pid))
@@ -109,12 +112,12 @@ uint64_t proc_scan_count(struct proc_scan *s) {
         return n;
 }
 
-int proc_find_by_name(const char *name, struct proc_id *ret) {
+int proc_find_by_name(const char *name, const struct target_filter *filter, struct proc_id *ret) {
         struct proc_scan s;
         int r = proc_scan_init(&s, 0);
         if (r < 0)
                 return r;
-        r = proc_scan_find(&s, name, ret);
+        r = proc_scan_find(&s, name, filter, ret);
         proc_scan_fini(&s);
         return r;
 }

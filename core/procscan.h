@@ -42,18 +42,21 @@ int proc_scan_init(struct proc_scan *s, uint64_t min_interval_us);
 void proc_scan_fini(struct proc_scan *s);
 
 /* Finds the oldest live process whose comm or exe basename equals name
- * (the caller's own process excepted), scanning /proc again first when the
- * last scan is min_interval_us old.  A process the scan saw is checked
- * again before it is returned, so an exited or renamed one is never given.
- * Any thread may call it.  Returns 0, -ESRCH when none matches, or another
- * -errno. */
-int proc_scan_find(struct proc_scan *s, const char *name, struct proc_id *ret);
+ * and that passes filter (core/policy.h; NULL or empty: any), the caller's
+ * own process excepted, scanning /proc again first when the last scan is
+ * min_interval_us old.  A process the scan saw is checked again before it is
+ * returned, so an exited or renamed one is never given; the filter (uids,
+ * executable) is checked then too, on the few processes of that name only,
+ * so that filtered targets still share the one scan.  Any thread may call
+ * it.  Returns 0, -ESRCH when none matches, or another -errno. */
+int proc_scan_find(struct proc_scan *s, const char *name, const struct target_filter *filter,
+                   struct proc_id *ret);
 
 /* How many scans of /proc have been made (for tests and figures). */
 uint64_t proc_scan_count(struct proc_scan *s);
 
 /* proc_scan_find with a scan of its own, made now.  Returns as it does. */
-int proc_find_by_name(const char *name, struct proc_id *ret);
+int proc_find_by_name(const char *name, const struct target_filter *filter, struct proc_id *ret);
 
 #ifdef __cplusplus
 }

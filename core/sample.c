@@ -23,7 +23,17 @@ void sample_close(struct worker *w) {
 static int ensure_store(struct worker *w) {
         if (backup_store_is_open(&w->store))
                 return 0;
-        return backup_store_open(&w->store, w->params.backup_dir);
+        int r = w->env.base_fd > 0
+                    ? backup_store_open_at(&w->store, w->env.base_fd, w->env.base, w->params.backup_dir)
+                    : backup_store_open(&w->store, w->params.backup_dir);
+        if (r == 0 && w->store.ignored)
+                worker_emit(
+                    w, LOG_WARN,
+                    "%s: ignoring %u file%s whose name is not a backup name or whose timestamp lies in "
+                    "the future (%s%s); they take no part in naming or retention",
+                    w->params.backup_dir, w->store.ignored, w->store.ignored == 1 ? "" : "s",
+                    w->store.ignored_name, w->store.ignored == 1 ? "" : ", ...");
+        return r;
 }
 
 static void write_failed(struct worker *w, const char *what, int err) {
@@ -143,7 +153,8 @@ static pid_t pidfile_moved(struct worker *w) {
         if (now.ino == 0 || stamp_equal(&now, &w->pidfile_seen))
                 return 0;
         w->pidfile_seen = now;
-        if (proc_read_pidfile_trusted(w->params.pidfile, &pid, why, sizeof(why)) < 0 || pid == w->id.pid)
+        if (proc_read_pidfile_trusted(w->params.pidfile, &pid, NULL, why, sizeof(why)) < 0 ||
+            pid == w->id.pid)
                 return 0;
         if (proc_identity(pid, &id) < 0)
                 return 0;
@@ -172,7 +183,7 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                 /* Stamp first, read second: a rewrite in between leaves an
                  * older stamp, which only costs one more read. */
                 stamp_file(p->pidfile, &w->pidfile_seen);
-                r = proc_read_pidfile_trusted(p->pidfile, &pid, reason, size);
+                r = proc_read_pidfile_trusted(p->pidfile, &pid, &w->pidfile_owner, reason, size);
                 if (r < 0) {
                         if (r == -EPERM)
                                 ; /* reason says why */
@@ -185,16 +196,42 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                 }
                 break;
         case SELECT_MATCH:
-                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, ret)
-                                : proc_find_by_name(p->match, ret);
+                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, &p->filter, ret)
+                                : proc_find_by_name(p->match, &p->filter, ret);
                 if (r < 0)
-                        snprintf(reason, size, "no process named %s", p->match);
+                        snprintf(reason, size, "no process named %s%s", p->match,
+                                 target_filter_set(&p->filter) ? " of the user and executable asked for"
+                                                               : "");
                 return r;
         }
         r = proc_identity(pid, ret);
         if (r < 0)
                 snprintf(reason, size, "process %d does not exist", (int)pid);
         return r;
+}
+
+/* Whether the watched process still passes the check its target was
+ * attached under, asked again with its maps open (so that what is read
+ * next is no newer than what was checked: opening the maps and exec take
+ * the same lock).  A pidfile's owner may name only its own processes, a
+ * match target names a process by name, user and executable; an exec may
+ * have changed any of them (a user's shell running a setuid program).
+ * Returns 0, -EPERM with reason set, or -ESRCH. */
+static int still_allowed(struct worker *w, char *reason, size_t size) {
+        const struct worker_params *p = &w->params;
+
+        switch (p->selector) {
+        case SELECT_PIDFILE:
+                return proc_owner_may_name(w->pidfile_owner, w->id.pid, p->pidfile, reason, size);
+        case SELECT_MATCH:
+                if (!proc_name_matches(w->id.pid, p->match)) {
+                        snprintf(reason, size, "pid %d is no longer named %s", (int)w->id.pid, p->match);
+                        return -EPERM;
+                }
+                return proc_filter_check(w->id.pid, &p->filter, reason, size);
+        default:
+                return 0;
+        }
 }
 
 /* Tries to attach to the target's process.  Returns 0 when attached. */
@@ -238,8 +275,15 @@ int sample_attach(struct worker *w) {
                 close(fd);
                 return -ESRCH;
         }
-        w->maps_fd = fd;
         w->id = id;
+        r = still_allowed(w, reason, sizeof(reason));
+        if (r < 0) {
+                close(fd);
+                if (r == -EPERM && worker_fire(w, EV_REFUSED, reason))
+                        worker_emit(w, LOG_WARN, "denied: %s", reason);
+                return r;
+        }
+        w->maps_fd = fd;
         w->have_prev = 0;
         worker_emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)id.pid,
                     (unsigned long long)id.start_time);
@@ -260,9 +304,23 @@ static void lost(struct worker *w) {
                 worker_fire(w, EV_ENDED, "process exited; waiting for a new one");
 }
 
+/* The process called exec and no longer passes its target's check: its
+ * chain ends with the last state recorded before the exec, and nothing of
+ * the new program is read. */
+static void denied_after_exec(struct worker *w, const char *reason) {
+        worker_emit(w, LOG_WARN, "denied: %s (after an exec); recording stopped", reason);
+        if (w->have_prev)
+                (void)write_full(w, &w->prev, "final, the process called exec and may no longer be watched");
+        sample_close(w);
+        w->have_prev = 0;
+        worker_fire(w, EV_REFUSED, reason);
+}
+
 /* The address space the maps fd was opened on is gone: the process exited,
- * or it called exec and has a new one.  For an exec, reopens and re-reads.
- * Returns 0, or -ESRCH when the instance is gone. */
+ * or it called exec and has a new one.  For an exec, reopens and re-reads,
+ * after checking that the new program may still be watched.  Returns 0,
+ * -ESRCH when the instance is gone, or -EPERM when it may not be watched
+ * any more (already reported). */
 static int reopen_after_exec(struct worker *w) {
         sample_close(w);
         int fd = maps_open(w->id.pid);
@@ -275,6 +333,14 @@ static int reopen_after_exec(struct worker *w) {
         if (proc_identity(w->id.pid, &now) < 0 || now.start_time != w->id.start_time) {
                 close(fd);
                 return -ESRCH;
+        }
+        char reason[sizeof(w->st.reason)];
+        int allowed = still_allowed(w, reason, sizeof(reason));
+        if (allowed < 0) {
+                close(fd);
+                if (allowed == -EPERM)
+                        denied_after_exec(w, reason);
+                return allowed;
         }
         w->maps_fd = fd;
         int r = maps_read_fd(w->maps_fd, &w->cur);
@@ -345,6 +411,8 @@ int sample_tick(struct worker *w) {
                 lost(w);
                 return r;
         }
+        if (r == -EPERM)
+                return r;
         if (r < 0) {
                 worker_emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid,
                             strerror_r(-r, eb, sizeof(eb)));
@@ -386,7 +454,7 @@ int sample_tick(struct worker *w) {
                                     (int)w->id.pid, bad_line);
                 else if (r == -ESRCH)
                         lost(w);
-                else
+                else if (r != -EPERM)
                         worker_emit(w, LOG_ERROR, "cannot parse /proc/%d/maps: %s", (int)w->id.pid,
                                     strerror_r(-r, eb, sizeof(eb)));
                 return r;

@@ -40,6 +40,7 @@ int worker_params_copy(struct worker_params *dst, const struct worker_params *sr
         struct worker_params p = {.selector = src->selector, .pid = src->pid};
         if (dup_opt(&p.name, src->name) < 0 || dup_opt(&p.pidfile, src->pidfile) < 0 ||
             dup_opt(&p.match, src->match) < 0 || dup_opt(&p.backup_dir, src->backup_dir) < 0 ||
+            target_filter_copy(&p.filter, &src->filter) < 0 ||
             target_policy_copy(&p.policy, &src->policy) < 0) {
                 worker_params_fini(&p);
                 return -ENOMEM;
@@ -53,6 +54,7 @@ void worker_params_fini(struct worker_params *p) {
         mm_free(p->pidfile);
         mm_free(p->match);
         mm_free(p->backup_dir);
+        target_filter_fini(&p->filter);
         target_policy_fini(&p->policy);
         p->name = p->pidfile = p->match = p->backup_dir = NULL;
 }
@@ -367,7 +369,7 @@ static int same_selector(const struct worker_params *a, const struct worker_para
         case SELECT_PIDFILE:
                 return streq(a->pidfile, b->pidfile);
         case SELECT_MATCH:
-                return streq(a->match, b->match);
+                return streq(a->match, b->match) && target_filter_equal(&a->filter, &b->filter);
         }
         return 0;
 }

@@ -42,16 +42,25 @@ struct worker_env {
         /* Shared by the `match` targets to find their process (see
          * core/procscan.h); NULL: each scans /proc itself. */
         struct proc_scan *scan;
+        /* The base directory, opened by the agent (core/fs.h), and its
+         * path (borrowed): a backup_dir under base is then reached from
+         * base_fd through fs's door, never through a symlink, and one
+         * elsewhere is refused.  base_fd 0 (what an env initialised without
+         * it holds; the agent keeps fds 0 to 2 open, so the base is never
+         * one of them) or less: backup_dir is an ordinary path (tests). */
+        int base_fd;
+        const char *base;
 };
 
 /* A target's configuration.  Strings are owned by the struct. */
 struct worker_params {
         char *name;
         enum target_selector selector;
-        pid_t pid;        /* SELECT_PID, SELECT_EXEC */
-        char *pidfile;    /* SELECT_PIDFILE */
-        char *match;      /* SELECT_MATCH */
-        char *backup_dir; /* backups/<name>, or backups in the single-target layout */
+        pid_t pid;                   /* SELECT_PID, SELECT_EXEC */
+        char *pidfile;               /* SELECT_PIDFILE */
+        char *match;                 /* SELECT_MATCH */
+        char *backup_dir;            /* backups/<name>, or backups in the single-target layout */
+        struct target_filter filter; /* SELECT_MATCH: user =, exe = */
         struct target_policy policy;
 };
 

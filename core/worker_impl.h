@@ -49,6 +49,7 @@ struct worker {
         struct proc_id id;
         int maps_fd;
         struct file_stamp pidfile_seen; /* the pidfile as last read */
+        uid_t pidfile_owner;            /* its owner when attached: checked again at every exec */
         int have_prev;
         int need_full;
         unsigned diffs_since_full;

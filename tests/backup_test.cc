@@ -739,11 +739,22 @@ TEST_F(BackupTest, TimestampsAreUniqueAndIncreasing) {
         EXPECT_EQ("20991231T235959.999992Z", TsOf(WriteDiff(a, b)));
         EXPECT_EQ("20991231T235959.999993Z", TsOf(WriteFull(b)));
 
-        // A reopened store carries on after the newest name on disk.
+        // A reopened store carries on after the newest name on disk that is
+        // not in the future.  Names from the future (planted, or written
+        // under a wrong clock) are ignored: counted, never followed, so that
+        // one name cannot drag every later one along, nor up to year 9999
+        // where no name is left and every write would fail.
         backup_store_close(&st_);
+        WriteFile(dir_ + "/full/backup_1_99991231T235959.999999Z.maps", "planted");
+        WriteFile(dir_ + "/full/README", "not ours");
         ASSERT_EQ(0, backup_store_open(&st_, dir_.c_str()));
-        EXPECT_STREQ("20991231T235959.999993Z", st_.last_ts);
-        EXPECT_EQ("20991231T235959.999994Z", TsOf(WriteFull(b)));
+        EXPECT_STREQ(TsOf(names.back()).c_str(), st_.last_ts);
+        EXPECT_EQ(5u, st_.ignored) << "4 from 2099 and 9999, and README";
+        EXPECT_NE(std::string::npos, std::string(st_.ignored_name).find("full/")) << st_.ignored_name;
+        std::string next = TsOf(WriteFull(b));
+        EXPECT_LT(TsOf(names.back()), next);
+        EXPECT_LT(next, "2099") << "from the clock";
+        EXPECT_EQ("planted", ReadFile(dir_ + "/full/backup_1_99991231T235959.999999Z.maps")) << "left alone";
 }
 
 // Hostile headers must fail on their numbers, never by allocating what they

@@ -462,10 +462,12 @@ TEST(ConfigTest, ErrorsInIncludedFilesNameBothPlaces) {
         EXPECT_EQ(std::string(l.errs.v[1].text),
                   Data("dup/other.ini") + ":5: duplicate key 'keep_full' in [defaults]; first set at " +
                       first + ":4");
-        // A glob that matches a folder: the file cannot be read.
+        // A glob that matches a folder: only regular files are read.
         EXPECT_EQ(std::string(l.errs.v[2].file), Data("dup/notafile.ini"));
         EXPECT_EQ(l.errs.v[2].line, 0u);
-        EXPECT_EQ(std::string(l.errs.v[2].text), Data("dup/notafile.ini") + ": read error: Is a directory");
+        EXPECT_EQ(std::string(l.errs.v[2].text), Data("dup/notafile.ini") +
+                                                     ": not a regular file (a folder) (included from " +
+                                                     Data("dup/main.ini") + ":6)");
 }
 
 TEST(ConfigTest, EveryKindOfErrorWithFileAndLine) {

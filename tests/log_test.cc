@@ -25,17 +25,36 @@ namespace {
 
 using namespace memmon_test;
 
+// agent_log_new() on the folder d.
+int NewLog(const std::string &d, int per_target, int mirror, enum log_level level, struct agent_log **l) {
+        int dfd = open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        char why[512];
+        int r = agent_log_new(dfd, per_target, mirror, level, l, why, sizeof(why));
+        close(dfd);
+        return r;
+}
+
 TEST(LogTest, WritesLinesWithLevelAndTarget) {
         std::string d = TestTempDir();
         struct agent_log *l = nullptr;
-        ASSERT_EQ(0, agent_log_new(d.c_str(), 1, -1, LOG_INFO, &l));
+        ASSERT_EQ(0, NewLog(d, 1, -1, LOG_INFO, &l));
         agent_log(l, "web", LOG_INFO, "attached to pid %d", 42);
         agent_log(l, nullptr, LOG_WARN, "line\nforged\x1b[31m");
+        // C1 controls (U+009B is CSI to some terminals), bidi overrides and
+        // isolates, bytes that are not UTF-8: escaped too; other UTF-8 kept.
+        agent_log(l, nullptr, LOG_WARN,
+                  "c1 \xc2\x9b"
+                  "2J rlo \xe2\x80\xae lri \xe2\x81\xa6 bad \xff ok \xc3\xa9");
         agent_log(l, "web", LOG_DEBUG, "not written at info");
         agent_log_free(l);
         std::string main = ReadFileOr(d + "/monitor.log");
         EXPECT_NE(std::string::npos, main.find(" INFO  [web] attached to pid 42\n")) << main;
         EXPECT_NE(std::string::npos, main.find(" WARN  [agent] line\\x0aforged\\x1b[31m\n")) << main;
+        EXPECT_NE(std::string::npos,
+                  main.find(" WARN  [agent] c1 \\xc2\\x9b2J rlo \\u202e lri \\u2066 bad \\xff ok \xc3\xa9\n"))
+            << main;
         EXPECT_EQ(std::string::npos, main.find("not written")) << main;
         std::string web = ReadFileOr(d + "/web.log");
         EXPECT_NE(std::string::npos, web.find(" INFO  attached to pid 42\n")) << web;
@@ -51,7 +70,7 @@ TEST(LogTest, WritesLinesWithLevelAndTarget) {
 TEST(LogTest, LevelChangesWhileThreadsLog) {
         std::string d = TestTempDir();
         struct agent_log *l = nullptr;
-        ASSERT_EQ(0, agent_log_new(d.c_str(), 0, -1, LOG_DEBUG, &l));
+        ASSERT_EQ(0, NewLog(d, 0, -1, LOG_DEBUG, &l));
         std::atomic<bool> stop{false};
         std::vector<std::thread> threads;
         for (int i = 0; i < 4; i++) {
@@ -82,7 +101,7 @@ TEST(LogTest, WriteOfNothingEndsTheLine) {
         int p[2];
         ASSERT_EQ(0, pipe(p));
         struct agent_log *l = nullptr;
-        ASSERT_EQ(0, agent_log_new(d.c_str(), 0, p[1], LOG_INFO, &l));
+        ASSERT_EQ(0, NewLog(d, 0, p[1], LOG_INFO, &l));
         WriteNothingTo(p[1]);
         std::atomic<bool> done{false};
         std::thread t([&] {

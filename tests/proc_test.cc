@@ -142,22 +142,45 @@ TEST(ProcTest, TrustedPidfileRefusesWhatOthersCouldPlant) {
         std::string d = TestTempDir();
         char why[256] = "";
         pid_t pid = 0;
+        uid_t owner = 12345;
         std::string own = d + "/own.pid";
         ASSERT_TRUE(Write(own, std::to_string(getpid()) + "\n"));
         ASSERT_EQ(0, chmod(d.c_str(), 0755));
-        EXPECT_EQ(0, proc_read_pidfile_trusted(own.c_str(), &pid, why, sizeof(why)));
+        EXPECT_EQ(0, proc_read_pidfile_trusted(own.c_str(), &pid, &owner, why, sizeof(why)));
         EXPECT_EQ(getpid(), pid);
+        EXPECT_EQ(geteuid(), owner);
 
+        // Anyone may replace a file in a world-writable folder.
         std::string open_dir = d + "/open";
         ASSERT_EQ(0, mkdir(open_dir.c_str(), 0777));
-        ASSERT_EQ(0, chmod(open_dir.c_str(), 01777));
+        ASSERT_EQ(0, chmod(open_dir.c_str(), 0777));
         ASSERT_TRUE(Write(open_dir + "/x.pid", std::to_string(getpid()) + "\n"));
-        EXPECT_EQ(-EPERM, proc_read_pidfile_trusted((open_dir + "/x.pid").c_str(), &pid, why, sizeof(why)));
+        EXPECT_EQ(-EPERM,
+                  proc_read_pidfile_trusted((open_dir + "/x.pid").c_str(), &pid, nullptr, why, sizeof(why)));
         EXPECT_NE(nullptr, strstr(why, "world-writable")) << why;
 
+        // In a sticky one (/tmp, /run/lock) nobody but its owner may replace
+        // a file: it is trusted as far as its owner is.
+        std::string sticky = d + "/sticky";
+        ASSERT_EQ(0, mkdir(sticky.c_str(), 0777));
+        ASSERT_EQ(0, chmod(sticky.c_str(), 01777));
+        ASSERT_TRUE(Write(sticky + "/x.pid", std::to_string(getpid()) + "\n"));
+        EXPECT_EQ(0, proc_read_pidfile_trusted((sticky + "/x.pid").c_str(), &pid, nullptr, why, sizeof(why)))
+            << why;
+
+        // A file anyone may write names whatever they like.
+        ASSERT_TRUE(Write(d + "/open.pid", std::to_string(getpid()) + "\n"));
+        ASSERT_EQ(0, chmod((d + "/open.pid").c_str(), 0666));
+        EXPECT_EQ(-EPERM,
+                  proc_read_pidfile_trusted((d + "/open.pid").c_str(), &pid, nullptr, why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "writable by anyone")) << why;
+
+        // A FIFO is refused without blocking.
         ASSERT_EQ(0, mkfifo((d + "/fifo.pid").c_str(), 0600));
-        EXPECT_EQ(-EPERM, proc_read_pidfile_trusted((d + "/fifo.pid").c_str(), &pid, why, sizeof(why)));
+        EXPECT_EQ(-EPERM,
+                  proc_read_pidfile_trusted((d + "/fifo.pid").c_str(), &pid, nullptr, why, sizeof(why)));
         EXPECT_NE(nullptr, strstr(why, "not a regular file")) << why;
+        EXPECT_EQ(-EINVAL, proc_read_pidfile((d + "/fifo.pid").c_str(), &pid));
 
         // A file owned by another user (65534) naming our process.
         std::string other = d + "/other.pid";
@@ -168,23 +191,62 @@ TEST(ProcTest, TrustedPidfileRefusesWhatOthersCouldPlant) {
                        "uid 0): "
                     << strerror(errno);
         }
-        EXPECT_EQ(-EPERM, proc_read_pidfile_trusted(other.c_str(), &pid, why, sizeof(why)));
+        EXPECT_EQ(-EPERM, proc_read_pidfile_trusted(other.c_str(), &pid, nullptr, why, sizeof(why)));
         EXPECT_NE(nullptr, strstr(why, "of another user")) << why;
+        // In a folder another user owns, she may swap the file for another.
+        std::string hers = d + "/hers";
+        ASSERT_EQ(0, mkdir(hers.c_str(), 0755));
+        ASSERT_EQ(0, chown(hers.c_str(), 65534, 65534));
+        ASSERT_TRUE(Write(hers + "/x.pid", std::to_string(getpid()) + "\n"));
+        EXPECT_EQ(-EPERM,
+                  proc_read_pidfile_trusted((hers + "/x.pid").c_str(), &pid, nullptr, why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "owned by another user")) << why;
+}
+
+// user = and exe = of a match target: the real and effective uids, and the
+// very file the process runs.
+TEST(ProcTest, FilterChecksUidsAndTheExecutable) {
+        Sleeper s("mmfilter");
+        struct target_filter f = {};
+        char why[256] = "";
+        EXPECT_EQ(0, proc_filter_check(s.pid(), &f, why, sizeof(why))) << "an empty filter takes any";
+        f.has_uid = true;
+        f.uid = geteuid();
+        EXPECT_EQ(0, proc_filter_check(s.pid(), &f, why, sizeof(why))) << why;
+        f.uid = geteuid() + 1;
+        EXPECT_EQ(-EPERM, proc_filter_check(s.pid(), &f, why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "not as uid")) << why;
+        f.has_uid = false;
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        ASSERT_GT(n, 0);
+        exe[n] = '\0';
+        f.exe = exe; // a Sleeper is a fork of this test
+        EXPECT_EQ(0, proc_filter_check(s.pid(), &f, why, sizeof(why))) << why;
+        EXPECT_TRUE(proc_exe_is(s.pid(), exe));
+        f.exe = const_cast<char *>("/bin/sh");
+        EXPECT_EQ(-EPERM, proc_filter_check(s.pid(), &f, why, sizeof(why)));
+        EXPECT_NE(nullptr, strstr(why, "does not run /bin/sh")) << why;
+        EXPECT_FALSE(proc_exe_is(s.pid(), "/nonexistent/x"));
+        uid_t r = 1, e = 1;
+        ASSERT_EQ(0, proc_uids(s.pid(), &r, &e));
+        EXPECT_EQ(getuid(), r);
+        EXPECT_EQ(geteuid(), e);
 }
 
 TEST(ProcTest, FindByNameFindsTheOldest) {
         // A name no other process has.
         std::string name = "mmpt" + std::to_string(getpid() % 100000);
         struct proc_id id;
-        EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), &id));
+        EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), nullptr, &id));
         Sleeper first(name.c_str());
-        ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
+        ASSERT_EQ(0, proc_find_by_name(name.c_str(), nullptr, &id));
         EXPECT_EQ(first.pid(), id.pid);
         Sleeper second(name.c_str());
-        ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
+        ASSERT_EQ(0, proc_find_by_name(name.c_str(), nullptr, &id));
         EXPECT_EQ(first.pid(), id.pid) << "the oldest of two wins";
         first.Kill();
-        ASSERT_EQ(0, proc_find_by_name(name.c_str(), &id));
+        ASSERT_EQ(0, proc_find_by_name(name.c_str(), nullptr, &id));
         EXPECT_EQ(second.pid(), id.pid);
 }
 
@@ -194,7 +256,7 @@ TEST(ProcTest, FindByNameSkipsTheCaller) {
         std::string name = "mmself" + std::to_string(getpid() % 100000);
         ASSERT_EQ(0, prctl(PR_SET_NAME, name.c_str()));
         struct proc_id id;
-        EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), &id));
+        EXPECT_EQ(-ESRCH, proc_find_by_name(name.c_str(), nullptr, &id));
         prctl(PR_SET_NAME, comm);
 }
 
@@ -206,21 +268,42 @@ TEST(ProcTest, ScanIsSharedUntilItIsOld) {
         ASSERT_EQ(0, proc_scan_init(&s, UINT64_C(3600000000)));
         struct proc_id id;
         Sleeper first(name.c_str());
-        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), nullptr, &id));
         EXPECT_EQ(first.pid(), id.pid);
         EXPECT_EQ(1u, proc_scan_count(&s));
         Sleeper later(name.c_str());
         first.Kill();
-        EXPECT_EQ(-ESRCH, proc_scan_find(&s, name.c_str(), &id))
+        EXPECT_EQ(-ESRCH, proc_scan_find(&s, name.c_str(), nullptr, &id))
             << "the exited one is not given, the new one not yet seen";
         EXPECT_EQ(1u, proc_scan_count(&s)) << "no new scan within the interval";
         proc_scan_fini(&s);
 
         ASSERT_EQ(0, proc_scan_init(&s, 0));
-        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), nullptr, &id));
         EXPECT_EQ(later.pid(), id.pid);
-        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &id));
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), nullptr, &id));
         EXPECT_EQ(2u, proc_scan_count(&s)) << "interval 0: a scan per lookup";
+        proc_scan_fini(&s);
+}
+
+// Filtered lookups share the scan too: the filter is checked only on the
+// processes of that name.
+TEST(ProcTest, FilteredLookupsShareTheScan) {
+        std::string name = "mmfs" + std::to_string(getpid() % 100000);
+        struct proc_scan s;
+        ASSERT_EQ(0, proc_scan_init(&s, UINT64_C(3600000000)));
+        Sleeper sl(name.c_str());
+        struct target_filter mine = {}, nobody = {};
+        mine.has_uid = true;
+        mine.uid = geteuid();
+        nobody.has_uid = true;
+        nobody.uid = geteuid() + 1;
+        struct proc_id id;
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), &mine, &id));
+        EXPECT_EQ(sl.pid(), id.pid);
+        EXPECT_EQ(-ESRCH, proc_scan_find(&s, name.c_str(), &nobody, &id)) << "the uid does not match";
+        ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), nullptr, &id));
+        EXPECT_EQ(1u, proc_scan_count(&s)) << "three lookups, one scan";
         proc_scan_fini(&s);
 }
 

@@ -1547,7 +1547,9 @@ TEST_F(PidfileTest, PidfileInWorldWritableFolderIsDenied) {
         std::string err;
         ASSERT_TRUE(wl.Start(&err)) << err;
         const std::string pub = ShortFolder();
-        ASSERT_EQ(0, chmod(pub.c_str(), 01777));
+        // Not sticky: anyone may replace the file (in a sticky folder only
+        // its owner may, and the file is then trusted as far as she is).
+        ASSERT_EQ(0, chmod(pub.c_str(), 0777));
         ASSERT_TRUE(WriteFile(pub + "/wl.pid", std::to_string(wl.pid()) + "\n", 0644));
         std::string reason = Run(pub + "/wl.pid", wl.pid());
         EXPECT_NE(std::string::npos, reason.find("world-writable")) << reason;
@@ -1579,7 +1581,7 @@ TEST_F(PidfileTest, DeniedReasonSurvivesALongPidfilePath) {
                 name += "_and_then_some";
         const std::string pub = P(name);
         ASSERT_EQ(0, mkdir(pub.c_str(), 0755));
-        ASSERT_EQ(0, chmod(pub.c_str(), 01777));
+        ASSERT_EQ(0, chmod(pub.c_str(), 0777));
         const std::string pidfile = pub + "/service.pid";
         ASSERT_TRUE(WriteFile(pidfile, std::to_string(wl.pid()) + "\n", 0644));
         printf("pidfile path: %zu bytes\n", pidfile.size());

@@ -44,7 +44,15 @@ pid_t Start(std::vector<std::string> args, const std::string &out, int *stopped)
                 argv.push_back(&a[0]);
         argv.push_back(nullptr);
         pid_t pid = 0;
-        int r = spawn_start(argv.data(), out.empty() ? nullptr : out.c_str(), &pid, stopped);
+        int fd = -1;
+        if (!out.empty()) {
+                fd = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return -errno;
+        }
+        int r = spawn_start(argv.data(), fd, &pid, stopped);
+        if (fd >= 0)
+                close(fd);
         return r < 0 ? r : pid;
 }
 
@@ -128,6 +136,75 @@ TEST(SpawnTest, FailuresAreReported) {
         ASSERT_EQ(0, symlink("elsewhere", (d + "/link.out").c_str()));
         EXPECT_EQ(-ELOOP, Start({"/bin/true"}, d + "/link.out", &stopped));
         EXPECT_EQ(-1, waitpid(-1, nullptr, WNOHANG)) << "no child left behind";
+}
+
+// Only fds 0, 1 and 2 reach the program, even one the agent inherited
+// without close-on-exec; and none of the service manager's variables meant
+// for the agent.
+TEST(SpawnTest, ProgramGetsOnlyStdioAndNoServiceVariables) {
+        std::string d = TestTempDir(), out = d + "/prog.out";
+        int stray = open("/dev/null", O_RDONLY); // no O_CLOEXEC: as from a launching shell
+        ASSERT_GE(stray, 3);
+        int high = fcntl(stray, F_DUPFD, 200);
+        ASSERT_GE(high, 200);
+        setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+        setenv("WATCHDOG_USEC", "30000000", 1);
+        setenv("WATCHDOG_PID", "1", 1);
+        setenv("MEMMON_KEPT", "yes", 1);
+        int stopped = 0;
+        pid_t pid = Start({"/bin/sh", "-c", "ls /proc/self/fd; env | sort"}, out, &stopped);
+        unsetenv("NOTIFY_SOCKET");
+        unsetenv("WATCHDOG_USEC");
+        unsetenv("WATCHDOG_PID");
+        unsetenv("MEMMON_KEPT");
+        close(stray);
+        close(high);
+        ASSERT_GT(pid, 0) << strerror(-pid);
+        EXPECT_EQ(0, Finish(pid, stopped));
+        std::string text = ReadFileOr(out);
+        std::vector<std::string> fds;
+        for (const auto &l : SplitLines(text))
+                if (!l.empty() && l.find_first_not_of("0123456789") == std::string::npos)
+                        fds.push_back(l);
+        // ls itself opens one fd to read /proc/self/fd.
+        EXPECT_LE(fds.size(), 4u) << text;
+        for (const auto &f : fds)
+                EXPECT_LE(atoi(f.c_str()), 3) << "fd " << f << " reached the program:\n" << text;
+        EXPECT_EQ(std::string::npos, text.find("NOTIFY_SOCKET")) << text;
+        EXPECT_EQ(std::string::npos, text.find("WATCHDOG_")) << text;
+        EXPECT_NE(std::string::npos, text.find("MEMMON_KEPT=yes")) << text;
+}
+
+// The program dies with the process that started it, SIGKILL included.
+TEST(SpawnTest, ProgramDiesWithItsParent) {
+        int p[2];
+        ASSERT_EQ(0, pipe(p));
+        pid_t mid = fork();
+        ASSERT_GE(mid, 0);
+        if (mid == 0) {
+                char *argv[] = {const_cast<char *>("/bin/sleep"), const_cast<char *>("1000"), nullptr};
+                pid_t pid = 0;
+                int stopped = 0;
+                if (spawn_start(argv, -1, &pid, &stopped) < 0)
+                        _exit(1);
+                if (stopped)
+                        spawn_release(pid);
+                (void)!write(p[1], &pid, sizeof(pid));
+                pause();
+                _exit(0);
+        }
+        close(p[1]);
+        pid_t prog = 0;
+        ASSERT_EQ((ssize_t)sizeof(prog), read(p[0], &prog, sizeof(prog)));
+        close(p[0]);
+        ASSERT_GT(prog, 0);
+        EXPECT_TRUE(ProcessAlive(prog));
+        kill(mid, SIGKILL);
+        waitpid(mid, nullptr, 0);
+        EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(prog); }, Millis(10000)))
+            << "pid " << prog << " outlived the process that started it";
+        if (ProcessAlive(prog))
+                kill(prog, SIGKILL);
 }
 
 TEST(SpawnTest, StopEndsAProgramAndGivesItsStatus) {

@@ -2,6 +2,7 @@
 // applied keeps the previous configuration and says so; one that can
 // replaces it.
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +33,22 @@ class TargetsTest : public ::testing::Test {
                 ASSERT_FALSE(base_.empty());
                 a_ = std::make_unique<struct agent>();
                 a_->sig_fd = a_->fifo_fd = a_->pid_fd = -1;
+                a_->base_fd = open(base_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                ASSERT_GE(a_->base_fd, 3);
                 snprintf(a_->config_path, sizeof(a_->config_path), "%s/memmon.ini", base_.c_str());
                 snprintf(a_->base, sizeof(a_->base), "%s", base_.c_str());
                 ASSERT_EQ(0, agent_join_path(a_->logs, a_->base, "logs"));
                 ASSERT_EQ(0, agent_join_path(a_->backups, a_->base, "backups"));
                 ASSERT_EQ(0, mkdir(a_->logs, 0700));
-                ASSERT_EQ(0, agent_log_new(a_->logs, 1, -1, LOG_INFO, &a_->log));
+                a_->logs_fd = open(a_->logs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                ASSERT_GE(a_->logs_fd, 3);
+                char why[512];
+                ASSERT_EQ(0, agent_log_new(a_->logs_fd, 1, -1, LOG_INFO, &a_->log, why, sizeof(why))) << why;
                 struct worker_env env = {};
                 env.event = agent_log_event;
                 env.user = a_->log;
+                env.base_fd = a_->base_fd;
+                env.base = a_->base;
                 ASSERT_EQ(0, supervisor_init(&a_->sup, &env));
                 a_->sup_init = 1;
         }
@@ -48,6 +56,8 @@ class TargetsTest : public ::testing::Test {
                 supervisor_fini(&a_->sup);
                 config_free(a_->config);
                 agent_log_free(a_->log);
+                close(a_->logs_fd);
+                close(a_->base_fd);
         }
 
         // Writes the configuration file: [agent] then body.

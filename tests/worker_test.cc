@@ -143,7 +143,9 @@ class WorkerTest : public ::testing::Test {
         void Remake(const struct worker_params &p) {
                 worker_free(w, 0);
                 w = nullptr;
-                struct worker_env env = {Events::Cb, &events, nullptr};
+                struct worker_env env = {};
+                env.event = Events::Cb;
+                env.user = &events;
                 ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
         }
 
@@ -267,7 +269,9 @@ TEST_F(WorkerTest, WaitOnAFailedPostReturnsItsError) {
 // be made is not made (and nothing leaks, which ASan checks).
 TEST_F(WorkerTest, FailedSyncInitFailsCleanly) {
         struct worker *other = reinterpret_cast<struct worker *>(0x1);
-        struct worker_env env = {Events::Cb, &events, nullptr};
+        struct worker_env env = {};
+        env.event = Events::Cb;
+        env.user = &events;
         struct worker_params p = Params();
         fail_sem_init = 1;
         EXPECT_EQ(-ENOSPC, worker_new(&p, &env, 0, &other));
