@@ -63,13 +63,19 @@ int pidfile_acquire(int dfd, const char *name, const char *shown, pid_t *ret_hol
         return -EAGAIN;
 }
 
-void pidfile_release(int dfd, const char *name, int fd) {
+/* Removes name from dfd if it is still the file fd is open on, then closes
+ * fd: what another agent put at the name is never removed. */
+static void remove_own(int dfd, const char *name, int fd) {
         struct stat st;
         if (fd < 0)
                 return;
         if (fstat(fd, &st) == 0)
                 (void)fs_unlink_at(dfd, name, 0, &st);
         close(fd);
+}
+
+void pidfile_release(int dfd, const char *name, int fd) {
+        remove_own(dfd, name, fd);
 }
 
 static const char *kind(mode_t m) {
@@ -117,12 +123,7 @@ int fifo_open(int dfd, const char *name, const char *shown, char *why, size_t wh
 }
 
 void fifo_remove(int dfd, const char *name, int fd) {
-        struct stat st;
-        if (fd < 0)
-                return;
-        if (fstat(fd, &st) == 0)
-                (void)fs_unlink_at(dfd, name, 0, &st);
-        close(fd);
+        remove_own(dfd, name, fd);
 }
 
 int daemon_open_output(int logs_fd, char *why, size_t why_size) {

@@ -123,8 +123,9 @@ int agent_log_reopen(struct agent_log *l) {
         return r;
 }
 
-/* Called with the lock held.  Returns the target's fd or -1. */
-static int target_fd(struct agent_log *l, const char *target) {
+/* Called with the lock held.  Returns the target's fd or -1; why[] says
+ * why when the file was tried now and could not be opened (else ""). */
+static int target_fd(struct agent_log *l, const char *target, char *why, size_t why_size) {
         for (struct log_target *t = l->targets; t; t = t->next)
                 if (strcmp(t->name, target) == 0)
                         return t->fd;
@@ -135,8 +136,7 @@ static int target_fd(struct agent_log *l, const char *target) {
         memcpy(t->name, target, len + 1);
         char file[300];
         int n = snprintf(file, sizeof(file), "%s.log", target);
-        char why[FS_WHY_SIZE];
-        t->fd = (n < 0 || (size_t)n >= sizeof(file)) ? -1 : open_log_file(l->dir_fd, file, why, sizeof(why));
+        t->fd = (n < 0 || (size_t)n >= sizeof(file)) ? -1 : open_log_file(l->dir_fd, file, why, why_size);
         if (t->fd < 0)
                 t->fd = -1;
         t->next = l->targets;
@@ -173,14 +173,19 @@ static void log_line(struct agent_log *l, const char *target, enum log_level lev
         (void)fs_write_all(l->main_fd, line.s, line.len);
         if (l->mirror_fd >= 0)
                 (void)fs_write_all(l->mirror_fd, line.s, line.len);
+        char why[FS_WHY_SIZE] = "";
         if (l->per_target && target) {
-                int fd = target_fd(l, target);
+                int fd = target_fd(l, target, why, sizeof(why));
                 strbuf_reset(&line);
                 if (fd >= 0 &&
                     strbuf_printf(&line, "%.*s %-5s %s\n", (int)sl, stamp, label, strbuf_str(&msg)) == 0)
                         (void)fs_write_all(fd, line.s, line.len);
         }
         pthread_mutex_unlock(&l->lock);
+        /* Said once per file opened (at start and after each reopen): the
+         * target's lines still reach monitor.log. */
+        if (why[0])
+                log_line(l, NULL, LOG_WARN, why, strlen(why));
 out:
         strbuf_fini(&line);
         strbuf_fini(&msg);

@@ -24,9 +24,8 @@
  * entries: a bound on what hostile paths can make the agent hold. */
 #define CACHE_MAX ((size_t)1 << 16)
 #define CACHE_MIN ((size_t)256)
-/* /etc/group and /etc/passwd larger than this are not read (the answer is
- * then "others may be in the group"). */
-#define DB_MAX USERS_DB_MAX
+/* /etc/group and /etc/passwd larger than USERS_DB_MAX are not read (the
+ * answer is then "others may be in the group"). */
 
 /* Which file-system tree a path is looked up in: the mount namespace and
  * the root folder of the process. */
@@ -461,36 +460,15 @@ static int open_regular(int dirfd, const char *name, int flags, const struct sta
         return fd;
 }
 
-/* Reads the regular file path of the process's tree whole, up to DB_MAX,
+/* Reads the regular file path of the process's tree whole, up to USERS_DB_MAX,
  * into a NUL-terminated buffer.  Returns it, or NULL. */
 static char *read_db(struct alert_sysfs *fs, const char *path) {
-        size_t base, got = 0;
-        struct stat st;
-        char *buf = NULL;
-        int dfd = open_parent(fs, path, &base), fd;
+        size_t base;
+        int dfd = open_parent(fs, path, &base);
 
         if (dfd < 0)
                 return NULL;
-        fd = open_regular(dfd, path + base, O_NOFOLLOW, NULL);
-        if (fd < 0)
-                return NULL;
-        if (fstat(fd, &st) < 0 || (size_t)st.st_size > DB_MAX)
-                goto out;
-        buf = mm_malloc((size_t)st.st_size + 1);
-        if (!buf)
-                goto out;
-        while (got < (size_t)st.st_size) {
-                ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                got += (size_t)n;
-        }
-        buf[got] = '\0';
-out:
-        close(fd);
-        return buf;
+        return users_read_db(open_regular(dfd, path + base, O_NOFOLLOW, NULL));
 }
 
 static int sys_group_has_others(void *ctx, const struct alert_proc *proc, uint32_t gid, uint32_t uid) {

@@ -100,14 +100,15 @@ static int open_chain_dirs(struct backup_store *s, const char *dir) {
         return r;
 }
 
-int backup_store_open(struct backup_store *st, const char *dir) {
+/* Opens the store of dir: root_fd < 0 opens dir as a path the caller
+ * trusts, else rel is dir's path beneath root_fd.  On failure *st is left
+ * closed. */
+static int store_open(struct backup_store *st, int root_fd, const char *rel, const char *dir) {
         struct backup_store s;
         int r;
 
-        if (!st || !dir)
-                return -EINVAL;
         backup_store_init(&s);
-        r = fs_make_dirs(dir, &s.dir_fd);
+        r = root_fd < 0 ? fs_make_dirs(dir, &s.dir_fd) : fs_make_dir_at(root_fd, rel, &s.dir_fd);
         if (r == 0)
                 r = open_chain_dirs(&s, dir);
         if (r < 0) {
@@ -119,12 +120,16 @@ int backup_store_open(struct backup_store *st, const char *dir) {
         return 0;
 }
 
-int backup_store_open_at(struct backup_store *st, int root_fd, const char *root, const char *dir) {
-        struct backup_store s;
-        size_t len;
-        int r;
+int backup_store_open(struct backup_store *st, const char *dir) {
+        if (!st || !dir)
+                return -EINVAL;
+        return store_open(st, -1, NULL, dir);
+}
 
-        if (!st || !dir || !root)
+int backup_store_open_at(struct backup_store *st, int root_fd, const char *root, const char *dir) {
+        size_t len;
+
+        if (!st || !dir || !root || root_fd < 0)
                 return -EINVAL;
         len = strlen(root);
         while (len > 1 && root[len - 1] == '/')
@@ -134,17 +139,7 @@ int backup_store_open_at(struct backup_store *st, int root_fd, const char *root,
         const char *rel = dir + len;
         while (*rel == '/')
                 rel++;
-        backup_store_init(&s);
-        r = fs_make_dir_at(root_fd, *rel ? rel : ".", &s.dir_fd);
-        if (r == 0)
-                r = open_chain_dirs(&s, dir);
-        if (r < 0) {
-                backup_store_close(&s);
-                backup_store_init(st);
-                return r;
-        }
-        *st = s;
-        return 0;
+        return store_open(st, root_fd, *rel ? rel : ".", dir);
 }
 
 void backup_store_close(struct backup_store *st) {

@@ -311,6 +311,13 @@ int fs_open_own_file_at(int dfd, const char *path, int flags, mode_t mode, const
         int fd, fl, r;
 
         fd = fs_open_at(dfd, path, (flags & ~O_TRUNC) | O_NONBLOCK, mode);
+        if (fd == -ENXIO) {
+                /* O_WRONLY|O_NONBLOCK on a FIFO nobody reads. */
+                struct stat st;
+                if (fs_stat_at(dfd, path, &st) == 0 && !S_ISREG(st.st_mode))
+                        return whyf(-EPERM, why, why_size, "%s is %s, not a regular file; not using it",
+                                    shown, file_kind(st.st_mode));
+        }
         if (fd < 0)
                 return whyf(fd, why, why_size, "%s: %s", shown, strerror(-fd));
         r = fs_check_own_file(fd, shown, why, why_size);

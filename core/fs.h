@@ -82,8 +82,8 @@ int fs_make_dirs(const char *path, int *ret_fd);
  * truncated.  With mode != 0 the file is fchmod'ed to mode, so that neither
  * the umask nor a wider file left there earlier matters.  shown names the
  * file in why[].  Returns the fd, or -errno: -EPERM when the file is not one
- * of ours (why[] says how: its type, its owner, its links), -ENXIO for a
- * FIFO opened for writing that nobody reads, and the errors of
+ * of ours (why[] says how: its type, its owner, its links; a FIFO opened for
+ * writing is refused at once, read or not), and the errors of
  * fs_open_at(). */
 int fs_open_own_file_at(int dfd, const char *path, int flags, mode_t mode, const char *shown, char *why,
                         size_t why_size);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
+
 /* getpwuid_r's buffer: names longer than a message can show are "?". */
 #define NSS_BUF_SIZE 4096
 
@@ -105,10 +107,7 @@ bool users_group_db_has_others(const char *group_db, const char *passwd_db, gid_
         return !known;
 }
 
-/* Reads a regular file whole (at most USERS_DB_MAX bytes) into a
- * NUL-terminated buffer the caller frees, or returns NULL. */
-static char *read_db(const char *path) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+char *users_read_db(int fd) {
         struct stat st;
         char *buf = NULL;
         size_t got = 0;
@@ -117,7 +116,7 @@ static char *read_db(const char *path) {
                 return NULL;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > USERS_DB_MAX)
                 goto out;
-        buf = malloc((size_t)st.st_size + 1);
+        buf = mm_malloc((size_t)st.st_size + 1);
         if (!buf)
                 goto out;
         while (got < (size_t)st.st_size) {
@@ -134,10 +133,14 @@ out:
         return buf;
 }
 
+static char *read_db(const char *path) {
+        return users_read_db(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+}
+
 bool users_group_has_others(gid_t gid, uid_t uid) {
         char *group_db = read_db("/etc/group"), *passwd_db = read_db("/etc/passwd");
         bool r = !group_db || !passwd_db || users_group_db_has_others(group_db, passwd_db, gid, uid);
-        free(group_db);
-        free(passwd_db);
+        mm_free(group_db);
+        mm_free(passwd_db);
         return r;
 }

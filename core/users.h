@@ -38,6 +38,12 @@ bool users_group_has_others(gid_t gid, uid_t uid);
 /* /etc/group and /etc/passwd larger than this are not read. */
 #define USERS_DB_MAX ((size_t)4 << 20)
 
+/* Reads the regular file fd is open on whole, at most USERS_DB_MAX bytes,
+ * into a NUL-terminated buffer to be freed with mm_free() (core/alloc.h),
+ * and closes fd.
+ * Returns the buffer, or NULL (not a regular file, too large, no memory). */
+char *users_read_db(int fd);
+
 #ifdef __cplusplus
 }
 #endif
