@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/backup_read.h"
 #include "core/fs.h"
 
 #define TMP_PREFIX_LEN (sizeof(FS_TMP_PREFIX) - 1)
@@ -49,6 +50,7 @@ void backup_store_init(struct backup_store *st) {
         st->last_ts[0] = '\0';
         st->buf = NULL;
         st->buf_cap = 0;
+        st->bytes = 0;
 }
 
 bool backup_store_is_open(const struct backup_store *st) {
@@ -82,6 +84,7 @@ int backup_store_open(struct backup_store *st, const char *dir) {
         r = sweep_dir(s.incr_fd, false, s.last_ts);
         if (r < 0)
                 goto fail;
+        backup_store_measure(&s);
         *st = s;
         return 0;
 fail:
@@ -172,6 +175,7 @@ static int finish_entry(struct backup_store *st, int fd, const char *name, const
         if (r < 0)
                 return r;
         memcpy(st->last_ts, ts, TS_SIZE);
+        st->bytes += len;
         if (ret_name)
                 memcpy(ret_name, name, BACKUP_NAME_SIZE);
         return 0;

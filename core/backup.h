@@ -45,6 +45,9 @@ struct backup_store {
         char last_ts[TS_SIZE];
         char *buf; /* owned formatting buffer */
         size_t buf_cap;
+        /* Bytes of the backup files in full/ and incremental/: measured at
+         * open, grown by each write, set again by backup_retention(). */
+        uint64_t bytes;
 };
 
 /* Makes st a closed store, which backup_store_open() may open and
