@@ -105,6 +105,7 @@ TEST_F(CommandTest, HelpListsEveryCommand) {
                   "  backup              manual full backup now\n"
                   "  reload              reload the configuration and re-read the maps\n"
                   "  targets             one line per target: name, pid, state, interval\n"
+                  "  metrics             the Prometheus metrics (as in metrics_file)\n"
                   "  pause | resume      stop / restart sampling\n"
                   "  help                this list\n"
                   "  quit | stop         stop the agent",
