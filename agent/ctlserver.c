@@ -14,10 +14,16 @@
 #include "core/strbuf.h"
 
 enum client_state {
-        CLIENT_READING, /* waiting for its request */
-        CLIENT_RUNNING, /* its command runs on the executor */
-        CLIENT_WRITING, /* its reply goes out */
+        CLIENT_READING,  /* waiting for its request */
+        CLIENT_RUNNING,  /* its command runs on the executor */
+        CLIENT_WRITING,  /* its reply goes out */
+        CLIENT_DRAINING, /* reply sent: what it still sends is read and dropped until it closes */
 };
+
+/* How long a client that has its reply may take to close its end: closing
+ * with bytes of it unread would send a reset, which can destroy the reply
+ * before the client reads it. */
+#define CTL_DRAIN_US (1000ULL * 1000)
 
 struct client {
         int fd;
@@ -227,21 +233,9 @@ static void accept_clients(struct ctl_server *s, uint64_t now_us) {
                         close(fd);
                         continue;
                 }
-                if (cred.uid != 0 && cred.uid != s->owner) {
-                        char msg[160];
-                        int n =
-                            snprintf(msg, sizeof(msg),
-                                     "refused\nPermission denied: uid %u may not control this agent (only "
-                                     "root and uid %u)\n",
-                                     (unsigned)cred.uid, (unsigned)s->owner);
-                        /* One try: a peer that does not read loses the
-                         * reason, not our time. */
-                        if (n > 0)
-                                (void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-                        close(fd);
+                int allowed = cred.uid == 0 || cred.uid == s->owner;
+                if (!allowed)
                         log_refused(s, cred.uid, cred.pid, now_us);
-                        continue;
-                }
                 struct client *c = calloc(1, sizeof(*c));
                 if (!c) {
                         close(fd);
@@ -255,6 +249,15 @@ static void accept_clients(struct ctl_server *s, uint64_t now_us) {
                 c->deadline_us = now_us + CTL_IDLE_US;
                 strbuf_init(&c->out);
                 s->clients[s->n++] = c;
+                if (!allowed) {
+                        char msg[128];
+                        int n = snprintf(
+                            msg, sizeof(msg),
+                            "Permission denied: uid %u may not control this agent (only root and uid "
+                            "%u)",
+                            (unsigned)cred.uid, (unsigned)s->owner);
+                        start_reply(c, "refused", msg, n > 0 ? (size_t)n : 0, now_us);
+                }
         }
 }
 
@@ -317,8 +320,8 @@ static int read_request(struct ctl_server *s, struct client *c, uint64_t now_us)
         }
 }
 
-/* Writes what the reply has left.  Returns 0 to keep the client, -1 when
- * it is done (or gone). */
+/* Writes what the reply has left; once all of it is out, our end is shut
+ * and the client drains.  Returns 0 to keep the client, -1 when it is gone. */
 static int write_reply(struct client *c, uint64_t now_us) {
         while (c->out_pos < c->out.len) {
                 ssize_t n =
@@ -328,7 +331,22 @@ static int write_reply(struct client *c, uint64_t now_us) {
                 c->out_pos += (size_t)n;
                 c->deadline_us = now_us + CTL_IDLE_US;
         }
-        return -1;
+        (void)shutdown(c->fd, SHUT_WR);
+        c->state = CLIENT_DRAINING;
+        c->deadline_us = now_us + CTL_DRAIN_US;
+        return 0;
+}
+
+/* Reads and drops what a client still sends.  Returns -1 once it has
+ * closed its end (or failed), 0 to wait for more. */
+static int drain(struct client *c) {
+        char buf[4096];
+        for (;;) {
+                ssize_t n = read(c->fd, buf, sizeof(buf));
+                if (n > 0)
+                        continue;
+                return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        }
 }
 
 size_t ctl_server_pollfds(struct ctl_server *s, struct pollfd *p, size_t max) {
@@ -337,7 +355,9 @@ size_t ctl_server_pollfds(struct ctl_server *s, struct pollfd *p, size_t max) {
                 p[k++] = (struct pollfd){.fd = s->n < CTL_CLIENTS_MAX ? s->fd : -1, .events = POLLIN};
         for (size_t i = 0; i < s->n && k < max; i++) {
                 struct client *c = s->clients[i];
-                short ev = c->state == CLIENT_READING ? POLLIN : c->state == CLIENT_WRITING ? POLLOUT : 0;
+                short ev = c->state == CLIENT_WRITING                                  ? POLLOUT
+                           : c->state == CLIENT_READING || c->state == CLIENT_DRAINING ? POLLIN
+                                                                                       : 0;
                 p[k++] = (struct pollfd){.fd = ev ? c->fd : -1, .events = ev};
         }
         return k;
@@ -356,6 +376,8 @@ void ctl_server_serve(struct ctl_server *s, const struct pollfd *p, size_t n, ui
                         keep[i] = read_request(s, c, now_us) == 0;
                 if (keep[i] && c->state == CLIENT_WRITING && (rev || c->out_pos == 0))
                         keep[i] = write_reply(c, now_us) == 0;
+                if (keep[i] && c->state == CLIENT_DRAINING && rev)
+                        keep[i] = drain(c) == 0;
                 if (keep[i] && c->state != CLIENT_RUNNING && now_us >= c->deadline_us)
                         keep[i] = 0;
         }
@@ -388,7 +410,7 @@ void ctl_server_reply(struct ctl_server *s, uint64_t client, int result, const c
                 if (c->id != client || c->state != CLIENT_RUNNING)
                         continue;
                 start_reply(c, result < 0 ? "failed" : "ok", reply, len, now);
-                if (write_reply(c, now) < 0)
+                if (write_reply(c, now) < 0 || (c->state == CLIENT_DRAINING && drain(c) < 0))
                         drop(s, i);
                 return;
         }
