@@ -49,6 +49,17 @@ static struct timespec deadline_after_us(uint64_t at_us) {
         return t;
 }
 
+/* The clock's work, counted as busy time like a job's. */
+static uint64_t run_tick(struct executor *ex) {
+        if (!ex->tick)
+                return 0;
+        uint64_t now = notify_now_us();
+        __atomic_store_n(&ex->busy_since_us, now, __ATOMIC_RELEASE);
+        uint64_t next = ex->tick(ex->user, now);
+        __atomic_store_n(&ex->busy_since_us, 0, __ATOMIC_RELEASE);
+        return next;
+}
+
 static void *executor_main(void *arg) {
         struct executor *ex = arg;
         pthread_mutex_lock(&ex->lock);
@@ -60,7 +71,7 @@ static void *executor_main(void *arg) {
                         /* The clock's work first, unlocked: a job queued
                          * meanwhile is seen before the wait below. */
                         pthread_mutex_unlock(&ex->lock);
-                        uint64_t next = ex->tick ? ex->tick(ex->user, notify_now_us()) : 0;
+                        uint64_t next = run_tick(ex);
                         pthread_mutex_lock(&ex->lock);
                         if (ex->stop || ex->todo)
                                 continue;
@@ -81,8 +92,7 @@ static void *executor_main(void *arg) {
                 __atomic_store_n(&ex->busy_since_us, notify_now_us(), __ATOMIC_RELEASE);
                 ex->run(ex->user, j);
                 __atomic_store_n(&ex->busy_since_us, 0, __ATOMIC_RELEASE);
-                if (ex->tick)
-                        (void)ex->tick(ex->user, notify_now_us());
+                (void)run_tick(ex);
 
                 pthread_mutex_lock(&ex->lock);
                 if (ex->done_tail)

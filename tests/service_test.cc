@@ -239,16 +239,19 @@ TEST_F(ServiceTest, BlockedControlLoopStopsPinging) {
 // the shim, in the same pread() the kernel would block in.
 class HealthTest : public ServiceTest {
       protected:
-        // The agent with the shim blocking op while the flag file exists.
-        void StartStalling(const std::string &op) {
+        // The agent with the shim blocking op (on files under dir, for
+        // fsync) while the flag file exists.
+        void StartStalling(const std::string &op,
+                           const std::vector<std::string> &args = {"-f", "-T", "100000"},
+                           const std::string &dir = "backups") {
                 flag_ = P("stall.flag");
                 mark_ = P("stall.mark");
                 const char *asan = getenv("ASAN_OPTIONS");
                 ASSERT_NO_FATAL_FAILURE(
-                    Start({"-f", "-T", "100000"}, kWatchdogMs,
+                    Start(args, kWatchdogMs,
                           {{"LD_PRELOAD", Runfile("tests/stallshim.so")},
                            {"MEMMON_STALL_OP", op},
-                           {"MEMMON_STALL_DIR", P("backups")},
+                           {"MEMMON_STALL_DIR", P(dir)},
                            {"MEMMON_STALL_FLAG", flag_},
                            {"MEMMON_STALL_MARK", mark_},
                            // ASan wants its runtime first; the shim comes first.
@@ -308,6 +311,32 @@ TEST_F(HealthTest, WorkerBlockedOnItsTargetKeepsPinging) {
         EXPECT_TRUE(
             WaitFor([&] { return HasLineWith(ReadFileOr(P("logs/monitor.log")), "NAME", "STATE"); }, kShort));
         ASSERT_EQ(0, unlink(flag_.c_str()));
+}
+
+// The command thread stuck outside a wait for a worker (here in the fsync
+// of the metrics file, which it writes) is a stuck agent too.
+TEST_F(HealthTest, CommandThreadStuckStopsThePings) {
+        ASSERT_EQ(0, mkdir(P("textfile").c_str(), 0755));
+        ASSERT_TRUE(WriteFile(P("memmon.ini"), "[agent]\nbase_dir = " + dir_ + "\nmetrics_file = " +
+                                                   P("textfile/memmon.prom") + "\nmetrics_interval = 1s\n"));
+        ASSERT_NO_FATAL_FAILURE(StartStalling("fsync", {"-f", "-c", "memmon.ini"}, "textfile"));
+        auto t0 = Clock::now();
+        // The next metrics file blocks in its fsync.
+        ASSERT_NO_FATAL_FAILURE(Stall([] {}));
+        ASSERT_TRUE(WaitSilence(Millis(30000))) << "the pings never stopped\n" << rx_.Describe();
+        EXPECT_GE(std::chrono::duration<double>(rx_.messages().back().at - t0).count(), 4.0)
+            << rx_.Describe();
+        EXPECT_TRUE(WaitFor(
+            [&] {
+                    return HasLineWith(ReadFileOr(P("logs/monitor.log")), "not pinging the systemd watchdog",
+                                       "without waiting for a worker");
+            },
+            kShort))
+            << ReadFileOr(P("logs/monitor.log"));
+        size_t from = rx_.messages().size();
+        ASSERT_EQ(0, unlink(flag_.c_str()));
+        EXPECT_TRUE(rx_.WaitFor([&] { return rx_.Count("WATCHDOG=1", from) >= 2; }, kShort))
+            << rx_.Describe();
 }
 
 constexpr char kUnitExec[] = "ExecStart=/usr/local/bin/memmon-agent ";
