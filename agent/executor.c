@@ -49,6 +49,15 @@ static struct timespec deadline_after_us(uint64_t at_us) {
         return t;
 }
 
+/* Appends j to the list head..tail (under the lock). */
+static void push(struct job **head, struct job **tail, struct job *j) {
+        if (*tail)
+                (*tail)->next = j;
+        else
+                *head = j;
+        *tail = j;
+}
+
 /* The clock's work, counted as busy time like a job's. */
 static uint64_t run_tick(struct executor *ex) {
         if (!ex->tick)
@@ -95,11 +104,7 @@ static void *executor_main(void *arg) {
                 (void)run_tick(ex);
 
                 pthread_mutex_lock(&ex->lock);
-                if (ex->done_tail)
-                        ex->done_tail->next = j;
-                else
-                        ex->done = j;
-                ex->done_tail = j;
+                push(&ex->done, &ex->done_tail, j);
                 uint64_t one = 1;
                 /* Fails only when the counter would overflow: it is
                  * readable then anyway. */
@@ -148,11 +153,7 @@ int executor_start(struct executor *ex) {
 void executor_submit(struct executor *ex, struct job *j) {
         j->next = NULL;
         pthread_mutex_lock(&ex->lock);
-        if (ex->todo_tail)
-                ex->todo_tail->next = j;
-        else
-                ex->todo = j;
-        ex->todo_tail = j;
+        push(&ex->todo, &ex->todo_tail, j);
         pthread_cond_signal(&ex->cond);
         pthread_mutex_unlock(&ex->lock);
 }

@@ -372,6 +372,13 @@ static int cmd_metrics(struct command_host *h, const struct command *c, const st
         return h->metrics(h->user, reply);
 }
 
+/* The reply convention: no trailing newline (the JSON writer ends its
+ * lines with one). */
+static void drop_newline(struct strbuf *reply) {
+        if (reply->len && reply->s[reply->len - 1] == '\n')
+                reply->s[--reply->len] = '\0';
+}
+
 /* The JSON documents: {"v":1,"targets":[{...},...]}, one object per
  * target, as README.md's schema says.  fill writes one target's fields. */
 typedef void (*target_fields_fn)(struct json_obj *o, struct worker *w, const struct worker_status *st);
@@ -405,9 +412,8 @@ static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill
                 json_obj_raw(&doc, "targets", arr.s, arr.len);
                 r = json_obj_end(&doc);
         }
-        /* The reply convention: no trailing newline. */
-        if (r == 0 && reply->len && reply->s[reply->len - 1] == '\n')
-                reply->s[--reply->len] = '\0';
+        if (r == 0)
+                drop_newline(reply);
         strbuf_fini(&arr);
         return r;
 }
@@ -607,8 +613,8 @@ int command_execute_json(struct command_host *h, const char *line, size_t len, s
                 json_obj_begin(&o, reply);
                 json_obj_int(&o, "v", 1);
                 json_obj_str(&o, "error", text.s ? text.s : "", text.len);
-                if (json_obj_end(&o) == 0 && reply->len && reply->s[reply->len - 1] == '\n')
-                        reply->s[--reply->len] = '\0';
+                if (json_obj_end(&o) == 0)
+                        drop_newline(reply);
         }
         strbuf_fini(&text);
         return r;

@@ -80,15 +80,8 @@ class FifoFlood {
         pid_t pid_ = -1;
 };
 
-class ControlLoopTest : public BaseDirTest {
+class ControlLoopTest : public WorkloadDirTest {
       protected:
-        void SetUp() override {
-                BaseDirTest::SetUp();
-                if (HasFatalFailure())
-                        return;
-                std::string err;
-                ASSERT_TRUE(wl_.Start(&err)) << err;
-        }
         void TearDown() override {
                 if (agent_ && !agent_->exited()) {
                         agent_->Signal(SIGKILL);
@@ -100,7 +93,7 @@ class ControlLoopTest : public BaseDirTest {
         // The agent in the foreground on the workload (stderr to a file);
         // waits until it runs.  wrapper: programs and settings before it.
         void Start(const std::vector<std::string> &wrapper = {}) {
-                SpawnOptions o = AgentOptions({"-p", std::to_string(wl_.pid()), "-f", "-T", "1000000"});
+                SpawnOptions o = AgentOptions({"-p", wpid_, "-f", "-T", "1000000"});
                 o.argv.insert(o.argv.begin(), wrapper.begin(), wrapper.end());
                 o.stderr_file = P("agent.stderr");
                 o.pipe_stdin = false;
@@ -116,7 +109,6 @@ class ControlLoopTest : public BaseDirTest {
                 return agent_->Wait(timeout, &code) ? code : -1;
         }
 
-        Workload wl_;
         std::unique_ptr<Process> agent_;
 };
 

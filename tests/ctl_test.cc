@@ -101,15 +101,10 @@ class Conn {
         std::string err_;
 };
 
-class CtlTest : public BaseDirTest {
+class CtlTest : public WorkloadDirTest {
       protected:
         void SetUp() override {
-                BaseDirTest::SetUp();
-                if (HasFatalFailure())
-                        return;
-                std::string err;
-                ASSERT_TRUE(wl_.Start(&err)) << err;
-                wpid_ = std::to_string(wl_.pid());
+                WorkloadDirTest::SetUp();
                 target_ = "pid" + wpid_;
         }
         void StartAgent() {
@@ -138,8 +133,7 @@ class CtlTest : public BaseDirTest {
                 return r.code == 0;
         }
 
-        Workload wl_;
-        std::string wpid_, target_;
+        std::string target_;
 };
 
 bool ValidJson(const std::string &s) {
