@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,17 @@ static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static ssize_t (*real_pread)(int, void *, size_t, off_t);
 
-static void resolve(void) {
-        if (real_pread)
-                return;
+static pthread_once_t resolved = PTHREAD_ONCE_INIT;
+
+static void resolve_once(void) {
         real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
         real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
         real_pread = (ssize_t(*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, "pread");
+}
+
+/* Once, whichever thread of the agent calls first. */
+static void resolve(void) {
+        pthread_once(&resolved, resolve_once);
 }
 
 static int op_is(const char *name) {
