@@ -1,17 +1,26 @@
 /*
  * agent: the state of one running agent, shared by its roles:
  * main.c (command line, start-up, exit codes), targets.c (the configuration
- * in force, exec children, reload) and loop.c (signals, FIFO, prompt).
+ * in force, exec children, reload), loop.c (the control loop: signals,
+ * FIFO, prompt, control socket), jobs.c (what the executor thread does),
+ * ctlserver.c (the control socket) and service.c (systemd).
+ *
+ * Two threads share it besides the workers: the control loop, which only
+ * multiplexes I/O, and the executor (executor.h), which runs every command
+ * and is the only thread that drives the supervisor, the children and the
+ * configuration.  What both touch says so below.
  */
 #ifndef MEMMON_AGENT_AGENT_H
 #define MEMMON_AGENT_AGENT_H
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "agent/executor.h"
 #include "agent/log.h"
 #include "agent/notify.h"
 #include "config/config.h"
@@ -74,7 +83,46 @@ struct line_reader {
         size_t dropped;
 };
 
+/* Feeds data[*pos..n) into lr up to the end of a line.  Returns 1 when a
+ * line is complete (its text in lr->buf[0..lr->len), one '\r' before the
+ * '\n' taken off; or lr->overlong with lr->dropped its length) with *pos
+ * past its '\n', or 0 when the data ran out first (the part stays in lr). */
+int line_feed(struct line_reader *lr, const char *data, size_t n, size_t *pos);
+/* True when lr holds part of a line. */
+static inline int line_pending(const struct line_reader *lr) {
+        return lr->len > 0 || lr->overlong;
+}
+static inline void line_reset(struct line_reader *lr) {
+        lr->len = 0;
+        lr->overlong = 0;
+        lr->dropped = 0;
+}
+
+/* Replies logged for FIFO commands and control socket requests: a token
+ * bucket of REPLY_LOG_BURST replies refilled at REPLY_LOG_RATE a second,
+ * so that a script's batch is logged whole and a flood costs the log a
+ * bounded rate; what is left out is counted in one line a second. */
+#define REPLY_LOG_RATE 200
+#define REPLY_LOG_BURST 2000
+struct reply_limit {
+        double tokens;
+        uint64_t refilled_us;
+        uint64_t suppressed; /* since the last summary line */
+        uint64_t window_us;  /* when the first of them was left out */
+};
+
+/* The STATUS= line's "N diffs in the last minute": totals seen over the
+ * last minute, one every STATUS_HISTORY_STEP_US. */
+#define STATUS_HISTORY 8
+struct status_history {
+        uint64_t at_us[STATUS_HISTORY];
+        uint64_t diffs[STATUS_HISTORY];
+        uint64_t alerts[STATUS_HISTORY];
+        size_t n, next;
+};
+
 struct prompt;
+struct ctl_server;
 
 struct agent {
         struct options opt;
@@ -103,15 +151,43 @@ struct agent {
          * bound at /proc/self/fd/<logs_fd>/NAME. */
         int base_fd;
         int logs_fd;
-        struct line_reader fifo_lines;
-        struct line_reader stdin_lines;
-        int stdin_open;
         struct prompt *prompt; /* the -i line editor on a terminal, or NULL */
-        int quit;
-        struct notify notify;     /* systemd: ready, reloading, status, watchdog */
+        int quit;              /* any thread: agent_request_quit(), agent_quitting() */
+        /* systemd: ready, reloading, status, watchdog.  Under notify_lock:
+         * the loop pings, the executor reloads. */
+        pthread_mutex_t notify_lock;
+        struct notify notify;
         int notify_warned;        /* a failed notification was logged as a warning */
         char startup_error[1024]; /* why start-up failed, for a daemon's launcher */
+
+        /* The executor (executor.h) and the control socket (ctlserver.c). */
+        struct executor exec;
+        int exec_ready;         /* exec initialised */
+        struct ctl_server *ctl; /* NULL when not listening */
+        /* The config pointer is swapped by a reload (executor) and read by
+         * Tab completion (loop) under this lock. */
+        pthread_mutex_t config_lock;
+        /* A signal's action is queued and has not started (atomic: set by
+         * the loop, cleared by the executor when the action starts). */
+        int hup_pending, usr1_pending, chld_pending;
+        /* Executor-owned: */
+        struct reply_limit replies;
+        uint64_t metrics_next_us; /* when the metrics file is due; 0: off */
+        int metrics_failing;      /* the last write failed (logged once) */
+        /* Loop-owned: */
+        uint64_t output_stuck_since_us; /* -i replies waiting for stdout since; 0: none */
+        /* Under notify_lock: */
+        int unhealthy; /* the last health check failed (logged once) */
+        struct status_history history;
 };
+
+/* Asks the agent to stop (any thread); the control loop acts on it. */
+static inline void agent_request_quit(struct agent *a) {
+        __atomic_store_n(&a->quit, 1, __ATOMIC_RELEASE);
+}
+static inline int agent_quitting(const struct agent *a) {
+        return __atomic_load_n(&a->quit, __ATOMIC_ACQUIRE);
+}
 
 /* Writes A/B into dst (PATH_MAX bytes).  Returns 0 or -ENAMETOOLONG. */
 static inline int agent_join_path(char *dst, const char *a, const char *b) {
@@ -144,11 +220,13 @@ void agent_reap_children(struct agent *a);
 
 /* service.c: the agent as a systemd service (see notify.h). */
 
-/* 1 while the agent may ping the watchdog.  A hook with a documented
- * contract in service.c: today it returns 1. */
-int agent_healthy(struct agent *a);
-/* The STATUS= line: "3 targets: 2 running, 1 waiting".  Returns 0 or
- * -ENOBUFS. */
+/* 1 while the agent may ping the watchdog: every worker made progress
+ * within its deadline or is blocked on its target, the executor is not
+ * stuck outside a wait for a worker, and -i replies are not stuck on
+ * standard output.  0 otherwise, with why[] saying what (loop thread). */
+int agent_healthy(struct agent *a, char *why, size_t why_size);
+/* The STATUS= line: "4 targets: 3 running, 1 waiting; 12 diffs in the
+ * last minute; 0 alerts" (loop thread).  Returns 0 or -ENOBUFS. */
 int agent_status_line(struct agent *a, char *buf, size_t size);
 /* Reads the service manager's environment, then READY=1 and STATUS=. */
 void agent_service_ready(struct agent *a);
@@ -169,9 +247,36 @@ void agent_service_tick(struct agent *a);
 /* Blocks the agent's signals in every thread and opens a signalfd for
  * them.  Call before any worker starts.  Returns 0 or -errno. */
 int agent_setup_signals(struct agent *a);
-/* Runs until quit: signals, FIFO lines and (in -i) typed commands.
- * Returns 0 or a sysexits code. */
+/* Runs until quit: signals, FIFO lines, the control socket and (in -i)
+ * typed commands, with the executor thread running the commands; the
+ * executor is stopped when it returns.  Returns 0 or a sysexits code. */
 int agent_loop(struct agent *a);
+
+/* jobs.c: the executor's side. */
+
+/* Initialises the locks and the executor (its thread starts in
+ * agent_loop()).  Call once, before anything else.  Returns 0 or -errno. */
+int agent_control_init(struct agent *a);
+/* Stops the executor (if running) and frees what agent_control_init()
+ * made.  Call before the supervisor is finalised. */
+void agent_control_fini(struct agent *a);
+/* The executor's job function (executor_run_fn); user is the agent. */
+void agent_run_job(void *user, struct job *j);
+/* The executor's clock (executor_tick_fn): the metrics file, and the
+ * summary line of replies left out of the log. */
+uint64_t agent_job_tick(void *user, uint64_t now_us);
+/* Waits for a worker from the executor thread (command_host.wait). */
+int agent_wait_worker(void *user, struct worker *w, int64_t ticket, int timeout_ms);
+/* `agent ctl metrics` and the metrics file: the Prometheus text of every
+ * target, without its last newline (command_host.metrics).  Executor
+ * thread.  Returns 0 or -errno. */
+int agent_metrics_text(void *user, struct strbuf *out);
+
+/* The control socket logs/control.sock (ctlserver.h): created before the
+ * workers start (it sets the umask for a moment), removed at the end.
+ * Returns 0 or -errno with why[] set. */
+int agent_ctl_open(struct agent *a, char *why, size_t why_size);
+void agent_ctl_close(struct agent *a);
 
 #ifdef __cplusplus
 }

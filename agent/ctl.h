@@ -4,19 +4,26 @@
  *
  *   agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]
  *
- * Exit status: 0 the command succeeded, 1 it failed (the reply says why),
- * 64 usage, 69 no agent running on that base directory, 78 a configuration
- * that cannot be read.
+ * The request and its reply are framed as agent/ctlserver.h says.  The
+ * reply's text goes to standard output (an error document too with
+ * --json); why a request was refused goes to standard error.
  *
- * STUB for the lead (issue 11): the command line and the "is an agent
- * there" check are real; the request/response exchange arrives with the
- * control socket's server side.  Until then every command ends with 69.
+ * Exit status: 0 the command succeeded, 1 it failed (the reply says why),
+ * 64 usage, 69 no agent running on that base directory (no socket, nobody
+ * listening, or the agent went away before it answered), 77 the agent
+ * refused us (another user) or its socket is not the agent's, 78 a
+ * configuration that cannot be read.
  */
 #ifndef MEMMON_AGENT_CTL_H
 #define MEMMON_AGENT_CTL_H
 
 /* Where the agent's control socket lives under its base directory. */
 #define CTL_SOCKET "logs/control.sock"
+/* How long `agent ctl` waits for a reply: a command waits for each worker
+ * at most REQUEST_TIMEOUT_MS, and a reload for many. */
+#define CTL_REPLY_TIMEOUT_MS 120000
+/* The longest reply read (the metrics of thousands of targets). */
+#define CTL_REPLY_MAX (256u * 1024 * 1024)
 
 /* argv[0] is "ctl" (or the program name, as memmonctl); default_config is
  * used without -b and -c.  Returns a sysexits code. */

@@ -54,8 +54,9 @@ static void usage(FILE *f) {
                 "  -h, --help             this help\n"
                 "  -V, --version          the version\n"
                 "\n"
-                "Commands (FIFO logs/daemon_fifo, or the prompt): status, interval <us>, pid <pid>,\n"
-                "backup, reload, targets, pause, resume, help, quit. Prefix @NAME for one target.\n"
+                "Commands (FIFO logs/daemon_fifo, the prompt, or agent ctl): status, interval <us>,\n"
+                "pid <pid>, backup, reload, targets, metrics, pause, resume, help, quit.\n"
+                "Prefix @NAME for one target.\n"
                 "Signals: TERM/INT stop, HUP reloads and re-reads the maps, USR1 takes a full backup.\n");
 }
 
@@ -337,6 +338,8 @@ static int run_agent(struct agent *a) {
                 return startup_failed(a, refusal_code(r), "cannot open the log: %s", why);
         if ((r = agent_setup_signals(a)) < 0)
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
+        if ((r = agent_ctl_open(a, why, sizeof(why))) < 0)
+                return startup_failed(a, r == -EPERM || r == -EACCES ? EX_NOPERM : EX_CANTCREAT, "%s", why);
 
         struct worker_env env = {
             .event = agent_log_event, .user = a->log, .base_fd = a->base_fd, .base = a->base};
@@ -370,6 +373,9 @@ static int run_agent(struct agent *a) {
 }
 
 static void cleanup(struct agent *a) {
+        /* The executor goes first: it is the supervisor's driver. */
+        agent_control_fini(a);
+        agent_ctl_close(a);
         while (a->n_children)
                 agent_stop_child(a, &a->children[0]);
         free(a->children);
@@ -437,6 +443,8 @@ int main(int argc, char **argv) {
         int r = parse_options(argc, argv, &a.opt);
         if (r)
                 return r;
+        if ((r = agent_control_init(&a)) < 0)
+                return fail(EX_OSERR, "cannot set up the command thread: %s", strerror(-r));
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof(cwd)))
                 return fail(EX_OSERR, "cannot get the current directory: %s", strerror(errno));

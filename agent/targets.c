@@ -77,7 +77,9 @@ void agent_stop_child(struct agent *a, struct child *c) {
         if (!c->reaped) {
                 if (c->held)
                         spawn_release(c->pid);
+                executor_waiting(&a->exec, 1);
                 int status = spawn_stop(c->pid, CHILD_STOP_GRACE_MS);
+                executor_waiting(&a->exec, 0);
                 agent_log(a->log, c->target, LOG_INFO, "stopped pid %d (exit status %d)", (int)c->pid,
                           status);
         }
@@ -111,7 +113,7 @@ static int target_params(struct agent *a, const struct target_config *t, struct 
  * held program, the last one of a program that ended). */
 static void sample_now(struct agent *a, struct worker *w) {
         int64_t t = worker_post(w, REQ_SAMPLE, 0, NULL);
-        int r = t < 0 ? (int)t : worker_wait(w, t, REQUEST_TIMEOUT_MS);
+        int r = agent_wait_worker(a, w, t, REQUEST_TIMEOUT_MS);
         if (r < 0)
                 agent_log(a->log, worker_name(w), LOG_WARN, "could not sample now: %s", strerror(-r));
 }
@@ -148,7 +150,11 @@ int agent_apply_config(struct agent *a, const struct config *cfg, const struct c
                 c = agent_find_child(a, t->name);
                 v[i].pid = c ? c->pid : 0;
         }
+        /* Stopping a removed target joins its worker: a wait on a worker,
+         * whose own health the watchdog checks. */
+        executor_waiting(&a->exec, 1);
         r = supervisor_apply(&a->sup, v, n, ret);
+        executor_waiting(&a->exec, 0);
         for (size_t i = 0; i < a->n_children;) {
                 struct child *c = &a->children[i];
                 if (!config_find_target(cfg, c->target)) {
@@ -268,15 +274,29 @@ int agent_reload(void *user, struct strbuf *reply) {
                                               ch.added, ch.removed, ch.changed, ch.restarted, strerror(-r));
                         return r;
                 }
-                config_free(a->config);
+                pthread_mutex_lock(&a->config_lock);
+                struct config *old = a->config;
                 a->config = c;
+                pthread_mutex_unlock(&a->config_lock);
+                config_free(old);
                 agent_log_set_level(a->log, c->log_level);
                 strbuf_printf(reply,
                               "Configuration reloaded: %u added, %u removed, %u changed, %u restarted, "
                               "%u unchanged",
                               ch.added, ch.removed, ch.changed, ch.restarted, ch.kept);
         }
-        int late = supervisor_post_all(&a->sup, REQ_SAMPLE, REQUEST_TIMEOUT_MS);
+        int late = 0;
+        {
+                /* As supervisor_post_all(), with waits a stop can cut short. */
+                int64_t *t = calloc(a->sup.n ? a->sup.n : 1, sizeof(*t));
+                for (size_t i = 0; t && i < a->sup.n; i++)
+                        t[i] = worker_post(a->sup.workers[i], REQ_SAMPLE, 0, NULL);
+                for (size_t i = 0; t && i < a->sup.n; i++)
+                        late += agent_wait_worker(a, a->sup.workers[i], t[i], REQUEST_TIMEOUT_MS) < 0;
+                if (!t)
+                        late = (int)a->sup.n;
+                free(t);
+        }
         if (reply->len)
                 strbuf_printf(reply, "\n");
         if (late)
@@ -306,7 +326,7 @@ void agent_reap_children(struct agent *a) {
                         if (a->prog_target && strcmp(c->target, a->prog_target) == 0) {
                                 a->prog_status = code;
                                 a->prog_done = 1;
-                                a->quit = 1;
+                                agent_request_quit(a);
                         }
                 }
         }

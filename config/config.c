@@ -117,6 +117,7 @@ void config_free(struct config *c) {
         target_policy_fini(&c->defaults);
         mm_free(c->path);
         mm_free(c->base_dir);
+        mm_free(c->metrics_file);
         mm_free(c);
 }
 

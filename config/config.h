@@ -1,7 +1,7 @@
 /*
  * config: memmon's INI configuration, read with inih.
  *
- *   [agent]          base_dir, interval, log_level
+ *   [agent]          base_dir, interval, log_level, metrics_file, metrics_interval
  *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes
  *   [target:NAME]    exactly one of pid, pidfile, match, exec; plus any key
  *                    of [defaults] as a per-target override; with match,
@@ -94,6 +94,10 @@ struct config {
         struct target_policy defaults;
         struct target_config *targets;
         size_t n_targets;
+        /* Metrics (issue 11): the textfile for node_exporter (absolute;
+         * NULL: none) and how often it is written. */
+        char *metrics_file;
+        uint64_t metrics_interval_us;
 };
 
 struct config_error {

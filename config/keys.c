@@ -141,6 +141,27 @@ static const struct key_def rows[] = {
                 .help = "selector: a command to start and watch from its first instruction (a relative "
                         "program path with a '/' is relative to this file's folder)",
         },
+        /* Metrics (issue 11): the Prometheus textfile the agent keeps. */
+        {
+                .name = "metrics_file",
+                .sections = IN(SEC_AGENT),
+                .type = KT_PATH,
+                .offset = offsetof(struct config, metrics_file),
+                .selector = -1,
+                .help = "Prometheus text file for node_exporter's textfile collector (0644, in a folder only "
+                        "root or the agent can change); default: none",
+        },
+        {
+                .name = "metrics_interval",
+                .sections = IN(SEC_AGENT),
+                .type = KT_DURATION,
+                .min = 1000000,
+                .max = INTERVAL_MAX_US,
+                .def = "15s",
+                .offset = offsetof(struct config, metrics_interval_us),
+                .selector = -1,
+                .help = "how often metrics_file is written",
+        },
         {
                 .name = "files",
                 .sections = IN(SEC_INCLUDE),

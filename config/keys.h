@@ -74,7 +74,7 @@ struct key_def {
 };
 
 /* The number of rows of config_keys[]. */
-#define KEYS_N 15
+#define KEYS_N 17
 
 /* Every configuration key: KEYS_N rows. */
 extern const struct key_def *const config_keys;

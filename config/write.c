@@ -44,6 +44,10 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
                 s = *(char *const *)field;
         else if (k->type == KT_EXE)
                 s = ((const struct target_filter *)field)->exe;
+        /* An optional path that is not set is not written: "key =" would
+         * read back as an empty path, which is an error. */
+        if (k->type == KT_PATH && !s)
+                return;
         fprintf(f, "%s =%s", k->name, s && s[0] == ';' ? "" : " ");
         switch (k->type) {
         case KT_UINT:

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/backup_read.h"
 #include "core/fs.h"
 
 #define TMP_PREFIX_LEN (sizeof(FS_TMP_PREFIX) - 1)
@@ -61,6 +62,7 @@ void backup_store_init(struct backup_store *st) {
         st->ignored_name[0] = '\0';
         st->buf = NULL;
         st->buf_cap = 0;
+        st->bytes = 0;
 }
 
 bool backup_store_is_open(const struct backup_store *st) {
@@ -111,6 +113,8 @@ static int store_open(struct backup_store *st, int root_fd, const char *rel, con
         r = root_fd < 0 ? fs_make_dirs(dir, &s.dir_fd) : fs_make_dir_at(root_fd, rel, &s.dir_fd);
         if (r == 0)
                 r = open_chain_dirs(&s, dir);
+        if (r == 0)
+                backup_store_measure(&s);
         if (r < 0) {
                 backup_store_close(&s);
                 backup_store_init(st);
@@ -224,6 +228,7 @@ static int finish_entry(struct backup_store *st, int fd, const char *name, const
         if (r < 0)
                 return r;
         memcpy(st->last_ts, ts, TS_SIZE);
+        st->bytes += len;
         if (ret_name)
                 memcpy(ret_name, name, BACKUP_NAME_SIZE);
         return 0;

@@ -52,6 +52,9 @@ struct backup_store {
         char ignored_name[NAME_MAX + 16];
         char *buf; /* owned formatting buffer */
         size_t buf_cap;
+        /* Bytes of the backup files in full/ and incremental/: measured at
+         * open, grown by each write, set again by backup_retention(). */
+        uint64_t bytes;
 };
 
 /* Makes st a closed store, which backup_store_open() may open and

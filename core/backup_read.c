@@ -300,6 +300,7 @@ int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_b
         uint64_t total = 0;
         size_t nfull = 0, g = 0, last_group = 0;
         int deleted = 0, r;
+        bool measured = false;
 
         if (!st || st->full_fd < 0 || st->incr_fd < 0)
                 return -EINVAL;
@@ -321,6 +322,7 @@ int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_b
                         last_group = i;
                 }
         }
+        measured = true;
         /* Groups before last_group may go; the newest chain never does. */
         while (g < last_group &&
                ((keep_full > 0 && nfull > keep_full) || (max_bytes > 0 && total > max_bytes))) {
@@ -359,8 +361,22 @@ int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_b
         }
         r = deleted;
 out:
+        /* What is left is what the folder holds (memmon_backup_bytes). */
+        if (measured)
+                st->bytes = total;
         mm_free(l.v);
         return r;
+}
+
+void backup_store_measure(struct backup_store *st) {
+        struct listing l = {0};
+
+        if (list_chains(st->full_fd, st->incr_fd, true, NULL, &l) == 0) {
+                st->bytes = 0;
+                for (size_t i = 0; i < l.n; i++)
+                        st->bytes += l.v[i].size;
+        }
+        mm_free(l.v);
 }
 
 int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, backup_report_fn report,

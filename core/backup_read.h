@@ -29,6 +29,11 @@ extern "C" {
  * -errno. */
 int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes);
 
+/* Sets st->bytes to the size of the backup files in its folders (temp files
+ * and foreign names left out).  Leaves it as it was when a folder cannot be
+ * listed. */
+void backup_store_measure(struct backup_store *st);
+
 /* Callback for messages from replay and verify: one line, no '\n'. */
 typedef void (*backup_report_fn)(void *user, const char *line);
 

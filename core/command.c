@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/proc.h"
 #include "core/units.h"
 
@@ -42,6 +43,9 @@ struct command {
         unsigned request;     /* the worker request, for handlers shared by verbs */
         const char *synopsis; /* for `help`; NULL: on the line of the row before */
         const char *help;
+        /* The verb's answer as one JSON document (command_execute_json());
+         * NULL: the verb has no JSON form. */
+        command_fn json;
 };
 
 /* Splits the line into an optional @target and words.  Returns 0, or
@@ -81,6 +85,18 @@ static int parse(const char *line, size_t len, struct parsed *p, struct strbuf *
                 p->argv[p->argc++] = tok;
         }
         return 0;
+}
+
+/* Waits for w to carry out the request of ticket t, through the host. */
+static int host_wait(struct command_host *h, struct worker *w, int64_t t) {
+        if (t < 0)
+                return (int)t;
+        return h->wait ? h->wait(h->user, w, t, h->timeout_ms) : worker_wait(w, t, h->timeout_ms);
+}
+
+/* Why a wait for a worker failed, after what (a "timed out" when it did). */
+static const char *wait_failure(int r) {
+        return r == -ECANCELED ? "abandoned: the agent is stopping" : "timed out";
 }
 
 static void format_time(const struct timespec *t, char *buf, size_t size) {
@@ -201,9 +217,9 @@ static int cmd_interval(struct command_host *h, const struct command *c, const s
         if (r < 0)
                 return r;
         struct worker *w = sel.v[0];
-        int64_t t = worker_set_interval(w, us);
-        if (t < 0 || worker_wait(w, t, h->timeout_ms) < 0) {
-                strbuf_printf(reply, "Interval change of '%s' timed out", worker_name(w));
+        r = host_wait(h, w, worker_set_interval(w, us));
+        if (r < 0) {
+                strbuf_printf(reply, "Interval change of '%s' %s", worker_name(w), wait_failure(r));
                 return -ETIMEDOUT;
         }
         strbuf_printf(reply, "Interval changed to: %llu us", (unsigned long long)us);
@@ -227,9 +243,9 @@ static int cmd_pid(struct command_host *h, const struct command *c, const struct
         if (r < 0)
                 return r;
         struct worker *w = sel.v[0];
-        int64_t t = worker_post(w, REQ_PID, pid, NULL);
-        if (t < 0 || worker_wait(w, t, h->timeout_ms) < 0) {
-                strbuf_printf(reply, "PID change of '%s' timed out", worker_name(w));
+        r = host_wait(h, w, worker_post(w, REQ_PID, pid, NULL));
+        if (r < 0) {
+                strbuf_printf(reply, "PID change of '%s' %s", worker_name(w), wait_failure(r));
                 return -ETIMEDOUT;
         }
         strbuf_printf(reply, "PID changed to: %d", (int)pid);
@@ -252,9 +268,10 @@ static int post_and_wait(struct command_host *h, const struct selection *sel, un
         for (size_t i = 0; i < sel->n; i++) {
                 struct worker *w = sel->v[i];
                 const char *name = worker_name(w);
-                if (t[i] < 0 || worker_wait(w, t[i], h->timeout_ms) < 0) {
+                int wr = host_wait(h, w, t[i]);
+                if (wr < 0) {
                         sep(reply);
-                        strbuf_printf(reply, "%s: timed out", name);
+                        strbuf_printf(reply, "%s: %s", name, wait_failure(wr));
                         failed++;
                         continue;
                 }
@@ -344,6 +361,118 @@ static int cmd_reload(struct command_host *h, const struct command *c, const str
         return h->reload ? h->reload(h->user, reply) : 0;
 }
 
+static int cmd_metrics(struct command_host *h, const struct command *c, const struct parsed *p,
+                       struct strbuf *reply) {
+        (void)c;
+        (void)p;
+        if (!h->metrics) {
+                strbuf_printf(reply, "Metrics are not available here");
+                return -ENOTSUP;
+        }
+        return h->metrics(h->user, reply);
+}
+
+/* The reply convention: no trailing newline (the JSON writer ends its
+ * lines with one). */
+static void drop_newline(struct strbuf *reply) {
+        if (reply->len && reply->s[reply->len - 1] == '\n')
+                reply->s[--reply->len] = '\0';
+}
+
+/* The JSON documents: {"v":1,"targets":[{...},...]}, one object per
+ * target, as README.md's schema says.  fill writes one target's fields. */
+typedef void (*target_fields_fn)(struct json_obj *o, struct worker *w, const struct worker_status *st);
+
+static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill, struct strbuf *reply) {
+        struct strbuf arr;
+        struct json_obj doc;
+        int r = 0;
+
+        strbuf_init(&arr);
+        if (strbuf_append(&arr, "[", 1) < 0)
+                r = -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                struct worker_status st;
+                struct json_obj o;
+                worker_get_status(v[i], &st);
+                if (i > 0 && strbuf_append(&arr, ",", 1) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                json_obj_begin(&o, &arr);
+                json_obj_cstr(&o, "name", worker_name(v[i]));
+                fill(&o, v[i], &st);
+                r = json_obj_close(&o);
+        }
+        if (r == 0 && strbuf_append(&arr, "]", 1) < 0)
+                r = -ENOMEM;
+        if (r == 0) {
+                json_obj_begin(&doc, reply);
+                json_obj_int(&doc, "v", 1);
+                json_obj_raw(&doc, "targets", arr.s, arr.len);
+                r = json_obj_end(&doc);
+        }
+        if (r == 0)
+                drop_newline(reply);
+        strbuf_fini(&arr);
+        return r;
+}
+
+static void json_pid(struct json_obj *o, const struct worker_status *st) {
+        if (st->pid > 0)
+                json_obj_int(o, "pid", st->pid);
+        else
+                json_obj_raw(o, "pid", "null", 4);
+}
+
+static void status_fields(struct json_obj *o, struct worker *w, const struct worker_status *st) {
+        static const char *const kinds[REGION_KINDS] = {"anon_bytes", "file_bytes", "heap_bytes",
+                                                        "stack_bytes", "other_bytes"};
+        char when[64];
+        (void)w;
+        json_pid(o, st);
+        json_obj_cstr(o, "state", target_state_name(st->state));
+        json_obj_cstr(o, "reason", st->reason);
+        json_obj_uint(o, "interval_us", st->interval_us);
+        json_obj_uint(o, "regions", st->regions);
+        format_time(&st->last_change, when, sizeof(when));
+        if (st->last_change.tv_sec)
+                json_obj_cstr(o, "last_change", when);
+        else
+                json_obj_raw(o, "last_change", "null", 4);
+        json_obj_uint(o, "samples", st->samples);
+        json_obj_uint(o, "full_backups", st->full_written);
+        json_obj_uint(o, "diffs", st->diffs_written);
+        json_obj_uint(o, "write_errors", st->write_errors);
+        json_obj_uint(o, "backup_bytes", st->backup_bytes);
+        for (int k = 0; k < REGION_KINDS; k++)
+                json_obj_uint(o, kinds[k], st->mapped_bytes[k]);
+        json_obj_uint(o, "exec_bytes", st->exec_bytes);
+}
+
+static int json_status(struct command_host *h, const struct command *c, const struct parsed *p,
+                       struct strbuf *reply) {
+        struct selection sel;
+        int r = select_scope(h, c, p, &sel, reply);
+        if (r < 0)
+                return r;
+        return json_targets(sel.v, sel.n, status_fields, reply);
+}
+
+static void targets_fields(struct json_obj *o, struct worker *w, const struct worker_status *st) {
+        (void)w;
+        json_pid(o, st);
+        json_obj_cstr(o, "state", target_state_name(st->state));
+        json_obj_uint(o, "interval_us", st->interval_us);
+}
+
+static int json_targets_cmd(struct command_host *h, const struct command *c, const struct parsed *p,
+                            struct strbuf *reply) {
+        (void)c;
+        (void)p;
+        return json_targets(h->sup->workers, h->sup->n, targets_fields, reply);
+}
+
 /* quit and stop. */
 static int cmd_quit(struct command_host *h, const struct command *c, const struct parsed *p,
                     struct strbuf *reply) {
@@ -359,25 +488,27 @@ static int cmd_quit(struct command_host *h, const struct command *c, const struc
 /* clang-format off */
 static const struct command commands[] = {
         {"status", NULL, SCOPE_TARGETS, cmd_status, 0,
-         "status", "pid, interval, state, regions, last change, backups"},
+         "status", "pid, interval, state, regions, last change, backups", json_status},
         {"interval", "interval <us> (e.g. interval 1000000, interval 500ms)", SCOPE_ONE, cmd_interval, 0,
-         "interval <us>", "change the sampling interval (also 500ms, 2s)"},
+         "interval <us>", "change the sampling interval (also 500ms, 2s)", NULL},
         {"pid", "pid <new_pid>", SCOPE_ONE, cmd_pid, 0,
-         "pid <new_pid>", "watch another process (a new chain starts)"},
+         "pid <new_pid>", "watch another process (a new chain starts)", NULL},
         {"backup", NULL, SCOPE_TARGETS, cmd_backup, 0,
-         "backup", "manual full backup now"},
+         "backup", "manual full backup now", NULL},
         {"reload", NULL, SCOPE_AGENT, cmd_reload, 0,
-         "reload", "reload the configuration and re-read the maps"},
+         "reload", "reload the configuration and re-read the maps", NULL},
         {"targets", NULL, SCOPE_AGENT, cmd_targets, 0,
-         "targets", "one line per target: name, pid, state, interval"},
+         "targets", "one line per target: name, pid, state, interval", json_targets_cmd},
+        {"metrics", NULL, SCOPE_AGENT, cmd_metrics, 0,
+         "metrics", "the Prometheus metrics (as in metrics_file)", NULL},
         {"pause", NULL, SCOPE_TARGETS, cmd_pause, REQ_PAUSE,
-         "pause | resume", "stop / restart sampling"},
-        {"resume", NULL, SCOPE_TARGETS, cmd_pause, REQ_RESUME, NULL, NULL},
+         "pause | resume", "stop / restart sampling", NULL},
+        {"resume", NULL, SCOPE_TARGETS, cmd_pause, REQ_RESUME, NULL, NULL, NULL},
         {"help", NULL, SCOPE_AGENT, cmd_help, 0,
-         "help", "this list"},
+         "help", "this list", NULL},
         {"quit", NULL, SCOPE_AGENT, cmd_quit, 0,
-         "quit | stop", "stop the agent"},
-        {"stop", NULL, SCOPE_AGENT, cmd_quit, 0, NULL, NULL},
+         "quit | stop", "stop the agent", NULL},
+        {"stop", NULL, SCOPE_AGENT, cmd_quit, 0, NULL, NULL, NULL},
 };
 /* clang-format on */
 
@@ -400,35 +531,101 @@ static const struct command *find_command(const char *verb) {
         return NULL;
 }
 
-int command_execute(struct command_host *h, const char *line, size_t len, struct strbuf *reply) {
-        struct parsed p;
-        int r = parse(line, len, &p, reply);
+const char *command_verb(size_t i) {
+        return i < sizeof(commands) / sizeof(commands[0]) ? commands[i].verb : NULL;
+}
+
+/* Parses the line and finds its command, checking its arguments and scope.
+ * Returns 1 with *ret set, 0 for an empty line, or -EINVAL with the reply
+ * written. */
+static int resolve(const char *line, size_t len, struct parsed *p, const struct command **ret,
+                   struct strbuf *reply) {
+        int r = parse(line, len, p, reply);
         if (r < 0)
                 return r;
-        if (p.argc == 0) {
-                if (!p.target)
-                        return COMMAND_OK;
-                strbuf_printf(reply, "Command rejected: '@%s' needs a command", p.target);
+        if (p->argc == 0) {
+                if (!p->target)
+                        return 0;
+                strbuf_printf(reply, "Command rejected: '@%s' needs a command", p->target);
                 return -EINVAL;
         }
-        const struct command *c = find_command(p.argv[0]);
+        const struct command *c = find_command(p->argv[0]);
         if (!c) {
-                strbuf_printf(reply, "Unknown command: '%s' (type 'help' for the list)", p.argv[0]);
+                strbuf_printf(reply, "Unknown command: '%s' (type 'help' for the list)", p->argv[0]);
                 return -EINVAL;
         }
-        if (c->usage && p.argc != 2) {
+        if (c->usage && p->argc != 2) {
                 strbuf_printf(reply, "Usage: %s", c->usage);
                 return -EINVAL;
         }
-        if (!c->usage && p.argc != 1) {
+        if (!c->usage && p->argc != 1) {
                 strbuf_printf(reply, "Command rejected: '%s' takes no argument (got '%s')", c->verb,
-                              p.argv[1]);
+                              p->argv[1]);
                 return -EINVAL;
         }
-        if (c->scope == SCOPE_AGENT && p.target) {
+        if (c->scope == SCOPE_AGENT && p->target) {
                 strbuf_printf(reply, "Command rejected: '%s' applies to the whole agent, not to @%s", c->verb,
-                              p.target);
+                              p->target);
                 return -EINVAL;
         }
+        *ret = c;
+        return 1;
+}
+
+int command_execute(struct command_host *h, const char *line, size_t len, struct strbuf *reply) {
+        struct parsed p;
+        const struct command *c;
+        int r = resolve(line, len, &p, &c, reply);
+        if (r <= 0)
+                return r;
         return c->run(h, c, &p, reply);
+}
+
+int command_execute_json(struct command_host *h, const char *line, size_t len, struct strbuf *reply) {
+        struct parsed p;
+        const struct command *c = NULL;
+        struct strbuf text;
+        strbuf_init(&text);
+        int r = resolve(line, len, &p, &c, &text);
+        if (r == 0) {
+                strbuf_printf(&text, "Command rejected: an empty line has no JSON form");
+                r = -EINVAL;
+        } else if (r > 0 && !c->json) {
+                strbuf_printf(&text, "Command rejected: '%s' has no JSON form (JSON:", c->verb);
+                for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                        if (commands[i].json)
+                                strbuf_printf(&text, " %s", commands[i].verb);
+                strbuf_printf(&text, ")");
+                r = -EINVAL;
+        } else if (r > 0) {
+                size_t start = reply->len;
+                r = c->json(h, c, &p, reply);
+                if (r < 0) {
+                        /* The handler's text goes into the error document. */
+                        strbuf_append(&text, reply->s + start, reply->len - start);
+                        reply->len = start;
+                        if (reply->s)
+                                reply->s[start] = '\0';
+                }
+        }
+        if (r < 0) {
+                struct json_obj o;
+                json_obj_begin(&o, reply);
+                json_obj_int(&o, "v", 1);
+                json_obj_str(&o, "error", text.s ? text.s : "", text.len);
+                if (json_obj_end(&o) == 0)
+                        drop_newline(reply);
+        }
+        strbuf_fini(&text);
+        return r;
+}
+
+int command_is_quit(const char *line, size_t len) {
+        struct parsed p;
+        const struct command *c = NULL;
+        struct strbuf scratch;
+        strbuf_init(&scratch);
+        int r = resolve(line, len, &p, &c, &scratch);
+        strbuf_fini(&scratch);
+        return r > 0 && c->run == cmd_quit;
 }

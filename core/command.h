@@ -1,6 +1,6 @@
 /*
- * command: the control-plane command language, shared by the FIFO and the
- * interactive prompt.
+ * command: the control-plane command language, shared by the FIFO, the
+ * interactive prompt and the control socket (`agent ctl`).
  *
  *   [@NAME] VERB [ARG]
  *
@@ -32,6 +32,14 @@ struct command_host {
         void *user;
         /* How long to wait for a worker to carry out a request. */
         int timeout_ms;
+        /* `metrics`: appends the Prometheus text (core/metrics.h), without
+         * its last newline.  Returns 0 or -errno.  NULL: not offered. */
+        int (*metrics)(void *user, struct strbuf *reply);
+        /* Waits for worker w to carry out the request of that ticket, as
+         * worker_wait() does; the agent's version can be abandoned when it
+         * stops (-ECANCELED) and tells its watchdog that it waits.  NULL:
+         * worker_wait(). */
+        int (*wait)(void *user, struct worker *w, int64_t ticket, int timeout_ms);
 };
 
 enum command_result {
@@ -44,6 +52,22 @@ enum command_result {
  * -EINVAL for a bad command (the reply says what is wrong), or another
  * -errno (the reply says what failed). An empty line does nothing. */
 int command_execute(struct command_host *h, const char *line, size_t len, struct strbuf *reply);
+
+/* The same, for a program rather than a person: the verbs with a JSON form
+ * (status, targets; see command.c's table) answer one JSON document
+ * (schema in README.md, "agent ctl"), and every failure, of any verb, is
+ * {"v":1,"error":"the text reply"}.  A verb without a JSON form fails with
+ * -EINVAL.  The document has no trailing newline.  Returns as
+ * command_execute(). */
+int command_execute_json(struct command_host *h, const char *line, size_t len, struct strbuf *reply);
+
+/* True when the line is `quit` or `stop` (as command_execute() would parse
+ * it): the agent acts on it without waiting for the commands before it. */
+int command_is_quit(const char *line, size_t len);
+
+/* The i-th verb of the command table, or NULL past the last: the words the
+ * prompt completes. */
+const char *command_verb(size_t i);
 
 #ifdef __cplusplus
 }

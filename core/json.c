@@ -258,9 +258,15 @@ void json_obj_hex(struct json_obj *o, const char *k, uint64_t v) {
                 o->err = strbuf_printf(o->b, "\"%" PRIx64 "\"", v);
 }
 
-int json_obj_end(struct json_obj *o) {
+void json_obj_raw(struct json_obj *o, const char *k, const char *json, size_t len) {
+        if (key(o, k) == 0)
+                o->err = strbuf_append(o->b, json, len);
+}
+
+/* Closes the object with "}" and, with newline, a '\n'. */
+static int obj_finish(struct json_obj *o, int newline) {
         if (o->err == 0)
-                o->err = strbuf_append(o->b, "}\n", 2);
+                o->err = strbuf_append(o->b, "}\n", newline ? 2 : 1);
         if (o->err < 0) {
                 /* Half an object is worse than none: take it back out. */
                 o->b->len = o->start;
@@ -269,4 +275,12 @@ int json_obj_end(struct json_obj *o) {
                 return o->err;
         }
         return 0;
+}
+
+int json_obj_end(struct json_obj *o) {
+        return obj_finish(o, 1);
+}
+
+int json_obj_close(struct json_obj *o) {
+        return obj_finish(o, 0);
 }

@@ -79,6 +79,15 @@ void json_obj_hex(struct json_obj *o, const char *key, uint64_t v);
  * before json_obj_begin(). */
 int json_obj_end(struct json_obj *o);
 
+/* For documents that are not one line of flat fields (the `--json` replies
+ * of `agent ctl`): a field whose value is JSON text the caller made with
+ * this writer (an array of objects closed with json_obj_close(), or
+ * "null"), copied as it is. */
+void json_obj_raw(struct json_obj *o, const char *key, const char *json, size_t len);
+/* Closes the object with "}" alone, for an object inside another value.
+ * Returns as json_obj_end(). */
+int json_obj_close(struct json_obj *o);
+
 #ifdef __cplusplus
 }
 #endif

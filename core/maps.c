@@ -559,3 +559,44 @@ fail:
 uint64_t maps_checksum(const char *text, size_t len) {
         return XXH3_64bits(text, len);
 }
+
+static int path_is(const char *p, size_t len, const char *word) {
+        size_t n = strlen(word);
+        return len == n && memcmp(p, word, n) == 0;
+}
+
+static int path_starts(const char *p, size_t len, const char *prefix) {
+        size_t n = strlen(prefix);
+        return len >= n && memcmp(p, prefix, n) == 0;
+}
+
+enum region_kind region_kind(const struct maps_snapshot *s, const struct region *r) {
+        const char *p = region_path(s, r);
+        size_t len = r->path_len;
+
+        if (len == 0 || path_starts(p, len, "[anon:") || path_starts(p, len, "[anon_shmem:"))
+                return REGION_ANON;
+        if (p[0] != '[')
+                return REGION_FILE;
+        if (path_is(p, len, "[heap]"))
+                return REGION_HEAP;
+        if (path_is(p, len, "[stack]") || path_starts(p, len, "[stack:"))
+                return REGION_STACK;
+        return REGION_OTHER;
+}
+
+void maps_tally(const struct maps_snapshot *s, uint64_t ret_bytes[REGION_KINDS], uint64_t *ret_exec) {
+        uint64_t exec = 0;
+
+        for (int k = 0; k < REGION_KINDS; k++)
+                ret_bytes[k] = 0;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct region *r = &s->regions[i];
+                uint64_t size = r->end - r->start;
+
+                ret_bytes[region_kind(s, r)] += size;
+                if (r->perms[2] == 'x')
+                        exec += size;
+        }
+        *ret_exec = exec;
+}

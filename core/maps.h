@@ -96,6 +96,22 @@ size_t maps_common_suffix(const char *a, size_t na, const char *b, size_t nb, si
 /* XXH3 64-bit checksum of a maps text. */
 uint64_t maps_checksum(const char *text, size_t len);
 
+/* What a region is, by its path, for the bytes metrics count by kind. */
+enum region_kind {
+        REGION_ANON,  /* no path, or a named anonymous region ([anon:NAME]) */
+        REGION_FILE,  /* a path ("/memfd:x (deleted)" included) */
+        REGION_HEAP,  /* [heap] */
+        REGION_STACK, /* [stack], and [stack:TID] of older kernels */
+        REGION_OTHER, /* [vdso], [vvar], [vsyscall] and other [names] */
+        REGION_KINDS,
+};
+
+enum region_kind region_kind(const struct maps_snapshot *s, const struct region *r);
+
+/* Bytes mapped in s by kind, and bytes mapped executable.  Pure, no
+ * allocation: a worker calls it on every tick that changed the maps. */
+void maps_tally(const struct maps_snapshot *s, uint64_t ret_bytes[REGION_KINDS], uint64_t *ret_exec);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,11 @@
 #include "core/metrics.h"
 
+/* The worker counts bytes by region kind in this order. */
+_Static_assert((int)METRICS_KINDS == (int)REGION_KINDS && (int)METRICS_ANON == (int)REGION_ANON &&
+                   (int)METRICS_FILE == (int)REGION_FILE && (int)METRICS_HEAP == (int)REGION_HEAP &&
+                   (int)METRICS_STACK == (int)REGION_STACK && (int)METRICS_OTHER == (int)REGION_OTHER,
+               "metrics kinds follow enum region_kind");
+
 const char *metrics_kind_name(enum metrics_kind k) {
         static const char *const names[METRICS_KINDS] = {"anon", "file", "heap", "stack", "other"};
         return (unsigned)k < METRICS_KINDS ? names[k] : "other";
@@ -77,7 +83,8 @@ int metrics_write(struct strbuf *out, const char *version, const struct metrics_
         }
 
         prom_family(&w, "memmon_sample_duration_seconds", PROM_HISTOGRAM,
-                    "Time one sample took: reading, parsing and comparing the maps.");
+                    "Time one sample took: reading the maps and, when they changed, parsing, comparing and "
+                    "writing.");
         for (size_t i = 0; i < n; i++) {
                 struct prom_label l = {"target", t[i].name};
                 prom_histogram_write(&w, &l, 1, &t[i].sample_duration);

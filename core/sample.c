@@ -62,6 +62,13 @@ static void write_recovered(struct worker *w) {
         }
 }
 
+/* memmon_backup_bytes: what the store counts, after each write. */
+static void publish_backup_bytes(struct worker *w) {
+        pthread_mutex_lock(&w->lock);
+        w->st.backup_bytes = w->store.bytes;
+        pthread_mutex_unlock(&w->lock);
+}
+
 static void apply_retention(struct worker *w) {
         if (w->params.policy.keep_full == 0 && w->params.policy.max_bytes == 0)
                 return;
@@ -95,6 +102,7 @@ static int write_full(struct worker *w, const struct maps_snapshot *s, const cha
         pthread_mutex_unlock(&w->lock);
         worker_emit(w, LOG_INFO, "full backup %s (%s, %zu regions)", name, why, s->n);
         apply_retention(w);
+        publish_backup_bytes(w);
         return 0;
 }
 
@@ -113,6 +121,7 @@ static int write_diff(struct worker *w) {
         w->diffs_since_full++;
         pthread_mutex_lock(&w->lock);
         w->st.diffs_written++;
+        w->st.backup_bytes = w->store.bytes;
         pthread_mutex_unlock(&w->lock);
         worker_emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed", name, w->diff.added,
                     w->diff.removed, w->diff.changed);
@@ -255,7 +264,7 @@ int sample_attach(struct worker *w) {
                         worker_emit(w, LOG_INFO, "waiting: %s", reason);
                 return r;
         }
-        int fd = maps_open(id.pid);
+        int fd = worker_maps_open(w, id.pid);
         if (fd == -EACCES || fd == -EPERM) {
                 snprintf(reason, sizeof(reason),
                          "not allowed to read /proc/%d/maps (another user's or a non-dumpable process; "
@@ -323,7 +332,7 @@ static void denied_after_exec(struct worker *w, const char *reason) {
  * any more (already reported). */
 static int reopen_after_exec(struct worker *w) {
         sample_close(w);
-        int fd = maps_open(w->id.pid);
+        int fd = worker_maps_open(w, w->id.pid);
         if (fd < 0)
                 return fd;
         /* Open first, then check the instance, as attach() does: checked
@@ -343,7 +352,7 @@ static int reopen_after_exec(struct worker *w) {
                 return allowed;
         }
         w->maps_fd = fd;
-        int r = maps_read_fd(w->maps_fd, &w->cur);
+        int r = worker_maps_read(w, &w->cur);
         if (r < 0)
                 return r;
         return w->cur.len > 0 ? 0 : -ESRCH;
@@ -352,7 +361,7 @@ static int reopen_after_exec(struct worker *w) {
 /* Reads the maps into w->cur.  Returns 0, or -ESRCH when the instance is
  * gone, or another -errno. */
 static int read_maps(struct worker *w) {
-        int r = maps_read_fd(w->maps_fd, &w->cur);
+        int r = worker_maps_read(w, &w->cur);
         if (r == 0 && w->cur.len > 0)
                 return 0;
         if (r < 0 && r != -ESRCH)
@@ -369,7 +378,7 @@ static int read_maps(struct worker *w) {
  * alive. */
 static int address_space_alive(struct worker *w) {
         char c;
-        return pread(w->maps_fd, &c, 1, 0) == 1;
+        return worker_maps_pread(w, &c, 1, 0) == 1;
 }
 
 static int full_due(struct worker *w) {
@@ -382,7 +391,11 @@ static int full_due(struct worker *w) {
 }
 
 static void note_change(struct worker *w) {
+        uint64_t bytes[REGION_KINDS], exec;
+        maps_tally(&w->prev, bytes, &exec);
         pthread_mutex_lock(&w->lock);
+        memcpy(w->st.mapped_bytes, bytes, sizeof(bytes));
+        w->st.exec_bytes = exec;
         w->st.regions = w->prev.n;
         clock_gettime(CLOCK_REALTIME, &w->st.last_change);
         pthread_mutex_unlock(&w->lock);

@@ -10,6 +10,11 @@ int supervisor_init(struct supervisor *s, const struct worker_env *env) {
         int r = proc_scan_init(&s->scan, PROC_SCAN_INTERVAL_US);
         if (r < 0)
                 return r;
+        r = worker_registry_init(&s->registry);
+        if (r < 0) {
+                proc_scan_fini(&s->scan);
+                return r;
+        }
         s->env = *env;
         s->env.scan = &s->scan;
         return 0;
@@ -25,6 +30,7 @@ void supervisor_fini(struct supervisor *s) {
         s->workers = NULL;
         s->n = s->cap = 0;
         proc_scan_fini(&s->scan);
+        worker_registry_fini(&s->registry);
 }
 
 struct worker *supervisor_find(const struct supervisor *s, const char *name) {
@@ -49,6 +55,7 @@ int supervisor_add(struct supervisor *s, const struct worker_params *params, uin
         int r = worker_new(params, &s->env, first_delay_us, &w);
         if (r < 0)
                 return r;
+        worker_registry_add(&s->registry, w);
         r = worker_start(w);
         if (r < 0) {
                 worker_free(w, 0);

@@ -25,6 +25,8 @@ struct supervisor {
         /* One scan of /proc for every waiting `match` target, at most once
          * per PROC_SCAN_INTERVAL_US. */
         struct proc_scan scan;
+        /* Every worker, for readers on other threads (health, status). */
+        struct worker_registry registry;
 };
 
 /* s must stay where it is until supervisor_fini: its workers point into it.

@@ -130,6 +130,36 @@ static int is_idle_state(enum target_state s) {
         return s == TARGET_PAUSED || s == TARGET_EXITED || s == TARGET_STOPPED;
 }
 
+/* The thread goes to sleep: it is no longer busy, and the health check
+ * knows whether a tick is scheduled. */
+static void health_asleep(struct worker *w, int idle) {
+        __atomic_store_n(&w->health_idle, idle, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->health_interval_us, w->params.policy.interval_us, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->last_done_us, mono_now_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&w->busy_since_us, 0, __ATOMIC_RELEASE);
+}
+
+static void health_busy(struct worker *w) {
+        if (__atomic_load_n(&w->busy_since_us, __ATOMIC_RELAXED) == 0)
+                __atomic_store_n(&w->busy_since_us, mono_now_us(), __ATOMIC_RELEASE);
+}
+
+/* One tick of the thread, timed for memmon_sample_duration_seconds when it
+ * read the maps. */
+static void timed_tick(struct worker *w) {
+        /* st.samples is written by this thread only, so it reads it
+         * without the lock. */
+        uint64_t samples = w->st.samples;
+        uint64_t t0 = mono_now_us();
+        (void)worker_tick(w);
+        if (w->st.samples == samples)
+                return;
+        double secs = (double)(mono_now_us() - t0) / 1e6;
+        pthread_mutex_lock(&w->lock);
+        prom_histogram_observe(&w->st.sample_duration, secs);
+        pthread_mutex_unlock(&w->lock);
+}
+
 static void *worker_main(void *arg) {
         struct worker *w = arg;
         struct timespec now = mono_now();
@@ -142,6 +172,7 @@ static void *worker_main(void *arg) {
                 int due = !idle && timespec_us(&now) >= next;
                 if (!w->requests && !due) {
                         pthread_mutex_unlock(&w->lock);
+                        health_asleep(w, idle);
                         /* Sleep on a semaphore, not a condition variable:
                          * a timed condition wait takes the mutex back marked
                          * contended, which makes the unlock of every tick a
@@ -168,6 +199,7 @@ static void *worker_main(void *arg) {
                         next += (int64_t)w->params.policy.interval_us - old_interval;
                 }
                 pthread_mutex_unlock(&w->lock);
+                health_busy(w);
 
                 int backup_result = 0;
                 if (req & REQ_STOP) {
@@ -192,7 +224,7 @@ static void *worker_main(void *arg) {
                 if (req & REQ_BACKUP)
                         backup_result = sample_backup(w);
                 else if ((req & (REQ_SAMPLE | REQ_PID)) || due)
-                        (void)worker_tick(w);
+                        timed_tick(w);
                 if (due) {
                         now = mono_now();
                         int64_t iv = (int64_t)w->params.policy.interval_us;
@@ -238,6 +270,67 @@ static int sync_init(struct worker *w) {
         return r;
 }
 
+int worker_registry_init(struct worker_registry *reg) {
+        reg->head = NULL;
+        return -pthread_mutex_init(&reg->lock, NULL);
+}
+
+void worker_registry_fini(struct worker_registry *reg) {
+        pthread_mutex_destroy(&reg->lock);
+}
+
+void worker_registry_visit(struct worker_registry *reg, void (*fn)(void *ctx, struct worker *w), void *ctx) {
+        pthread_mutex_lock(&reg->lock);
+        for (struct worker *w = reg->head; w; w = w->reg_next)
+                fn(ctx, w);
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void worker_registry_add(struct worker_registry *reg, struct worker *w) {
+        w->registry = reg;
+        pthread_mutex_lock(&reg->lock);
+        w->reg_prev = NULL;
+        w->reg_next = reg->head;
+        if (reg->head)
+                reg->head->reg_prev = w;
+        reg->head = w;
+        pthread_mutex_unlock(&reg->lock);
+}
+
+static void registry_unlink(struct worker *w) {
+        struct worker_registry *reg = w->registry;
+        if (!reg)
+                return;
+        pthread_mutex_lock(&reg->lock);
+        if (w->reg_prev)
+                w->reg_prev->reg_next = w->reg_next;
+        else
+                reg->head = w->reg_next;
+        if (w->reg_next)
+                w->reg_next->reg_prev = w->reg_prev;
+        w->reg_prev = w->reg_next = NULL;
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void worker_get_health(const struct worker *w, struct worker_health *ret) {
+        ret->busy_since_us = __atomic_load_n(&w->busy_since_us, __ATOMIC_ACQUIRE);
+        ret->on_target_since_us = __atomic_load_n(&w->on_target_since_us, __ATOMIC_RELAXED);
+        ret->last_done_us = __atomic_load_n(&w->last_done_us, __ATOMIC_RELAXED);
+        ret->interval_us = __atomic_load_n(&w->health_interval_us, __ATOMIC_RELAXED);
+        ret->idle = __atomic_load_n(&w->health_idle, __ATOMIC_RELAXED);
+}
+
+int worker_health_stuck(const struct worker_health *h, uint64_t now_us) {
+        if (h->on_target_since_us)
+                return 0;
+        if (h->busy_since_us)
+                return now_us > h->busy_since_us && now_us - h->busy_since_us > WORKER_BUSY_MAX_US;
+        if (h->idle)
+                return 0;
+        uint64_t late = 3 * h->interval_us + WORKER_LATE_MAX_US;
+        return now_us > h->last_done_us && now_us - h->last_done_us > late;
+}
+
 int worker_new(const struct worker_params *params, const struct worker_env *env, uint64_t first_delay_us,
                struct worker **ret) {
         struct worker *w = mm_calloc(1, sizeof(*w));
@@ -265,6 +358,8 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
         maps_snapshot_init(&w->cur);
         diff_init(&w->diff);
         backup_store_init(&w->store);
+        w->last_done_us = mono_now_us();
+        w->health_interval_us = params->policy.interval_us;
         *ret = w;
         return 0;
 }
@@ -399,6 +494,7 @@ void worker_free(struct worker *w, int final) {
                 (void)worker_post(w, REQ_STOP | (final ? REQ_FINAL : 0), 0, NULL);
                 pthread_join(w->thread, NULL);
         }
+        registry_unlink(w);
         sample_close(w);
         backup_store_close(&w->store);
         maps_snapshot_fini(&w->prev);

@@ -11,11 +11,15 @@
 #ifndef MEMMON_CORE_WORKER_H
 #define MEMMON_CORE_WORKER_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "core/alerts.h"
+#include "core/maps.h"
 #include "core/policy.h"
+#include "core/prom.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +37,26 @@ enum target_state {
 const char *target_state_name(enum target_state s);
 
 struct proc_scan;
+struct worker;
+
+/* The workers of one supervisor, for readers on other threads (the
+ * watchdog's health check, the systemd status line).  A worker is listed
+ * from worker_new() until worker_free() has joined its thread, so a worker
+ * being stopped (a final snapshot, a read its target blocks) is still seen.
+ * The lock is held only to link, unlink and visit; never while waiting. */
+struct worker_registry {
+        pthread_mutex_t lock;
+        struct worker *head;
+};
+
+int worker_registry_init(struct worker_registry *reg);
+void worker_registry_fini(struct worker_registry *reg);
+/* Lists w in reg until worker_free() (call before worker_start()). */
+void worker_registry_add(struct worker_registry *reg, struct worker *w);
+/* Calls fn(ctx, w) for every listed worker, under the registry's lock: fn
+ * may call worker_get_status() and worker_get_health() on w and nothing
+ * that waits.  Safe from any thread. */
+void worker_registry_visit(struct worker_registry *reg, void (*fn)(void *ctx, struct worker *w), void *ctx);
 
 /* What a worker needs from the outside, passed in rather than global. */
 struct worker_env {
@@ -81,7 +105,41 @@ struct worker_status {
         /* Why waiting/denied/exited: room for a long pidfile path and the
          * error, but not PATH_MAX, as every worker's stack holds copies. */
         char reason[1024];
+        /* Metrics (memmon_* series, see core/metrics.h).  Byte counts are of
+         * the last sample that changed the maps (regions above too). */
+        uint64_t mapped_bytes[REGION_KINDS]; /* by kind: anon, file, heap, stack, other */
+        uint64_t exec_bytes;                 /* mapped executable */
+        /* Every tick that read the maps: how long it took (reading, and when
+         * they changed, parsing, comparing and writing). */
+        struct prom_histogram sample_duration;
+        uint64_t backup_bytes; /* of the backups kept in the target's folder */
+        /* Alerts raised, by rule (enum alert_rule); counted by the alert
+         * hooks of the worker, 0 until they fire. */
+        uint64_t alerts_raised[ALERT_RULE_COUNT];
 };
+
+/* What the watchdog's health check reads of a worker, lock-free.  Times are
+ * CLOCK_MONOTONIC microseconds. */
+struct worker_health {
+        uint64_t busy_since_us;      /* when its current piece of work began; 0 asleep */
+        uint64_t on_target_since_us; /* when a call on the target's /proc files began; 0 outside */
+        uint64_t last_done_us;       /* when it last finished a piece of work (or started) */
+        uint64_t interval_us;        /* its sampling interval */
+        int idle;                    /* asleep with nothing scheduled (paused, exited) */
+};
+
+/* A worker busy this long outside calls on its target is stuck. */
+#define WORKER_BUSY_MAX_US (5ULL * 1000 * 1000)
+/* A worker with a tick scheduled that has done nothing for three intervals
+ * and this long is stuck too (its timer never fired). */
+#define WORKER_LATE_MAX_US (5ULL * 1000 * 1000)
+
+/* True when h, read at now_us, shows a stuck worker: busy for longer than
+ * WORKER_BUSY_MAX_US outside a call on its target, or asleep past its next
+ * tick by more than three intervals and WORKER_LATE_MAX_US.  A worker
+ * blocked on its target (a read of /proc/PID/maps waiting for a process
+ * that holds its mmap lock) is never stuck: the target is.  Pure. */
+int worker_health_stuck(const struct worker_health *h, uint64_t now_us);
 
 enum worker_request {
         REQ_SAMPLE = 1 << 0, /* sample now (SIGHUP) */
@@ -117,6 +175,9 @@ int worker_wait(struct worker *w, int64_t ticket, int timeout_ms);
 /* The result of the last backup request (0 or -errno). */
 int worker_last_result(struct worker *w);
 void worker_get_status(struct worker *w, struct worker_status *ret);
+/* The worker's progress stamps, without its lock (see struct
+ * worker_health). */
+void worker_get_health(const struct worker *w, struct worker_health *ret);
 enum worker_change {
         WORKER_SAME,
         WORKER_POLICY_CHANGED,   /* interval or backup policy */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/backup.h"
 #include "core/diff.h"
@@ -59,6 +60,17 @@ struct worker {
         struct diff diff;
         struct backup_store store;
         struct timespec last_error_log; /* rate limit for write errors */
+
+        /* Listed in registry (NULL: nowhere), under its lock. */
+        struct worker_registry *registry;
+        struct worker *reg_prev, *reg_next;
+        /* Progress stamps for the health check (struct worker_health),
+         * written by the thread with __atomic stores, read by anyone. */
+        uint64_t busy_since_us;
+        uint64_t on_target_since_us;
+        uint64_t last_done_us;
+        uint64_t health_interval_us;
+        int health_idle;
 };
 
 /* Room for strerror_r's message: strerror() is not safe in worker threads. */
@@ -95,6 +107,44 @@ static inline struct timespec mono_now(void) {
 
 static inline int64_t timespec_us(const struct timespec *t) {
         return (int64_t)t->tv_sec * 1000000 + t->tv_nsec / 1000;
+}
+
+static inline uint64_t mono_now_us(void) {
+        struct timespec t = mono_now();
+        return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+/* Marks the start and the end of a call on the target's /proc files (the
+ * maps read, which waits while the target holds its mmap lock): the health
+ * check does not count a worker blocked there as stuck. */
+static inline void worker_on_target(struct worker *w) {
+        __atomic_store_n(&w->on_target_since_us, mono_now_us(), __ATOMIC_RELAXED);
+}
+
+static inline void worker_off_target(struct worker *w) {
+        __atomic_store_n(&w->on_target_since_us, 0, __ATOMIC_RELAXED);
+}
+
+/* The calls on the target's /proc files, marked as such (see above). */
+static inline int worker_maps_open(struct worker *w, pid_t pid) {
+        worker_on_target(w);
+        int r = maps_open(pid);
+        worker_off_target(w);
+        return r;
+}
+
+static inline int worker_maps_read(struct worker *w, struct maps_snapshot *s) {
+        worker_on_target(w);
+        int r = maps_read_fd(w->maps_fd, s);
+        worker_off_target(w);
+        return r;
+}
+
+static inline ssize_t worker_maps_pread(struct worker *w, void *buf, size_t n, off_t off) {
+        worker_on_target(w);
+        ssize_t r = pread(w->maps_fd, buf, n, off);
+        worker_off_target(w);
+        return r;
 }
 
 static inline struct timespec us_timespec(int64_t us) {

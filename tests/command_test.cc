@@ -105,6 +105,7 @@ TEST_F(CommandTest, HelpListsEveryCommand) {
                   "  backup              manual full backup now\n"
                   "  reload              reload the configuration and re-read the maps\n"
                   "  targets             one line per target: name, pid, state, interval\n"
+                  "  metrics             the Prometheus metrics (as in metrics_file)\n"
                   "  pause | resume      stop / restart sampling\n"
                   "  help                this list\n"
                   "  quit | stop         stop the agent",
@@ -288,6 +289,90 @@ TEST_F(CommandTest, QuitAndStop) {
         EXPECT_EQ(COMMAND_QUIT, r);
         EXPECT_EQ("Exiting...", Run("stop", &r));
         EXPECT_EQ(COMMAND_QUIT, r);
+}
+
+// Runs line in JSON mode; returns the document and sets *r.
+std::string RunJson(struct command_host *h, const std::string &line, int *r) {
+        struct strbuf reply;
+        strbuf_init(&reply);
+        *r = command_execute_json(h, line.data(), line.size(), &reply);
+        std::string s = strbuf_str(&reply);
+        strbuf_fini(&reply);
+        return s;
+}
+
+TEST_F(CommandTest, JsonFormsAndJsonErrors) {
+        Sleeper a;
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
+        int r = -1;
+        std::string doc = RunJson(&host_, "targets", &r);
+        EXPECT_EQ(COMMAND_OK, r);
+        EXPECT_EQ("{\"v\":1,\"targets\":[{\"name\":\"a\",\"pid\":" + std::to_string(a.pid()) +
+                      ",\"state\":\"running\",\"interval_us\":3600000000}]}",
+                  doc);
+        doc = RunJson(&host_, "@a status", &r);
+        EXPECT_EQ(COMMAND_OK, r);
+        EXPECT_EQ(0u,
+                  doc.find("{\"v\":1,\"targets\":[{\"name\":\"a\",\"pid\":" + std::to_string(a.pid()) +
+                           ",\"state\":\"running\",\"reason\":\"\",\"interval_us\":3600000000,\"regions\":"))
+            << doc;
+        EXPECT_NE(std::string::npos, doc.find(",\"exec_bytes\":")) << doc;
+        EXPECT_EQ('}', doc.back());
+        EXPECT_EQ("{\"v\":1,\"error\":\"No such target: 'b' (see 'targets')\"}",
+                  RunJson(&host_, "@b status", &r));
+        EXPECT_EQ(-EINVAL, r);
+        EXPECT_EQ("{\"v\":1,\"error\":\"Command rejected: 'help' has no JSON form (JSON: status targets)\"}",
+                  RunJson(&host_, "help", &r));
+        EXPECT_EQ(-EINVAL, r);
+        EXPECT_EQ("{\"v\":1,\"error\":\"Command rejected: control or NUL byte 0x1b at column 2\"}",
+                  RunJson(&host_, "x\x1b", &r));
+        EXPECT_EQ(-EINVAL, r);
+        EXPECT_EQ("{\"v\":1,\"error\":\"Command rejected: an empty line has no JSON form\"}",
+                  RunJson(&host_, "", &r));
+}
+
+int FakeMetrics(void *, struct strbuf *out) {
+        return strbuf_printf(out, "m 1") < 0 ? -ENOMEM : 0;
+}
+
+TEST_F(CommandTest, MetricsComeFromTheHost) {
+        int r = -1;
+        EXPECT_EQ("Metrics are not available here", Run("metrics", &r));
+        EXPECT_EQ(-ENOTSUP, r);
+        host_.metrics = FakeMetrics;
+        EXPECT_EQ("m 1", Run("metrics", &r));
+        EXPECT_EQ(COMMAND_OK, r);
+        EXPECT_EQ("Command rejected: 'metrics' applies to the whole agent, not to @a", Reject("@a metrics"));
+}
+
+TEST_F(CommandTest, QuitIsRecognisedAsTheInterpreterParsesIt) {
+        for (const char *q : {"quit", "stop", "  quit  ", "quit\r"})
+                EXPECT_TRUE(command_is_quit(q, strlen(q))) << q;
+        for (const char *q : {"", "quit now", "@a quit", "quite", "status", "qu\x1bit"})
+                EXPECT_FALSE(command_is_quit(q, strlen(q))) << q;
+        std::vector<std::string> verbs;
+        for (size_t i = 0; command_verb(i); i++)
+                verbs.push_back(command_verb(i));
+        EXPECT_EQ((std::vector<std::string>{"status", "interval", "pid", "backup", "reload", "targets",
+                                            "metrics", "pause", "resume", "help", "quit", "stop"}),
+                  verbs);
+}
+
+// The host's wait is what the interpreter waits with, and a cancelled
+// wait says so.
+int CancelledWait(void *, struct worker *, int64_t, int) {
+        return -ECANCELED;
+}
+
+TEST_F(CommandTest, WaitsGoThroughTheHost) {
+        Sleeper a;
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
+        host_.wait = CancelledWait;
+        int r = 0;
+        EXPECT_EQ("a: abandoned: the agent is stopping", Run("backup", &r));
+        EXPECT_EQ(-EIO, r);
+        EXPECT_EQ("Interval change of 'a' abandoned: the agent is stopping", Run("interval 2s", &r));
+        EXPECT_EQ(-ETIMEDOUT, r);
 }
 
 } // namespace

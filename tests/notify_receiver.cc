@@ -96,6 +96,14 @@ int NotifyReceiver::Find(const std::string &line, size_t from) const {
         return -1;
 }
 
+int NotifyReceiver::FindPrefix(const std::string &prefix, size_t from) const {
+        for (size_t i = from; i < msgs_.size(); i++)
+                for (const auto &l : SplitLines(msgs_[i].text))
+                        if (l.compare(0, prefix.size(), prefix) == 0)
+                                return static_cast<int>(i);
+        return -1;
+}
+
 size_t NotifyReceiver::Count(const std::string &line, size_t from) const {
         size_t n = 0;
         for (size_t i = from; i < msgs_.size(); i++)

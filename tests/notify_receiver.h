@@ -47,6 +47,9 @@ class NotifyReceiver {
         }
         // Index of the first message at or after from with the line, or -1.
         int Find(const std::string &line, size_t from = 0) const;
+        // Index of the first message at or after from with a line that
+        // starts with prefix, or -1.
+        int FindPrefix(const std::string &prefix, size_t from = 0) const;
         // Messages at or after from with the line.
         size_t Count(const std::string &line, size_t from = 0) const;
         // Every message, one per line, for failure output.

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +39,9 @@ constexpr Millis kLong(15000);
 constexpr int kWatchdogMs = 200;
 // How long "no ping" must last to count as stopped: five periods.
 constexpr Millis kSilence(1000);
+// The STATUS= line of one running target; the rest of it is the last
+// minute's counts ("; 0 diffs in the last minute; 0 alerts").
+constexpr char kStatusRunning[] = "STATUS=1 target: 1 running; ";
 
 // The state letter of /proc/PID/stat ('T' stopped), or 0.
 char ProcState(pid_t pid) {
@@ -74,8 +79,13 @@ class ServiceTest : public BaseDirTest {
         }
 
         // Starts the agent on the workload with NOTIFY_SOCKET (and, when
-        // watchdog_ms > 0, WATCHDOG_USEC) set; waits for READY=1.
-        void Start(const std::vector<std::string> &mode, int watchdog_ms) {
+        // watchdog_ms > 0, WATCHDOG_USEC) set; waits for READY=1.  env:
+        // more variables for the agent (KEY, VALUE pairs).
+        void Start(const std::vector<std::string> &mode, int watchdog_ms,
+                   const std::vector<std::pair<std::string, std::string>> &env = {}) {
+                std::vector<std::unique_ptr<ScopedEnv>> extra;
+                for (const auto &kv : env)
+                        extra.push_back(std::make_unique<ScopedEnv>(kv.first, kv.second));
                 ScopedEnv sock("NOTIFY_SOCKET", rx_.path());
                 ScopedEnv wd("WATCHDOG_USEC", watchdog_ms > 0 ? std::to_string(watchdog_ms * 1000) : "");
                 if (watchdog_ms <= 0)
@@ -113,9 +123,9 @@ class ServiceTest : public BaseDirTest {
 TEST_F(ServiceTest, SequenceReadyStatusReloadStopping) {
         ASSERT_NO_FATAL_FAILURE(Start({"-f"}, 0));
         int ready = rx_.Find("READY=1");
-        ASSERT_TRUE(rx_.WaitFor([&] { return rx_.Find("STATUS=1 target: 1 running") >= 0; }, kShort))
+        ASSERT_TRUE(rx_.WaitFor([&] { return rx_.FindPrefix(kStatusRunning) >= 0; }, kShort))
             << rx_.Describe();
-        EXPECT_LT(ready, rx_.Find("STATUS=1 target: 1 running")) << rx_.Describe();
+        EXPECT_LT(ready, rx_.FindPrefix(kStatusRunning)) << rx_.Describe();
         EXPECT_EQ(-1, rx_.Find("RELOADING=1"));
 
         for (const std::string how : {"SIGHUP", "reload"}) {
@@ -138,8 +148,7 @@ TEST_F(ServiceTest, SequenceReadyStatusReloadStopping) {
                 EXPECT_TRUE(found) << rx_.messages()[reloading].text;
                 EXPECT_LE(before, usec) << how;
                 EXPECT_GE(after, usec) << how;
-                EXPECT_TRUE(
-                    rx_.WaitFor([&] { return rx_.Find("STATUS=1 target: 1 running", from) >= 0; }, kShort))
+                EXPECT_TRUE(rx_.WaitFor([&] { return rx_.FindPrefix(kStatusRunning, from) >= 0; }, kShort))
                     << how << ": no STATUS after the reload\n"
                     << rx_.Describe();
         }
@@ -220,6 +229,114 @@ TEST_F(ServiceTest, BlockedControlLoopStopsPinging) {
         EXPECT_TRUE(
             agent_->ReadUntil([&] { return CountOccurrences(agent_->out(), "quit | stop") == 400; }, kLong))
             << "not every help was answered: " << CountOccurrences(agent_->out(), "quit | stop");
+}
+
+// The watchdog's health condition, with a worker made to block by
+// tests/stallshim.so (LD_PRELOAD): a worker stuck outside its target (in
+// the fsync of a backup) stops the pings; a worker blocked in a read of its
+// target's /proc/PID/maps does not.  A real process cannot be made to hold
+// its mmap lock for seconds on demand, so the maps read is made to block by
+// the shim, in the same pread() the kernel would block in.
+class HealthTest : public ServiceTest {
+      protected:
+        // The agent with the shim blocking op (on files under dir, for
+        // fsync) while the flag file exists.
+        void StartStalling(const std::string &op,
+                           const std::vector<std::string> &args = {"-f", "-T", "100000"},
+                           const std::string &dir = "backups") {
+                flag_ = P("stall.flag");
+                mark_ = P("stall.mark");
+                const char *asan = getenv("ASAN_OPTIONS");
+                ASSERT_NO_FATAL_FAILURE(
+                    Start(args, kWatchdogMs,
+                          {{"LD_PRELOAD", Runfile("tests/stallshim.so")},
+                           {"MEMMON_STALL_OP", op},
+                           {"MEMMON_STALL_DIR", P(dir)},
+                           {"MEMMON_STALL_FLAG", flag_},
+                           {"MEMMON_STALL_MARK", mark_},
+                           // ASan wants its runtime first; the shim comes first.
+                           {"ASAN_OPTIONS", std::string(asan ? asan : "") + (asan && *asan ? ":" : "") +
+                                                "verify_asan_link_order=0"}}));
+                ASSERT_TRUE(rx_.WaitFor([&] { return rx_.Count("WATCHDOG=1") >= 3; }, kShort))
+                    << rx_.Describe();
+        }
+        // Makes the stall begin and waits until a call is blocked in it.
+        void Stall(const std::function<void()> &provoke) {
+                ASSERT_TRUE(WriteFile(flag_, ""));
+                provoke();
+                ASSERT_TRUE(WaitFor([&] { return PathExists(mark_); }, kLong)) << "nothing blocked";
+        }
+        std::string flag_, mark_;
+};
+
+TEST_F(HealthTest, WorkerStuckOutsideItsTargetStopsThePings) {
+        ASSERT_NO_FATAL_FAILURE(StartStalling("fsync"));
+        auto t0 = Clock::now();
+        // SIGUSR1: a full backup, whose fsync blocks.
+        ASSERT_NO_FATAL_FAILURE(Stall([&] { agent_->Signal(SIGUSR1); }));
+        ASSERT_TRUE(WaitSilence(Millis(30000))) << "the pings never stopped\n" << rx_.Describe();
+        double stopped_after = std::chrono::duration<double>(rx_.messages().back().at - t0).count();
+        // Not before the worker has been busy for WORKER_BUSY_MAX_US (5 s).
+        EXPECT_GE(stopped_after, 4.5) << rx_.Describe();
+        EXPECT_TRUE(WaitFor(
+            [&] {
+                    return HasLineWith(ReadFileOr(P("logs/monitor.log")), "not pinging the systemd watchdog",
+                                       "has made no progress");
+            },
+            kShort))
+            << ReadFileOr(P("logs/monitor.log"));
+        size_t from = rx_.messages().size();
+        ASSERT_EQ(0, unlink(flag_.c_str()));
+        EXPECT_TRUE(rx_.WaitFor([&] { return rx_.Count("WATCHDOG=1", from) >= 2; }, kShort))
+            << "the pings did not come back\n"
+            << rx_.Describe();
+        printf("FIGURE watchdog_stopped_after_stall_s = %.1f\n", stopped_after);
+}
+
+TEST_F(HealthTest, WorkerBlockedOnItsTargetKeepsPinging) {
+        ASSERT_NO_FATAL_FAILURE(StartStalling("maps"));
+        // The next tick (every 100 ms) reads the maps, and blocks there.
+        ASSERT_NO_FATAL_FAILURE(Stall([] {}));
+        size_t from = rx_.messages().size();
+        auto t0 = Clock::now();
+        // Longer than a worker may be busy outside its target (5 s).
+        rx_.WaitFor([&] { return Clock::now() - t0 >= Millis(7000); }, Millis(8000));
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        size_t pings = rx_.Count("WATCHDOG=1", from);
+        EXPECT_GE(pings, static_cast<size_t>(ms / (kWatchdogMs / 2.0) / 4)) << rx_.Describe();
+        EXPECT_FALSE(HasLineWith(ReadFileOr(P("logs/monitor.log")), "not pinging", ""))
+            << ReadFileOr(P("logs/monitor.log"));
+        // The agent still answers while its worker is blocked.
+        ASSERT_TRUE(WriteFifo(P("logs/daemon_fifo"), "targets\n"));
+        EXPECT_TRUE(
+            WaitFor([&] { return HasLineWith(ReadFileOr(P("logs/monitor.log")), "NAME", "STATE"); }, kShort));
+        ASSERT_EQ(0, unlink(flag_.c_str()));
+}
+
+// The command thread stuck outside a wait for a worker (here in the fsync
+// of the metrics file, which it writes) is a stuck agent too.
+TEST_F(HealthTest, CommandThreadStuckStopsThePings) {
+        ASSERT_EQ(0, mkdir(P("textfile").c_str(), 0755));
+        ASSERT_TRUE(WriteFile(P("memmon.ini"), "[agent]\nbase_dir = " + dir_ + "\nmetrics_file = " +
+                                                   P("textfile/memmon.prom") + "\nmetrics_interval = 1s\n"));
+        ASSERT_NO_FATAL_FAILURE(StartStalling("fsync", {"-f", "-c", "memmon.ini"}, "textfile"));
+        auto t0 = Clock::now();
+        // The next metrics file blocks in its fsync.
+        ASSERT_NO_FATAL_FAILURE(Stall([] {}));
+        ASSERT_TRUE(WaitSilence(Millis(30000))) << "the pings never stopped\n" << rx_.Describe();
+        EXPECT_GE(std::chrono::duration<double>(rx_.messages().back().at - t0).count(), 4.0)
+            << rx_.Describe();
+        EXPECT_TRUE(WaitFor(
+            [&] {
+                    return HasLineWith(ReadFileOr(P("logs/monitor.log")), "not pinging the systemd watchdog",
+                                       "without waiting for a worker");
+            },
+            kShort))
+            << ReadFileOr(P("logs/monitor.log"));
+        size_t from = rx_.messages().size();
+        ASSERT_EQ(0, unlink(flag_.c_str()));
+        EXPECT_TRUE(rx_.WaitFor([&] { return rx_.Count("WATCHDOG=1", from) >= 2; }, kShort))
+            << rx_.Describe();
 }
 
 constexpr char kUnitExec[] = "ExecStart=/usr/local/bin/memmon-agent ";

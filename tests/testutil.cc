@@ -512,6 +512,15 @@ void BaseDirTest::SetUp() {
         dir_ = real;
 }
 
+void WorkloadDirTest::SetUp() {
+        BaseDirTest::SetUp();
+        if (HasFatalFailure())
+                return;
+        std::string err;
+        ASSERT_TRUE(wl_.Start(&err)) << err;
+        wpid_ = std::to_string(wl_.pid());
+}
+
 void BaseDirTest::TearDown() {
         if (HasFailure())
                 DumpBaseOnFailure(dir_);

@@ -300,6 +300,15 @@ class Workload {
         pid_t pid_ = -1;
 };
 
+// BaseDirTest with a workload started for the test (wl_, its pid as text
+// in wpid_).
+class WorkloadDirTest : public BaseDirTest {
+      protected:
+        void SetUp() override;
+        Workload wl_;
+        std::string wpid_;
+};
+
 size_t PageSize();
 std::string Hex(uintptr_t v); // "7f3e..." without 0x
 

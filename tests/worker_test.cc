@@ -109,6 +109,20 @@ std::vector<std::string> Files(const std::string &dir) {
         return v;
 }
 
+// The whole file (read in pieces: /proc files have no size).
+std::string ReadAll(const std::string &path) {
+        std::string s;
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return s;
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                s.append(buf, static_cast<size_t>(n));
+        close(fd);
+        return s;
+}
+
 struct Events {
         std::vector<std::string> lines;
         static void Cb(void *user, const char *, enum log_level, const char *msg) {
@@ -321,6 +335,85 @@ TEST_F(WorkerTest, ExecContinuesTheChain) {
         waitpid(pid, nullptr, 0);
         close(go[1]);
         close(done[0]);
+}
+
+// The watchdog's verdict on a worker, from the stamps it publishes.
+TEST(WorkerHealth, StuckOnlyWhenBusyOrLateOutsideItsTarget) {
+        const uint64_t s = 1000000, now = 1000 * s;
+        worker_health h = {};
+        h.interval_us = 2 * s;
+        h.last_done_us = now - s;
+        EXPECT_FALSE(worker_health_stuck(&h, now)) << "asleep until its next tick";
+
+        h.busy_since_us = now - WORKER_BUSY_MAX_US + 1;
+        EXPECT_FALSE(worker_health_stuck(&h, now)) << "busy, within its deadline";
+        h.busy_since_us = now - WORKER_BUSY_MAX_US - 1;
+        EXPECT_TRUE(worker_health_stuck(&h, now)) << "busy too long (writing, locked...)";
+        h.on_target_since_us = now - 600 * s;
+        EXPECT_FALSE(worker_health_stuck(&h, now)) << "blocked in a call on its target: the target is stuck";
+
+        h = {};
+        h.interval_us = 2 * s;
+        h.last_done_us = now - 3 * h.interval_us - WORKER_LATE_MAX_US - 1;
+        EXPECT_TRUE(worker_health_stuck(&h, now)) << "a tick was due long ago and never came";
+        h.idle = 1;
+        EXPECT_FALSE(worker_health_stuck(&h, now)) << "paused or exited: nothing is due";
+        h.idle = 0;
+        h.last_done_us = now - 3 * h.interval_us;
+        EXPECT_FALSE(worker_health_stuck(&h, now)) << "late, but within three intervals and the grace";
+}
+
+// The metric counters follow the maps and the folder.
+TEST_F(WorkerTest, MetricCountersFollowTheMapsAndTheFolder) {
+        ASSERT_EQ(0, worker_tick(w));
+        child.Do('m');
+        ASSERT_EQ(0, worker_tick(w));
+        struct worker_status st;
+        worker_get_status(w, &st);
+        // What the kernel says now (the child does nothing between).
+        std::string maps = ReadAll("/proc/" + std::to_string(child.pid) + "/maps");
+        uint64_t total = 0, exec = 0, heap = 0;
+        size_t lines = 0;
+        for (size_t pos = 0; pos < maps.size();) {
+                size_t nl = maps.find('\n', pos);
+                std::string line = maps.substr(pos, nl - pos);
+                pos = nl + 1;
+                unsigned long long lo, hi;
+                char perms[5];
+                ASSERT_EQ(3, sscanf(line.c_str(), "%llx-%llx %4s", &lo, &hi, perms)) << line;
+                total += hi - lo;
+                lines++;
+                if (perms[2] == 'x')
+                        exec += hi - lo;
+                if (line.find("[heap]") != std::string::npos)
+                        heap += hi - lo;
+        }
+        uint64_t sum = 0;
+        for (int k = 0; k < REGION_KINDS; k++)
+                sum += st.mapped_bytes[k];
+        EXPECT_EQ(lines, st.regions);
+        EXPECT_EQ(total, sum);
+        EXPECT_EQ(exec, st.exec_bytes);
+        EXPECT_EQ(heap, st.mapped_bytes[REGION_HEAP]);
+        EXPECT_GT(st.mapped_bytes[REGION_FILE], 0u);
+        uint64_t on_disk = 0;
+        for (const char *sub : {"/full", "/incremental"})
+                for (const auto &f : Files(dir + sub))
+                        on_disk += ReadAll(dir + sub + "/" + f).size();
+        EXPECT_EQ(on_disk, st.backup_bytes);
+        EXPECT_GT(st.backup_bytes, 0u);
+}
+
+// A live worker publishes its stamps: asleep between ticks, never stuck.
+TEST_F(WorkerTest, PublishesHealthStamps) {
+        struct worker_health h;
+        worker_get_health(w, &h);
+        EXPECT_GT(h.last_done_us, 0u);
+        EXPECT_EQ(0u, h.on_target_since_us);
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        uint64_t now = static_cast<uint64_t>(t.tv_sec) * 1000000u + static_cast<uint64_t>(t.tv_nsec) / 1000u;
+        EXPECT_FALSE(worker_health_stuck(&h, now));
 }
 
 } // namespace

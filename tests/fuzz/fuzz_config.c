@@ -122,6 +122,9 @@ static void check_round_trip(const struct config *c) {
         FUZZ_CHECK(r == 0);
         FUZZ_CHECK(strcmp(c->base_dir, back->base_dir) == 0);
         FUZZ_CHECK(c->interval_us == back->interval_us && c->log_level == back->log_level);
+        FUZZ_CHECK(c->metrics_interval_us == back->metrics_interval_us);
+        FUZZ_CHECK(!c->metrics_file == !back->metrics_file &&
+                   (!c->metrics_file || strcmp(c->metrics_file, back->metrics_file) == 0));
         FUZZ_CHECK(target_policy_equal(&c->defaults, &back->defaults));
         FUZZ_CHECK(c->n_targets == back->n_targets);
         for (size_t t = 0; t < c->n_targets; t++)
