@@ -473,6 +473,16 @@ TEST_F(ReportTest, DrawsWhatTheAgentRecorded) {
         ASSERT_NO_FATAL_FAILURE(settle("unmap the middle"));
         ASSERT_TRUE(wl.Protect(a + 5 * pg, 1, "r"));
         ASSERT_NO_FATAL_FAILURE(settle("protect r"));
+        // A few more moments, for a picture with some history in it.
+        std::vector<uintptr_t> more;
+        for (size_t i = 0; i < 6; i++) {
+                more.push_back(wl.Map(2 + i, i % 3 ? "rw" : "r"));
+                ASSERT_NE(0u, more.back());
+                if (i % 2) {
+                        ASSERT_TRUE(wl.Unmap(more[i - 1], 1 + (i - 1)));
+                }
+                ASSERT_NO_FATAL_FAILURE(settle("churn " + std::to_string(i)));
+        }
         for (size_t i = 0; i < kHostile.size(); i++)
                 ASSERT_NE(0u, wl.MapFile(P("l" + std::to_string(i)))) << kHostile[i];
         ASSERT_NE(std::string::npos, wl.Maps().find("/new\\012line\n"));

@@ -1339,6 +1339,34 @@
   }).observe(wrap);
 
   // ---- Start ------------------------------------------------------------
+  // With #bench (bench/report_bench.sh): the median time of a redraw
+  // after a zoom, and of a click on a moment, in body[data-redraw-ms] and
+  // body[data-select-ms].
+  function bench() {
+    const med = (v) => v.sort((p, q) => p - q)[v.length >> 1];
+    const redraw = [], select = [];
+    for (let i = 0; i < 7; i++) {
+      const a = performance.now();
+      if (i % 2) zoomTimeNow(1 / 0.6);
+      else zoomTimeNow(0.6);
+      redraw.push(performance.now() - a);
+    }
+    for (let i = 0; i < 5; i++) {
+      const a = performance.now();
+      selectMoment(Math.floor(nM * (i + 1) / 6), {keepHash: true});
+      void mapsText.offsetHeight;
+      select.push(performance.now() - a);
+    }
+    body.dataset.redrawMs = String(Math.round(med(redraw)));
+    body.dataset.selectMs = String(Math.round(med(select)));
+  }
+  function zoomTimeNow(f) {
+    const c = (view.x0 + view.x1) / 2;
+    view.x0 = c - (c - view.x0) * f;
+    view.x1 = c + (view.x1 - c) * f;
+    renderAll();
+  }
+
   function main() {
     mark('model');
     fillHeader();
@@ -1361,6 +1389,7 @@
     body.dataset.timing = timing.join(' ');
     body.dataset.scriptMs = String(Math.round(performance.now() - t0));
     body.dataset.renderMs = String(Math.round(performance.now()));
+    if (hash.bench !== undefined) bench();
     body.dataset.state = 'ready';
   }
 
