@@ -20,12 +20,15 @@
 #include "core/strbuf.h"
 #include "core/ts.h"
 
-#define USAGE "Usage: agent report DIR [--from TIMESTAMP] [--to TIMESTAMP] [-o FILE | -o -] [--events FILE]\n"
+#define USAGE "agent report DIR [--from T] [--to T] [-o FILE | -o -] [--events FILE]"
 
 /* Alerts logged this long before the first recorded moment still belong
  * to it: the first snapshot's alerts may be logged before its file is
  * named. */
 #define ALERT_SLACK_US INT64_C(10000000)
+
+/* parse_args(): print the help and exit 0. */
+#define ARGS_HELP (-1)
 
 struct report_args {
         const char *dir;
@@ -36,6 +39,8 @@ struct report_args {
         int64_t from_us, to_us;
 };
 
+/* Says what is wrong with the command line, in one line.  Returns
+ * EX_USAGE. */
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...) {
@@ -45,13 +50,13 @@ static int usage_error(const char *fmt, ...) {
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "\n" USAGE);
+        fprintf(stderr, " (usage: " USAGE ")\n");
         return EX_USAGE;
 }
 
-/* Takes the value of option name at argv[*i] ("--name V" or "--name=V").
- * Returns 1 when it was that option, 0 when not, -1 when its value is
- * missing. */
+/* Takes the value of option name at argv[*i] ("--name V", or "--name=V"
+ * for a long one).  Returns 1 when it was that option, 0 when not, -1 when
+ * its value is missing. */
 static int option_value(int argc, char **argv, int *i, const char *name, const char **ret) {
         size_t n = strlen(name);
 
@@ -61,15 +66,26 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
                 *ret = argv[++*i];
                 return 1;
         }
-        if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=' && name[1] == '-') {
+        if (name[1] == '-' && strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
                 *ret = argv[*i] + n + 1;
                 return 1;
         }
         return 0;
 }
 
+/* Reads the timestamp of option name.  Returns 0 or EX_USAGE (said). */
+static int parse_time(const char *name, const char *arg, char ret_ts[TS_SIZE], int64_t *ret_us) {
+        if (ts_parse(arg, ret_ts) < 0 || ts_to_us(ret_ts, ret_us) < 0)
+                return usage_error("invalid timestamp for %s: '%s' (expected 20261125T183328.123456Z or "
+                                   "2026-11-25T18:33:28Z)",
+                                   name, arg);
+        return 0;
+}
+
+/* Returns 0, ARGS_HELP, or EX_USAGE (said). */
 static int parse_args(int argc, char **argv, struct report_args *a) {
         static const char *const names[] = {"--from", "--to", "-o", "--output", "--events"};
+        int r;
 
         memset(a, 0, sizeof(*a));
         a->out = "report.html";
@@ -77,16 +93,8 @@ static int parse_args(int argc, char **argv, struct report_args *a) {
                 const char **dst[] = {&a->from_arg, &a->to_arg, &a->out, &a->out, &a->events};
                 int matched = 0;
 
-                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-                        printf(
-                            USAGE
-                            "\n"
-                            "Writes one self-contained HTML file (default report.html; -o - for stdout)\n"
-                            "that draws DIR's recorded history: the address-space map over time, counts\n"
-                            "and bytes by kind, every recorded moment and alert, and the maps text of any\n"
-                            "moment.  DIR is as for `agent replay`.\n");
-                        return -1;
-                }
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return ARGS_HELP;
                 for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !matched; k++) {
                         matched = option_value(argc, argv, &i, names[k], dst[k]);
                         if (matched < 0)
@@ -101,19 +109,15 @@ static int parse_args(int argc, char **argv, struct report_args *a) {
                 a->dir = argv[i];
         }
         if (!a->dir)
-                return usage_error("%s", "no DIR given");
+                return usage_error("no DIR given");
         if (!a->dir[0] || !a->out[0] || (a->events && !a->events[0]))
-                return usage_error("%s", "an empty path");
-        if (a->from_arg && (ts_parse(a->from_arg, a->from) < 0 || ts_to_us(a->from, &a->from_us) < 0))
-                return usage_error("invalid timestamp for --from: '%s' (expected 20261125T183328.123456Z or "
-                                   "2026-11-25T18:33:28Z)",
-                                   a->from_arg);
-        if (a->to_arg && (ts_parse(a->to_arg, a->to) < 0 || ts_to_us(a->to, &a->to_us) < 0))
-                return usage_error("invalid timestamp for --to: '%s' (expected 20261125T183328.123456Z or "
-                                   "2026-11-25T18:33:28Z)",
-                                   a->to_arg);
+                return usage_error("an empty path");
+        if (a->from_arg && (r = parse_time("--from", a->from_arg, a->from, &a->from_us)) != 0)
+                return r;
+        if (a->to_arg && (r = parse_time("--to", a->to_arg, a->to, &a->to_us)) != 0)
+                return r;
         if (a->from_arg && a->to_arg && a->from_us > a->to_us)
-                return usage_error("--from '%s' is after --to", a->from_arg);
+                return usage_error("--from '%s' is after --to '%s'", a->from_arg, a->to_arg);
         return 0;
 }
 
@@ -139,8 +143,8 @@ static int on_step(void *user, const struct backup_step *st) {
         return report_history_step(w->h, st);
 }
 
-/* True when dfd holds a folder with full/ or incremental/ in it: DIR is
- * the folder of every target, and the user meant one of them. */
+/* True when dir holds a folder with full/ in it: dir is the folder of
+ * every target, and the user meant one of them (the first goes to first). */
 static bool holds_targets(const char *dir, char *first, size_t first_size) {
         struct dirent *de;
         bool found = false;
@@ -171,36 +175,37 @@ static bool base_is(const char *path, const char *name) {
         return strcmp(b ? b + 1 : path, name) == 0;
 }
 
-/* The events file next to DIR: BASE/logs/events.jsonl where DIR is
- * BASE/backups/<target>, or BASE/backups in the single-target layout.
- * Returns 0 with ret set, or -ENOENT when DIR is in neither layout. */
-static int events_next_to(const char *dir, char ret[PATH_MAX], int nth) {
-        char real[PATH_MAX], parent[PATH_MAX];
-        int found = 0;
+/* Puts BASE/logs/events.jsonl for the folder base in ret.  Returns whether
+ * it fits. */
+static bool events_in(const char *base, char ret[PATH_MAX]) {
+        int n = snprintf(ret, PATH_MAX, "%s/logs/events.jsonl", strcmp(base, "/") ? base : "");
+
+        return n > 0 && n < PATH_MAX;
+}
+
+/* Where the events file of DIR may be: BASE/logs/events.jsonl for DIR =
+ * BASE/backups/<target>, and for DIR = BASE/backups (the single-target
+ * layout; a target may be named "backups", so both can apply, in this
+ * order).  Returns how many paths went to ret. */
+static int events_candidates(const char *dir, char ret[2][PATH_MAX]) {
+        char real[PATH_MAX], parent[PATH_MAX], base[PATH_MAX];
+        int n = 0;
 
         if (!realpath(dir, real))
-                return -errno;
+                return 0;
         snprintf(parent, sizeof(parent), "%s", real);
         dirname(parent);
-        /* backups/<target>: the parent is backups. */
-        if (base_is(parent, "backups") && found++ == nth) {
-                char base[PATH_MAX];
+        snprintf(base, sizeof(base), "%s", parent);
+        dirname(base);
+        if (base_is(parent, "backups") && events_in(base, ret[n]))
+                n++;
+        if (base_is(real, "backups") && events_in(parent, ret[n]))
+                n++;
+        return n;
+}
 
-                snprintf(base, sizeof(base), "%s", parent);
-                dirname(base);
-                if (snprintf(ret, PATH_MAX, "%s/logs/events.jsonl", strcmp(base, "/") ? base : "") >=
-                    PATH_MAX)
-                        return -ENAMETOOLONG;
-                return 0;
-        }
-        /* The single-target layout: DIR itself is backups. */
-        if (base_is(real, "backups") && found++ == nth) {
-                if (snprintf(ret, PATH_MAX, "%s/logs/events.jsonl", strcmp(parent, "/") ? parent : "") >=
-                    PATH_MAX)
-                        return -ENAMETOOLONG;
-                return 0;
-        }
-        return -ENOENT;
+static const char *events_error(int r) {
+        return r == -EINVAL ? "not a regular file" : strerror(-r);
 }
 
 /* Reads the alerts of h's target.  Sets *status to what the page says
@@ -213,7 +218,8 @@ static int read_alerts(const struct report_args *args, const struct report_histo
                        : h->n_moments > 0 ? h->moments[0].us - ALERT_SLACK_US
                                           : INT64_MIN;
         int64_t to = args->to_arg ? args->to_us : INT64_MAX;
-        int r = -ENOENT;
+        char cand[2][PATH_MAX];
+        int r = -ENOENT, n;
 
         *status = "absent";
         path[0] = '\0';
@@ -221,23 +227,29 @@ static int read_alerts(const struct report_args *args, const struct report_histo
                 snprintf(path, PATH_MAX, "%s", args->events);
                 r = report_alerts_read(al, path, false, h->target, from, to);
                 if (r < 0) {
-                        fprintf(stderr, "agent report: %s: %s\n", path, strerror(r == -EINVAL ? ENODEV : -r));
+                        fprintf(stderr, "agent report: %s: %s\n", path, events_error(r));
                         return r == -ENOENT ? EX_NOINPUT : r == -EACCES ? EX_NOPERM : EX_IOERR;
                 }
-        } else {
-                for (int nth = 0; r == -ENOENT && events_next_to(args->dir, path, nth) == 0; nth++)
-                        r = report_alerts_read(al, path, true, h->target, from, to);
-                if (r == -ENOENT)
-                        return 0;
-                if (r < 0) {
-                        /* Alerts are extra: the report goes on without them. */
-                        fprintf(stderr, "agent report: %s: %s (no alerts in the report)\n", path,
-                                strerror(r == -EINVAL ? ENODEV : -r));
-                        snprintf(status_buf, status_size, "unreadable: %s",
-                                 strerror(r == -EINVAL ? ENODEV : -r));
-                        *status = status_buf;
-                        return 0;
-                }
+                *status = "read";
+                return 0;
+        }
+        /* The file the agent writes is only read where it wrote it: a
+         * symlink there is refused. */
+        n = events_candidates(args->dir, cand);
+        for (int i = 0; i < n && r == -ENOENT; i++) {
+                memcpy(path, cand[i], PATH_MAX);
+                r = report_alerts_read(al, path, true, h->target, from, to);
+        }
+        if (r == -ENOENT) {
+                path[0] = '\0';
+                return 0;
+        }
+        if (r < 0) {
+                /* Alerts are extra: the report goes on without them. */
+                fprintf(stderr, "agent report: %s: %s (no alerts in the report)\n", path, events_error(r));
+                snprintf(status_buf, status_size, "unreadable: %s", events_error(r));
+                *status = status_buf;
+                return 0;
         }
         *status = "read";
         return 0;
@@ -308,6 +320,15 @@ static int write_output(const char *out, const struct strbuf *html) {
         return 0;
 }
 
+/* Returns 0 when path is a folder, or -errno (-ENOTDIR: something else). */
+static int check_dir(const char *path) {
+        struct stat sb;
+
+        if (stat(path, &sb) < 0)
+                return -errno;
+        return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}
+
 /* The exit code and message for a walk that found nothing to draw. */
 static int nothing_found(const struct report_args *a, int r) {
         char first[NAME_MAX + 1];
@@ -339,18 +360,24 @@ int tool_report(int argc, char **argv) {
         int r, code;
 
         r = parse_args(argc, argv, &a);
+        if (r == ARGS_HELP) {
+                printf("Usage: " USAGE "\n\n"
+                       "Writes one self-contained HTML file (default report.html; -o - for stdout) that\n"
+                       "draws DIR's recorded history: the address-space map over time, regions and bytes\n"
+                       "by kind, every recorded moment and alert, and the maps text of any moment.  DIR\n"
+                       "is as for `agent replay`; T as its --at takes it.  Alerts come from\n"
+                       "logs/events.jsonl next to the backups, or --events FILE.\n");
+                return EX_OK;
+        }
         if (r != 0)
-                return r < 0 ? EX_OK : r;
+                return r;
         report_history_init(&h);
         report_alerts_init(&al);
         strbuf_init(&html);
         w = (struct walk_ctx){&h, a.dir};
-        struct stat sb;
-        if (stat(a.dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-                int e = stat(a.dir, &sb) < 0 ? errno : ENOTDIR;
-
-                fprintf(stderr, "agent report: %s: %s\n", a.dir, strerror(e));
-                code = e == EACCES ? EX_NOPERM : EX_NOINPUT;
+        if ((r = check_dir(a.dir)) < 0) {
+                fprintf(stderr, "agent report: %s: %s\n", a.dir, strerror(-r));
+                code = r == -EACCES ? EX_NOPERM : EX_NOINPUT;
                 goto out;
         }
         r = backup_walk(a.dir, a.from_arg ? a.from : NULL, a.to_arg ? a.to : NULL, on_step, &w);

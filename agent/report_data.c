@@ -257,7 +257,7 @@ static int interval_cmp(const void *a, const void *b) {
         return x->from < y->from ? -1 : x->from > y->from ? 1 : 0;
 }
 
-int report_history_finish(struct report_history *h, int64_t from_us) {
+void report_history_finish(struct report_history *h, int64_t from_us) {
         size_t k0 = 0, n = 0;
 
         for (size_t m = 0; m < h->n_moments; m++)
@@ -284,7 +284,6 @@ int report_history_finish(struct report_history *h, int64_t from_us) {
         h->n_open = 0;
         if (h->n_iv > 1)
                 qsort(h->iv, h->n_iv, sizeof(*h->iv), interval_cmp);
-        return 0;
 }
 
 int report_history_text_at(const struct report_history *h, size_t m, struct strbuf *out) {

@@ -105,8 +105,8 @@ int report_history_step(void *user, const struct backup_step *step);
 /* Ends the walk: drops the moments before the last one at or before
  * from_us (which is then the state at from_us; INT64_MIN: keep all) and the
  * intervals that ended before it, and sorts the intervals by start address
- * (then by time).  Returns 0 or -ENOMEM. */
-int report_history_finish(struct report_history *h, int64_t from_us);
+ * (then by time). */
+void report_history_finish(struct report_history *h, int64_t from_us);
 
 /* The maps text of moment m, as backup_replay() rebuilds it (empty when the
  * moment has no state), appended to out.  After report_history_finish.

@@ -90,7 +90,7 @@ class ReportDataTest : public ::testing::Test {
                 if (from) {
                         ASSERT_EQ(0, ts_to_us(from, &from_us));
                 }
-                ASSERT_EQ(0, report_history_finish(&hist->h, from_us));
+                report_history_finish(&hist->h, from_us);
         }
 
         // What `agent replay --at ts` prints, or "" when it fails.
@@ -392,6 +392,57 @@ TEST(ReportEvents, HostileLinesAreCountedNotFatal) {
         win.Add(head + "}", INT64_MIN, INT64_C(1795631608000000));
         win.Add(head + "}", INT64_C(1795631608000001), INT64_C(1795631608000001));
         EXPECT_EQ(1u, win.a.n);
+}
+
+// Lines mutated at random (a fixed seed), as a fuzzer would, under the
+// sanitizers of the test run: no crash, no read past the line, and what is
+// kept is always an alert of the target.
+TEST(ReportEvents, MutatedLinesNeverBreakTheParser) {
+        const std::vector<std::string> seeds = {
+            "{\"v\":1,\"event\":\"alert\",\"target\":\"web\",\"time\":\"2026-11-25T18:33:28.123456Z\","
+            "\"rule\":"
+            "\"wx\",\"region\":\"7f00-7f01 rwxp 00000000 00:00 0 "
+            "\",\"start\":\"7f00\",\"path\":\"\\u00ff\\\\\"}",
+            "{\"event\":\"alert_cleared\",\"target\":\"web\",\"time\":\"20261125T183328Z\",\"x\":[{\"a\":\"]"
+            "\"},-1e9,"
+            "true,null]}",
+        };
+        uint64_t seed = 0x2545f4914f6cdd1dULL;
+        auto rnd = [&seed](size_t n) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                return static_cast<size_t>(seed % n);
+        };
+        const char alphabet[] = "{}[]\":,\\u0123456789abcdefxtnl \t\xff\xc3\xa9";
+        Alerts al;
+        for (int i = 0; i < 20000; i++) {
+                std::string l = seeds[rnd(seeds.size())];
+                for (size_t k = 1 + rnd(4); k > 0 && !l.empty(); k--) {
+                        size_t at = rnd(l.size());
+                        switch (rnd(3)) {
+                        case 0:
+                                l[at] = alphabet[rnd(sizeof(alphabet) - 1)];
+                                break;
+                        case 1:
+                                l.erase(at, 1 + rnd(3));
+                                break;
+                        default:
+                                l.insert(at, 1, alphabet[rnd(sizeof(alphabet) - 1)]);
+                        }
+                }
+                // Exactly the line's bytes: a copy the sanitizers fence.
+                std::vector<char> exact(l.begin(), l.end());
+                ASSERT_EQ(0, report_alerts_add_line(&al.a, exact.data(), exact.size(), "web", INT64_MIN,
+                                                    INT64_MAX));
+        }
+        EXPECT_EQ(20000u, al.a.lines);
+        EXPECT_GT(al.a.n, 100u) << "some mutations keep a valid alert";
+        EXPECT_GT(al.a.bad_lines, 1000u);
+        for (size_t i = 0; i < al.a.n; i++) {
+                std::string ev = al.Field(i, RA_EVENT);
+                EXPECT_TRUE(ev == "alert" || ev == "alert_cleared") << ev;
+        }
 }
 
 TEST(ReportEvents, FileIsReadLineByLine) {

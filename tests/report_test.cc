@@ -718,7 +718,7 @@ TEST_F(ReportTest, CommandLine) {
                 RunResult r = RunAgent(k.args);
                 EXPECT_EQ(k.code, r.code) << JoinLines(k.args) << r.Describe();
                 EXPECT_NE(std::string::npos, r.err.find(k.says)) << JoinLines(k.args) << r.Describe();
-                EXPECT_LE(SplitLines(r.err).size(), 2u) << "one line (and the usage): " << r.err;
+                EXPECT_EQ(1u, SplitLines(r.err).size()) << "one line: " << r.err;
         }
         ASSERT_EQ(0, mkdir(P("empty").c_str(), 0700));
         RunResult r = RunAgent({"report", "empty"});

@@ -778,20 +778,30 @@
     const cp = sv('clipPath', {id: clipId}, sv('defs', {}, svgEl));
     sv('rect', {x: plot.left, y: 0, width: plot.right - plot.left, height: h}, cp);
     const g = sv('g', {'clip-path': 'url(#' + clipId + ')'}, svgEl);
-    const base = new Float64Array(m1 - m0 + 1);
+    // One step per pixel column at most: the first moment in each.
+    const keep = [];
+    let lastPx = -Infinity;
+    for (let m = m0; m <= m1; m++) {
+      const px = Math.floor(X(pos[m]));
+      if (px !== lastPx) keep.push(m);
+      lastPx = px;
+    }
+    const base = new Float64Array(keep.length);
     for (let k = 0; k < K; k++) {
       let any = false;
       for (let m = m0; m <= m1 && !any; m++) any = arr[m * K + k] > 0;
       if (!any) continue;
-      let up = '', down = '';
-      for (let m = m0; m <= m1; m++) {
-        const xa = Math.max(plot.left - 1, X(pos[m])).toFixed(1), xb = Math.min(plot.right + 1, X(pos[m + 1])).toFixed(1);
-        const b = base[m - m0], t = b + arr[m * K + k];
-        up += (up ? 'L' : 'M') + xa + ' ' + Yc(t).toFixed(1) + 'L' + xb + ' ' + Yc(t).toFixed(1);
-        down = 'L' + xb + ' ' + Yc(b).toFixed(1) + 'L' + xa + ' ' + Yc(b).toFixed(1) + down;
-        base[m - m0] = t;
+      const up = [], down = [];
+      for (let i = 0; i < keep.length; i++) {
+        const m = keep[i], next = i + 1 < keep.length ? keep[i + 1] : m1 + 1;
+        const xa = Math.max(plot.left - 1, X(pos[m])).toFixed(1);
+        const xb = Math.min(plot.right + 1, X(pos[next])).toFixed(1);
+        const b = base[i], t = b + arr[m * K + k];
+        up.push((i ? 'L' : 'M') + xa + ' ' + Yc(t).toFixed(1) + 'L' + xb + ' ' + Yc(t).toFixed(1));
+        down.push('L' + xb + ' ' + Yc(b).toFixed(1) + 'L' + xa + ' ' + Yc(b).toFixed(1));
+        base[i] = t;
       }
-      sv('path', {class: 'k-' + kinds[k][0], d: up + down + 'Z'}, g);
+      sv('path', {class: 'k-' + kinds[k][0], d: up.join('') + down.reverse().join('') + 'Z'}, g);
     }
     sv('line', {class: 'axis-line', x1: plot.left, x2: plot.right, y1: bot, y2: bot}, svgEl);
     sv('line', {class: 'axis-line', x1: plot.left, x2: plot.left, y1: top, y2: bot}, svgEl);
@@ -830,65 +840,107 @@
   }
 
   // ---- Lists ------------------------------------------------------------
-  // A list is a header table and the rows in tables of CHUNK rows, each in
-  // a box the browser lays out only when it comes into view, so that a
-  // thousand moments cost the first paint nothing.  The column widths are
-  // fixed, so that the tables line up.
-  const CHUNK = 64;
-  function fillList(box, rows, onClick) {
+  // A list is a header table and its rows in tables of CHUNK rows.  Only
+  // the chunks near what the box shows are built (the first one always);
+  // the others are boxes of the height their rows will take, so that a
+  // history of any length costs the first paint nothing.  Rows are one
+  // line high and the column widths are fixed, so that the tables line up.
+  const CHUNK = 64, ROW_H = 21;
+  function fillList(box, n, makeRow, onClick) {
     const cg = box.querySelector('colgroup');
+    const chunks = [];
     const frag = document.createDocumentFragment();
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      const t = el('table', '', el('div', 'chunk', frag));
-      t.appendChild(cg.cloneNode(true));
-      const tb = el('tbody', '', t);
-      for (let j = i; j < Math.min(rows.length, i + CHUNK); j++) tb.appendChild(rows[j]);
+    for (let i = 0; i < n; i += CHUNK) {
+      const div = el('div', 'chunk', frag);
+      div.style.height = Math.min(CHUNK, n - i) * ROW_H + 'px';
+      chunks.push({div: div, from: i, to: Math.min(n, i + CHUNK), built: false});
     }
     box.appendChild(frag);
+    const build = (c) => {
+      if (c.built) return;
+      c.built = true;
+      const t = el('table', '', c.div);
+      t.appendChild(cg.cloneNode(true));
+      const tb = el('tbody', '', t);
+      for (let j = c.from; j < c.to; j++) tb.appendChild(makeRow(j));
+      c.div.style.height = '';
+    };
+    const buildVisible = () => {
+      const top = box.scrollTop - 2 * CHUNK * ROW_H, bottom = box.scrollTop + box.clientHeight + 2 * CHUNK * ROW_H;
+      for (const c of chunks) {
+        if (c.built) continue;
+        const y = c.div.offsetTop;
+        if (y + c.div.offsetHeight >= top && y <= bottom) build(c);
+      }
+    };
+    if (chunks.length) build(chunks[0]);
+    let pendingScroll = false;
+    box.addEventListener('scroll', () => {
+      if (pendingScroll) return;
+      pendingScroll = true;
+      requestAnimationFrame(() => {
+        pendingScroll = false;
+        buildVisible();
+      });
+    });
     box.addEventListener('click', (e) => {
       const tr = e.target.closest('tr');
       if (tr && tr.parentNode.tagName === 'TBODY') onClick(tr);
     });
+    // Builds the chunk of row i; returns nothing.
+    return (i) => {
+      if (i >= 0 && i < n) build(chunks[Math.floor(i / CHUNK)]);
+    };
   }
 
   const momentRows = [];
+  let ensureMomentRow = () => {};
+  const alertsAt = new Uint32Array(nM);
+
+  function momentRow(m) {
+    const mo = moments[m];
+    const tr = el('tr', mo.res === 'good' ? '' : mo.res);
+    tr.dataset.m = String(m);
+    el('td', 'num', tr, String(m));
+    el('td', 'time', tr, fmtTime(mo.us, true));
+    el('td', 'num', tr, String(mo.pid));
+    const f = el('td', '', tr);
+    el('span', 'tag' + (mo.full ? ' full' : ''), f, mo.full ? 'full' : 'diff').title = mo.file;
+    const c = el('td', 'num', tr);
+    if (mo.res === 'good') {
+      if (mo.new) el('span', '', c, m > 0 ? 'new process' : D.from ? 'state at --from' : 'first snapshot');
+      else {
+        el('span', 'add', c, '+' + mo.add);
+        c.appendChild(document.createTextNode(' '));
+        el('span', 'rm', c, '\u2212' + mo.rm);
+        c.appendChild(document.createTextNode(' '));
+        el('span', 'chg', c, '~' + mo.chg);
+      }
+    }
+    el('td', 'num', tr, mo.state ? fmtInt(mo.n) : '\u2013');
+    el('td', 'num', tr, mo.state ? fmtBytes(totalAt(byt, m)) : '\u2013');
+    const note = el('td', '', tr);
+    let text = '';
+    if (mo.res === 'bad') text = 'unreadable: ' + mo.fault + ' (shown: the last good state)';
+    else if (mo.res === 'skipped') text = 'not read: its chain broke before it';
+    else if (mo.new && m > 0) text = 'pid ' + mo.pid + ' starts';
+    if (text) {
+      appendShown(note, text);
+      note.title = text;
+    }
+    if (alertsAt[m]) {
+      if (note.firstChild) note.appendChild(document.createTextNode(' '));
+      el('span', 'tag alarm', note, alertsAt[m] + ' alert' + (alertsAt[m] === 1 ? '' : 's'));
+    }
+    if (m === sel) tr.classList.add('sel');
+    momentRows[m] = tr;
+    return tr;
+  }
+
   function fillMoments() {
     document.getElementById('moments-count').textContent = '(' + fmtInt(nM) + ')';
-    const alertsAt = new Uint32Array(nM);
     for (const al of D.alerts) if (al.moment >= 0) alertsAt[al.moment]++;
-    for (let m = 0; m < nM; m++) {
-      const mo = moments[m];
-      const tr = el('tr', mo.res === 'good' ? '' : mo.res);
-      tr.dataset.m = String(m);
-      el('td', 'num', tr, String(m));
-      el('td', 'time', tr, fmtTime(mo.us, true));
-      el('td', 'num', tr, String(mo.pid));
-      const f = el('td', '', tr);
-      el('span', 'tag' + (mo.full ? ' full' : ''), f, mo.full ? 'full' : 'diff').title = mo.file;
-      const c = el('td', 'num', tr);
-      if (mo.res === 'good') {
-        if (mo.new) el('span', '', c, m > 0 ? 'new process' : D.from ? 'state at --from' : 'first snapshot');
-        else {
-          el('span', 'add', c, '+' + mo.add);
-          c.appendChild(document.createTextNode(' '));
-          el('span', 'rm', c, '\u2212' + mo.rm);
-          c.appendChild(document.createTextNode(' '));
-          el('span', 'chg', c, '~' + mo.chg);
-        }
-      }
-      el('td', 'num', tr, mo.state ? fmtInt(mo.n) : '\u2013');
-      el('td', 'num', tr, mo.state ? fmtBytes(totalAt(byt, m)) : '\u2013');
-      const note = el('td', '', tr);
-      if (mo.res === 'bad') appendShown(note, 'unreadable: ' + mo.fault + ' (shown: the last good state)');
-      else if (mo.res === 'skipped') appendShown(note, 'not read: its chain broke before it');
-      else if (mo.new && m > 0) appendShown(note, 'pid ' + mo.pid + ' starts');
-      if (alertsAt[m]) {
-        if (note.firstChild) note.appendChild(document.createTextNode(' '));
-        el('span', 'tag alarm', note, alertsAt[m] + ' alert' + (alertsAt[m] === 1 ? '' : 's'));
-      }
-      momentRows.push(tr);
-    }
-    fillList(document.getElementById('moments'), momentRows,
+    ensureMomentRow = fillList(document.getElementById('moments'), nM, momentRow,
       (tr) => selectMoment(Number(tr.dataset.m), {reveal: true}));
   }
 
@@ -925,27 +977,27 @@
     }
   }
 
+  function alertRow(i) {
+    const al = D.alerts[i];
+    const tr = el('tr', '');
+    if (!al) {
+      el('td', '', tr, 'No alerts in this time range.').colSpan = 5;
+      return tr;
+    }
+    tr.dataset.a = String(i);
+    tr.dataset.moment = String(al.moment);
+    el('td', 'time', tr, fmtTime(al.us, true));
+    const ev = el('td', '', tr);
+    el('span', 'tag' + (al.event === 'alert' ? ' alarm' : ''), ev, al.event === 'alert' ? 'raised' : 'cleared');
+    el('td', '', tr, al.rule);
+    el('td', 'region', tr, al.region).title = 'the maps line of the region';
+    el('td', '', tr, al.reason);
+    return tr;
+  }
+
   function fillAlerts() {
     document.getElementById('alerts-count').textContent = '(' + fmtInt(D.alerts.length) + ')';
-    const rows = [];
-    D.alerts.forEach((al, i) => {
-      const tr = el('tr', '');
-      rows.push(tr);
-      tr.dataset.a = String(i);
-      tr.dataset.moment = String(al.moment);
-      el('td', 'time', tr, fmtTime(al.us, true));
-      const ev = el('td', '', tr);
-      el('span', 'tag' + (al.event === 'alert' ? ' alarm' : ''), ev, al.event === 'alert' ? 'raised' : 'cleared');
-      el('td', '', tr, al.rule);
-      el('td', 'region', tr, al.region);
-      el('td', '', tr, al.reason);
-    });
-    if (D.alerts.length === 0) {
-      const tr = el('tr', 'empty');
-      el('td', '', tr, 'No alerts in this time range.').colSpan = 5;
-      rows.push(tr);
-    }
-    fillList(document.getElementById('alerts'), rows, (tr) => {
+    fillList(document.getElementById('alerts'), Math.max(1, D.alerts.length), alertRow, (tr) => {
       if (tr.dataset.a !== undefined) showAlert(Number(tr.dataset.a));
     });
   }
@@ -1090,6 +1142,7 @@
     sel = m;
     hlRegion = opts.region !== undefined ? opts.region : -1;
     for (const tr of document.querySelectorAll('tr.sel')) tr.classList.remove('sel');
+    ensureMomentRow(m);
     const row = momentRows[m];
     if (row) {
       row.classList.add('sel');
@@ -1380,8 +1433,12 @@
     let m = nM - 1;
     if (hash.at !== undefined) {
       const us = parseTs(hash.at);
-      if (us === null) reportError('the address asks for #at=' + hash.at + ', which is not a timestamp');
-      else m = momentAt(us);
+      if (us === null) {
+        el('li', 'warn', document.getElementById('notes'), 'The address asks for #at=' + hash.at +
+          ', which is not a timestamp (20261125T183328.123456Z or 2026-11-25T18:33:28Z): showing the last moment.');
+      } else {
+        m = momentAt(us);
+      }
     }
     if (m >= 0) selectMoment(m, {reveal: true, keepHash: true});
     else showMaps(-1);
