@@ -266,6 +266,15 @@ fail:
         return r;
 }
 
+/* Opens the target folder at path: *ret_dfd and *fo, both closed by the
+ * caller whatever is returned.  Returns 0 or -errno. */
+static int folder_open_path(const char *path, int *ret_dfd, struct folder *fo) {
+        *ret_dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*ret_dfd < 0)
+                return -errno;
+        return folder_open(*ret_dfd, fo);
+}
+
 /* Reads the file of entry e of the folder fo: a full snapshot starts x's
  * chain, a diff is applied to it.  Returns 0, -EBADMSG with *f set, or
  * -ENOMEM. */
@@ -369,12 +378,7 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, ba
                 r = -EINVAL;
                 goto out;
         }
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                r = -errno;
-                goto out;
-        }
-        r = folder_open(dfd, &fo);
+        r = folder_open_path(dir, &dfd, &fo);
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < l->n; i++)
@@ -672,12 +676,7 @@ int backup_walk(const char *dir, const char *from, const char *to, backup_walk_f
                 r = -EINVAL;
                 goto out;
         }
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                r = -errno;
-                goto out;
-        }
-        r = folder_open(dfd, &fo);
+        r = folder_open_path(dir, &dfd, &fo);
         if (r < 0)
                 goto out;
         if (l->n == 0 || (to && strcmp(l->v[0].ts, to) > 0)) {

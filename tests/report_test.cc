@@ -392,6 +392,17 @@ class ReportTest : public BaseDirTest {
                     << "the bytes the page rebuilds differ from replay's";
         }
 
+        // Writes a synthetic chain (bench/report_chain ARGS) into
+        // backups/synth and reads its files back, in time order.
+        void Synth(const std::vector<std::string> &args, std::vector<BackupFile> *ret) {
+                SpawnOptions o;
+                o.argv = {Runfile("bench/report_chain"), P("backups/synth")};
+                o.argv.insert(o.argv.end(), args.begin(), args.end());
+                RunResult r = RunProcess(o, Millis(60000));
+                ASSERT_EQ(0, r.code) << r.Describe();
+                *ret = ReadChain(P("backups/synth"));
+        }
+
         std::string chromium_;
 };
 
@@ -539,24 +550,14 @@ TEST_F(ReportTest, DrawsWhatTheAgentRecorded) {
         EXPECT_EQ(0, img.compare(0, 8, "\x89PNG\r\n\x1a\n")) << png;
 }
 
-// Runs bench/report_chain into dir with extra arguments.
-RunResult MakeChain(const std::string &dir, const std::vector<std::string> &args) {
-        SpawnOptions o;
-        o.argv = {Runfile("bench/report_chain"), dir};
-        o.argv.insert(o.argv.end(), args.begin(), args.end());
-        return RunProcess(o, Millis(60000));
-}
-
 // 2. Thousands of regions: most are narrower than a pixel, and the page
 // merges them, still accounting for every region alive at the moment.
 TEST_F(ReportTest, MergedBarsStillCountEveryRegion) {
         NEED_CHROMIUM();
-        RunResult c =
-            MakeChain(P("backups/synth"), {"--regions", "4000", "--states", "30", "--full-every", "10"});
-        ASSERT_EQ(0, c.code) << c.Describe();
+        std::vector<BackupFile> chain;
+        ASSERT_NO_FATAL_FAILURE(Synth({"--regions", "4000", "--states", "30", "--full-every", "10"}, &chain));
         RunResult r = RunAgent({"report", "backups/synth", "-o", "many.html"});
         ASSERT_EQ(0, r.code) << r.Describe();
-        auto chain = ReadChain(P("backups/synth"));
         ASSERT_GE(chain.size(), 20u);
         Shot s = Render(P("many.html"), "at=" + chain[15].ts);
         ASSERT_EQ("ready", AttrOr(s.body, "data-state")) << s.Describe();
@@ -571,10 +572,8 @@ TEST_F(ReportTest, MergedBarsStillCountEveryRegion) {
 // shows what `agent replay --at` prints there (the last good state).
 TEST_F(ReportTest, BrokenChainShowsTheLastGoodState) {
         NEED_CHROMIUM();
-        RunResult c =
-            MakeChain(P("backups/synth"), {"--regions", "300", "--states", "16", "--full-every", "8"});
-        ASSERT_EQ(0, c.code) << c.Describe();
-        auto chain = ReadChain(P("backups/synth"));
+        std::vector<BackupFile> chain;
+        ASSERT_NO_FATAL_FAILURE(Synth({"--regions", "300", "--states", "16", "--full-every", "8"}, &chain));
         ASSERT_GE(chain.size(), 12u);
         size_t bad = 3;
         ASSERT_FALSE(chain[bad].full);
@@ -629,10 +628,8 @@ std::string EventsFile(const std::string &target, const std::string &raised, con
 // appeared (raised) or went (cleared); bad lines are counted, not fatal.
 TEST_F(ReportTest, AlertsFromTheEventsFile) {
         NEED_CHROMIUM();
-        RunResult c =
-            MakeChain(P("backups/synth"), {"--regions", "300", "--states", "20", "--full-every", "100"});
-        ASSERT_EQ(0, c.code) << c.Describe();
-        auto chain = ReadChain(P("backups/synth"));
+        std::vector<BackupFile> chain;
+        ASSERT_NO_FATAL_FAILURE(Synth({"--regions", "300", "--states", "20", "--full-every", "100"}, &chain));
         // The moments where the chain's rwx page (7e8000005000, at state 5)
         // appeared and went.
         size_t up = 0, down = 0;
@@ -686,10 +683,8 @@ TEST_F(ReportTest, AlertsFromTheEventsFile) {
 // 66, a folder of targets names one; --from and --to narrow the report;
 // -o - writes to stdout; the single-target layout finds its events file.
 TEST_F(ReportTest, CommandLine) {
-        RunResult c =
-            MakeChain(P("backups/synth"), {"--regions", "100", "--states", "12", "--full-every", "5"});
-        ASSERT_EQ(0, c.code) << c.Describe();
-        auto chain = ReadChain(P("backups/synth"));
+        std::vector<BackupFile> chain;
+        ASSERT_NO_FATAL_FAILURE(Synth({"--regions", "100", "--states", "12", "--full-every", "5"}, &chain));
         ASSERT_GE(chain.size(), 10u);
 
         struct Case {
