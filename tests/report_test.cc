@@ -526,6 +526,12 @@ TEST_F(ReportTest, DrawsWhatTheAgentRecorded) {
         ASSERT_NO_FATAL_FAILURE(
             ExpectMomentMatchesReplay(P("report.html"), "backups/web", IsoSecond(steps[3].ts)));
 
+        // The mouse and the keys do what they say (the page drives itself
+        // with synthetic events and reports).
+        Shot st = Render(P("report.html"), "selftest");
+        EXPECT_EQ("ok", AttrOr(st.body, "data-selftest")) << st.Describe();
+        EXPECT_EQ("0", AttrOr(st.errors, "data-count")) << st.Describe();
+
         // Nothing of the data ran: two scripts, no element from a path.
         Shot s = Render(P("report.html"), "");
         EXPECT_EQ(2u, CountOccurrences(s.dom, "<script"));

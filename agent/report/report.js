@@ -646,40 +646,30 @@
       }));
       merged += members.length;
     };
-    for (const [row, list] of rows) {
-      list.sort((p, q) => xa[p] - xa[q]);
-      let run = [list[0]], end = xb[list[0]], start = xa[list[0]];
-      for (let i = 1; i < list.length; i++) {
-        const r = list[i];
-        if (xa[r] <= end + 1) {
-          run.push(r);
-          if (xb[r] > end) end = xb[r];
-        } else {
-          emit(run, start, row, Math.max(1, end - start), 1);
-          run = [r];
-          start = xa[r];
-          end = xb[r];
+    // Within a pixel row (or column), the bars whose extents [lo, hi)
+    // along it touch, within a pixel, make one run.
+    const runs = (lists, lo, hi, emitRun) => {
+      for (const [line, list] of lists) {
+        list.sort((p, q) => lo[p] - lo[q]);
+        let run = [list[0]], start = lo[list[0]], end = hi[list[0]];
+        for (let i = 1; i <= list.length; i++) {
+          const r = list[i];
+          if (i < list.length && lo[r] <= end + 1) {
+            run.push(r);
+            if (hi[r] > end) end = hi[r];
+            continue;
+          }
+          emitRun(run, line, start, Math.max(1, end - start));
+          if (i < list.length) {
+            run = [r];
+            start = lo[r];
+            end = hi[r];
+          }
         }
       }
-      emit(run, start, row, Math.max(1, end - start), 1);
-    }
-    for (const [col, list] of cols) {
-      list.sort((p, q) => ya[p] - ya[q]);
-      let run = [list[0]], end = yb[list[0]], start = ya[list[0]];
-      for (let i = 1; i < list.length; i++) {
-        const r = list[i];
-        if (ya[r] <= end + 1) {
-          run.push(r);
-          if (yb[r] > end) end = yb[r];
-        } else {
-          emit(run, col, start, 1, Math.max(1, end - start));
-          run = [r];
-          start = ya[r];
-          end = yb[r];
-        }
-      }
-      emit(run, col, start, 1, Math.max(1, end - start));
-    }
+    };
+    runs(rows, xa, xb, (run, row, start, len) => emit(run, start, row, len, 1));
+    runs(cols, ya, yb, (run, col, start, len) => emit(run, col, start, 1, len));
     gBars.appendChild(frag);
     gBars.appendChild(onTop);
     svg.dataset.bars = String(single);
@@ -1246,16 +1236,52 @@
     };
   }
 
+  // The address at axis position u, as maps writes it ("" outside the
+  // regions' range; a collapsed gap says so).
+  function addrAt(u) {
+    if (nB < 2 || u < 0 || u > W) return '';
+    let lo = 0, hi = nB - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (Y[mid] <= u) lo = mid;
+      else hi = mid;
+    }
+    if (isBreak[lo]) return D.bounds[lo] + '\u2013' + D.bounds[lo + 1] + ' (empty, collapsed)';
+    const a = bAddr[lo] + (u - Y[lo]) / (Y[lo + 1] - Y[lo]) * (bAddr[lo + 1] - bAddr[lo]);
+    const page = Math.floor(a / 4096);
+    const hiPart = Math.floor(page / 1048576), loPart = page % 1048576;
+    return (hiPart ? hiPart.toString(16) + loPart.toString(16).padStart(5, '0') : loPart.toString(16)) + '000';
+  }
+
+  const readout = document.getElementById('readout');
+  function showReadout(e) {
+    const p = svgPoint(e);
+    if (p.x < plot.left || p.x > plot.right || p.y < plot.top || p.y > plot.bottom) {
+      readout.textContent = '';
+      return;
+    }
+    const pp = invX(p.x);
+    const us = ordinal ? (() => {
+      const m = Math.max(0, Math.min(nM - 1, Math.floor(pp)));
+      return mUs[m];
+    })() : pp;
+    readout.textContent = fmtTime(us, false, 3) + ' \u00b7 ' + addrAt(invY(p.y));
+  }
+
   let drag = null;
   svg.addEventListener('mousemove', (e) => {
     if (drag) return;
+    showReadout(e);
     const d = e.target.dataset || {};
     if (d.i !== undefined) showTip(e, regionTip(Number(d.i)));
     else if (d.agg !== undefined) showTip(e, aggTip(Number(d.agg)));
     else if (d.alert !== undefined) showTip(e, alertTip(Number(d.alert)));
     else hideTip();
   });
-  svg.addEventListener('mouseleave', hideTip);
+  svg.addEventListener('mouseleave', () => {
+    hideTip();
+    readout.textContent = '';
+  });
 
   function svgPoint(e) {
     const box = svg.getBoundingClientRect();
@@ -1413,6 +1439,62 @@
     body.dataset.redrawMs = String(Math.round(med(redraw)));
     body.dataset.selectMs = String(Math.round(med(select)));
   }
+  // With #selftest (tests/report_test.cc): what a person does with the
+  // mouse and the keys, as synthetic events, and what each must change.
+  // body[data-selftest] is "ok" or the list of what failed.
+  function selftest() {
+    const fails = [];
+    const check = (ok, what) => {
+      if (!ok) fails.push(what);
+    };
+    const box = svg.getBoundingClientRect();
+    const at = (x, y) => ({clientX: box.left + x, clientY: box.top + y, bubbles: true, button: 0});
+    const bar = gBars.querySelector('rect[data-i]');
+    check(bar !== null, 'a bar drawn alone');
+    if (bar) {
+      const r = Number(bar.dataset.i);
+      const bx = Number(bar.getAttribute('x')) + Number(bar.getAttribute('width')) / 2;
+      const by = Number(bar.getAttribute('y')) + Number(bar.getAttribute('height')) / 2;
+      bar.dispatchEvent(new MouseEvent('mousemove', at(bx, by)));
+      check(!tip.hidden && tip.textContent.indexOf(D.bounds[rS[r]]) >= 0, 'hover shows the maps line');
+      check(readout.textContent.indexOf(' \u00b7 ') > 0, 'hover shows time and address');
+      bar.dispatchEvent(new MouseEvent('mousedown', at(bx, by)));
+      window.dispatchEvent(new MouseEvent('mouseup', at(bx, by)));
+      check(sel >= rFrom[r] && sel < rTo[r], 'a click selects a moment of the region');
+      check(mapsText.querySelector('.hl') !== null, 'the clicked region is marked in the maps text');
+    }
+    const cx = (plot.left + plot.right) / 2, cy = (plot.top + plot.bottom) / 2;
+    let span = view.x1 - view.x0;
+    svg.dispatchEvent(new WheelEvent('wheel', Object.assign(at(cx, cy), {deltaY: -400, cancelable: true})));
+    check(view.x1 - view.x0 < span * 0.8, 'the wheel zooms time');
+    span = view.y1 - view.y0;
+    svg.dispatchEvent(new WheelEvent('wheel', Object.assign(at(cx, cy), {deltaY: -400, shiftKey: true})));
+    check(view.y1 - view.y0 < span * 0.8, 'shift+wheel zooms addresses');
+    const x0 = view.x0, y0 = view.y0;
+    svg.dispatchEvent(new MouseEvent('mousedown', at(cx, cy)));
+    window.dispatchEvent(new MouseEvent('mousemove', at(cx - 80, cy + 40)));
+    window.dispatchEvent(new MouseEvent('mouseup', at(cx - 80, cy + 40)));
+    clampView();
+    check(view.x0 > x0 && view.y0 > y0, 'dragging pans both axes');
+    const key = (k) => document.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true}));
+    span = view.y1 - view.y0;
+    key(']');
+    check(view.y1 - view.y0 < span, '] zooms addresses');
+    key('0');
+    clampView();
+    check(view.x0 === xDom()[0] && view.x1 === xDom()[1] && view.y0 === yDom[0], '0 shows everything');
+    const before = sel;
+    key('p');
+    check(sel === Math.max(0, before - 1), 'p goes to the previous moment');
+    key('t');
+    check(ordinal, 't switches the time axis');
+    key('t');
+    document.querySelector('button[data-act="tzoom-in"]').click();
+    check(view.x1 - view.x0 < xDom()[1] - xDom()[0], 'the + button zooms time');
+    renderAll();
+    body.dataset.selftest = fails.length ? fails.join('; ') : 'ok';
+  }
+
   function zoomTimeNow(f) {
     const c = (view.x0 + view.x1) / 2;
     view.x0 = c - (c - view.x0) * f;
@@ -1447,6 +1529,7 @@
     body.dataset.scriptMs = String(Math.round(performance.now() - t0));
     body.dataset.renderMs = String(Math.round(performance.now()));
     if (hash.bench !== undefined) bench();
+    if (hash.selftest !== undefined) selftest();
     body.dataset.state = 'ready';
   }
 
