@@ -1076,22 +1076,29 @@
         (mo.res === 'good' ? '' : ' (this file is ' + (mo.res === 'bad' ? 'unreadable' : 'not read') +
           ': the last good state)') + '. Green: regions new or changed at this moment.');
     }
-    const frag = document.createDocumentFragment();
-    let chunk = '';
-    let hlEl = null;
-    for (const r of alive) {
-      const fresh = rFrom[r] === m && mo.res === 'good' && !mo.new;
-      if (!fresh && r !== hlRegion) {
-        chunk += rLine[r] + '\n';
-        continue;
-      }
-      if (chunk) appendShown(frag, chunk);
-      chunk = '';
-      const sp = el('span', (fresh ? 'new' : '') + (r === hlRegion ? ' hl' : ''), frag, rLine[r] + '\n');
-      if (r === hlRegion) hlEl = sp;
+    // The text in blocks of TEXT_CHUNK lines; only those near what the box
+    // shows are filled (the first TEXT_EAGER lines, and the marked region,
+    // at once), so that 60,000 lines cost a click almost nothing.  Each
+    // line is TEXT_LINE_H pixels high, so an empty block has its height.
+    mapsChunks = [];
+    let hlChunk = -1;
+    for (let i = 0; i < alive.length; i += TEXT_CHUNK) {
+      const span = el('span', 'mchunk', mapsText);
+      const c = {el: span, from: i, to: Math.min(alive.length, i + TEXT_CHUNK), built: false};
+      span.style.height = (c.to - c.from) * TEXT_LINE_H + 'px';
+      mapsChunks.push(c);
+      for (let j = c.from; j < c.to && hlChunk < 0; j++) if (alive[j] === hlRegion) hlChunk = mapsChunks.length - 1;
     }
-    if (chunk) appendShown(frag, chunk);
-    mapsText.appendChild(frag);
+    mapsAlive = alive;
+    mapsMoment = m;
+    for (const c of mapsChunks) {
+      if (c.from < TEXT_EAGER || hash.bytes !== undefined) buildTextChunk(c);
+    }
+    let hlEl = null;
+    if (hlChunk >= 0) {
+      buildTextChunk(mapsChunks[hlChunk]);
+      hlEl = mapsChunks[hlChunk].el.querySelector('.hl');
+    }
     mapsText.dataset.moment = mo.t;
     mapsText.dataset.lines = String(alive.length);
     save.disabled = !mo.state;
@@ -1111,6 +1118,50 @@
       mapsScrolled = false;
     }
   }
+
+  const TEXT_CHUNK = 1000, TEXT_EAGER = 2000, TEXT_LINE_H = 16;
+  let mapsChunks = [], mapsAlive = [], mapsMoment = -1;
+
+  function buildTextChunk(c) {
+    if (c.built) return;
+    c.built = true;
+    const mo = moments[mapsMoment];
+    const frag = document.createDocumentFragment();
+    let chunk = '';
+    for (let j = c.from; j < c.to; j++) {
+      const r = mapsAlive[j];
+      const fresh = rFrom[r] === mapsMoment && mo.res === 'good' && !mo.new;
+      if (!fresh && r !== hlRegion) {
+        chunk += rLine[r] + '\n';
+        continue;
+      }
+      if (chunk) appendShown(frag, chunk);
+      chunk = '';
+      el('span', (fresh ? 'new' : '') + (r === hlRegion ? ' hl' : ''), frag, rLine[r] + '\n');
+    }
+    if (chunk) appendShown(frag, chunk);
+    c.el.appendChild(frag);
+    c.el.style.height = '';
+  }
+
+  // Fills the blocks of text near what the box shows.
+  function buildVisibleText() {
+    const top = mapsText.scrollTop - TEXT_CHUNK * TEXT_LINE_H;
+    const bottom = mapsText.scrollTop + mapsText.clientHeight + TEXT_CHUNK * TEXT_LINE_H;
+    for (const c of mapsChunks) {
+      const y = c.from * TEXT_LINE_H;
+      if (!c.built && y + (c.to - c.from) * TEXT_LINE_H >= top && y <= bottom) buildTextChunk(c);
+    }
+  }
+  let textPending = false;
+  mapsText.addEventListener('scroll', () => {
+    if (textPending) return;
+    textPending = true;
+    requestAnimationFrame(() => {
+      textPending = false;
+      buildVisibleText();
+    });
+  });
 
   document.getElementById('save-maps').addEventListener('click', () => {
     if (sel < 0 || !moments[sel].state) return;
@@ -1491,6 +1542,17 @@
     key('t');
     document.querySelector('button[data-act="tzoom-in"]').click();
     check(view.x1 - view.x0 < xDom()[1] - xDom()[0], 'the + button zooms time');
+    // A long text is filled as it is scrolled: scrolled through, it is whole.
+    if (mapsChunks.length > 0) {
+      const step = Math.max(mapsText.clientHeight, 100 * TEXT_LINE_H);
+      for (let y = 0; y <= mapsText.scrollHeight; y += step) {
+        mapsText.scrollTop = y;
+        buildVisibleText();
+      }
+      const lines = (mapsText.textContent.match(/\n/g) || []).length;
+      check(lines === mapsAlive.length, 'scrolled to its end, the maps text has every line (' + lines + ' of ' +
+        mapsAlive.length + ')');
+    }
     renderAll();
     body.dataset.selftest = fails.length ? fails.join('; ') : 'ok';
   }
