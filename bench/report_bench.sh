@@ -25,6 +25,9 @@
 # Environment: REGIONS (60000), STATES (1000), ROUNDS (5), BAZEL (bazel),
 # BAZEL_STARTUP (e.g. --output_base=/tmp/ob), BAZEL_FLAGS (e.g.
 # --symlink_prefix=/), CHROMIUM (chromium), KEEP=1 keeps the temp dir.
+#
+# The backquotes in the printed table are Markdown, not commands:
+# shellcheck disable=SC2016
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
