@@ -65,10 +65,32 @@
     return n.toString(16).padStart(w, '0');
   }
 
-  // Appends s for people to read: printable text as it is, and what could
-  // hide or reorder text (control bytes, bytes that are not UTF-8, C1
-  // controls, line separators, bidi controls) as a marked \xNN or \uXXXX.
-  // Newlines stay: they only ever separate maps lines.
+  // The escape of a character that could hide or reorder text (control
+  // bytes, bytes that are not UTF-8, C1 controls, line separators, bidi
+  // controls): \xNN or \uXXXX; null for any other.  Newlines stay: they only
+  // ever separate maps lines.
+  function escapeOf(cp) {
+    if ((cp < 0x20 && cp !== 0x0a) || cp === 0x7f) return '\\x' + hex(cp, 2);
+    if (cp >= 0x80 && cp <= 0x9f) return '\\xc2\\x' + hex(cp, 2);
+    if (cp >= 0xdc80 && cp <= 0xdcff) return '\\x' + hex(cp - 0xdc00, 2);
+    if (cp === 0x61c || cp === 0x200e || cp === 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069)) return '\\u' + hex(cp, 4);
+    return null;
+  }
+
+  // s with those characters escaped, for an attribute (a tooltip).
+  function shownText(s) {
+    if (!NEEDS_ESC.test(s)) return s;
+    let out = '';
+    for (const ch of s) {
+      const esc = escapeOf(ch.codePointAt(0));
+      out += esc === null ? ch : esc;
+    }
+    return out;
+  }
+
+  // Appends s for people to read: printable text as it is, the escapes of
+  // escapeOf() marked, so that they cannot be mistaken for the text.
   function appendShown(parent, s) {
     if (!NEEDS_ESC.test(s)) {
       parent.appendChild(document.createTextNode(s));
@@ -76,13 +98,7 @@
     }
     let run = '';
     for (const ch of s) {
-      const cp = ch.codePointAt(0);
-      let esc = null;
-      if ((cp < 0x20 && cp !== 0x0a) || cp === 0x7f) esc = '\\x' + hex(cp, 2);
-      else if (cp >= 0x80 && cp <= 0x9f) esc = '\\xc2\\x' + hex(cp, 2);
-      else if (cp >= 0xdc80 && cp <= 0xdcff) esc = '\\x' + hex(cp - 0xdc00, 2);
-      else if (cp === 0x61c || cp === 0x200e || cp === 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
-               (cp >= 0x2066 && cp <= 0x2069)) esc = '\\u' + hex(cp, 4);
+      const esc = escapeOf(ch.codePointAt(0));
       if (esc === null) {
         run += ch;
         continue;
@@ -705,7 +721,7 @@
         if (x < plot.left || x > plot.right) continue;
         const line = sv('line', {class: mo.res === 'bad' ? 'badline' : 'proc', x1: x, x2: x, y1: top, y2: bot}, gMarks);
         const t = sv('title', {}, line);
-        t.textContent = mo.res === 'bad' ? mo.file + ': ' + mo.fault : 'pid ' + mo.pid + ' starts';
+        t.textContent = mo.res === 'bad' ? shownText(mo.file + ': ' + mo.fault) : 'pid ' + mo.pid + ' starts';
         if (mo.new && mo.res !== 'bad') svText(gMarks, x + 3, top + 10, 'pid ' + mo.pid, {});
       }
     }
@@ -916,7 +932,7 @@
     else if (mo.new && m > 0) text = 'pid ' + mo.pid + ' starts';
     if (text) {
       appendShown(note, text);
-      note.title = text;
+      note.title = shownText(text);
     }
     if (alertsAt[m]) {
       if (note.firstChild) note.appendChild(document.createTextNode(' '));
