@@ -1,7 +1,8 @@
 /*
  * report_tpl: the page of `agent report` (agent/report/report.html with
- * report.css and report.js inlined), cut where the data goes.  The
- * definitions are generated at build time by agent/report/embed.c.
+ * report.css and the script of agent/report/ *.js inlined), cut where the
+ * data goes.  The definitions are generated at build time by
+ * agent/report/embed.c.
  */
 #ifndef MEMMON_AGENT_REPORT_TPL_H
 #define MEMMON_AGENT_REPORT_TPL_H

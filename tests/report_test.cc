@@ -152,7 +152,7 @@ std::string TextOf(const std::string &markup) {
 
 // What the page shows for bytes: printable text as it is; control bytes,
 // bytes that are not UTF-8, C1 controls, separators and bidi controls as
-// \xNN, \xc2\xNN, \uXXXX (agent/report/report.js, appendShown).
+// \xNN, \xc2\xNN, \uXXXX (agent/report/base.js, escapeOf).
 std::string Shown(const std::string &in) {
         const unsigned char *s = reinterpret_cast<const unsigned char *>(in.data());
         std::string out;

@@ -4,15 +4,17 @@
  * genrule runs it, so the page stays real files in the repository and
  * needs no xxd or python to get into the binary.
  *
- *   embed OUT.c report.html report.css report.js
+ *   embed OUT.c report.html report.css A.js [B.js...]
  *
+ * The script is the JS files in the order given, inside one function
+ * ('use strict'), so that they share one scope and leave nothing global.
  * The style sheet and the script go into the HTML where it says @@CSS@@
  * and @@JS@@, their SHA-256 (base64) where it says @@CSS_SHA256@@ and
  * @@JS_SHA256@@ (the page's Content-Security-Policy lets exactly these
  * two run and nothing else), and the result is cut at @@DATA@@ into
  * report_page_head and report_page_tail (agent/report_tpl.h).  Each marker
  * must be there exactly once.  The build fails when the CSS holds "</style"
- * or the JS holds "</script" or "<!--": either would end or confuse the
+ * or a JS file holds "</script" or "<!--": either would end or confuse the
  * element it is inlined in.
  */
 #include <stdarg.h>
@@ -175,20 +177,28 @@ static void emit(FILE *f, const char *name, const char *s, size_t n) {
 }
 
 int main(int argc, char **argv) {
-        struct buf html, css, js;
+        static const char head[] = "'use strict';\n(function () {\n", tail[] = "})();\n";
+        struct buf html, css, js = {NULL, 0};
         char css_sha[45], js_sha[45];
         const char *data;
         FILE *f;
 
-        if (argc != 5)
-                die("%s", "usage: embed OUT.c report.html report.css report.js");
+        if (argc < 5)
+                die("%s", "usage: embed OUT.c report.html report.css A.js [B.js...]");
         html = slurp(argv[2]);
         css = slurp(argv[3]);
-        js = slurp(argv[4]);
         if (find_ci(&css, "</style"))
                 die("%s holds </style", argv[3]);
-        if (find_ci(&js, "</script") || find_ci(&js, "<!--"))
-                die("%s holds </script or <!--", argv[4]);
+        put(&js, head, strlen(head));
+        for (int i = 4; i < argc; i++) {
+                struct buf part = slurp(argv[i]);
+
+                if (find_ci(&part, "</script") || find_ci(&part, "<!--"))
+                        die("%s holds </script or <!--", argv[i]);
+                put(&js, part.s, part.len);
+                free(part.s);
+        }
+        put(&js, tail, strlen(tail));
         sha256_b64(css.s, css.len, css_sha);
         sha256_b64(js.s, js.len, js_sha);
         substitute(&html, "@@CSS_SHA256@@", css_sha, strlen(css_sha));
