@@ -7,6 +7,19 @@
 // the others are boxes of the height their rows will take, so that a
 // history of any length costs the first paint nothing.  Rows are one
 // line high and the column widths are fixed, so that the tables line up.
+// Calls fn once a frame at most while el scrolls.
+function onScrollFrame(el, fn) {
+  let pending = false;
+  el.addEventListener('scroll', () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      fn();
+    });
+  });
+}
+
 const CHUNK = 64, ROW_H = 21;
 function fillList(box, n, makeRow, onClick) {
   const cg = box.querySelector('colgroup');
@@ -36,15 +49,7 @@ function fillList(box, n, makeRow, onClick) {
     }
   };
   if (chunks.length) build(chunks[0]);
-  let pendingScroll = false;
-  box.addEventListener('scroll', () => {
-    if (pendingScroll) return;
-    pendingScroll = true;
-    requestAnimationFrame(() => {
-      pendingScroll = false;
-      buildVisible();
-    });
-  });
+  onScrollFrame(box, buildVisible);
   box.addEventListener('click', (e) => {
     const tr = e.target.closest('tr');
     if (tr && tr.parentNode.tagName === 'TBODY') onClick(tr);
@@ -325,15 +330,7 @@ function buildVisibleText() {
     if (!c.built && y + (c.to - c.from) * TEXT_LINE_H >= top && y <= bottom) buildTextChunk(c);
   }
 }
-let textPending = false;
-mapsText.addEventListener('scroll', () => {
-  if (textPending) return;
-  textPending = true;
-  requestAnimationFrame(() => {
-    textPending = false;
-    buildVisibleText();
-  });
-});
+onScrollFrame(mapsText, buildVisibleText);
 
 document.getElementById('save-maps').addEventListener('click', () => {
   if (sel < 0 || !moments[sel].state) return;
