@@ -19,6 +19,7 @@
 #include "agent/control.h"
 #include "agent/ctl.h"
 #include "agent/log.h"
+#include "agent/report.h"
 #include "agent/scan.h"
 #include "agent/spawn.h"
 #include "agent/tools.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f) {
                 "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [-t] [-h] [-V] [-- PROG ARGS...]\n"
                 "       agent replay DIR [--at TIMESTAMP]\n"
                 "       agent verify DIR\n"
+                "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
                 "       agent scan [--json] [--text] [-o KEY=VALUE]... (--all | PID...)\n"
                 "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
                 "\n"
@@ -435,6 +437,8 @@ int main(int argc, char **argv) {
                 return tool_replay(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "verify") == 0)
                 return tool_verify(argc - 1, argv + 1);
+        if (argc > 1 && strcmp(argv[1], "report") == 0)
+                return tool_report(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "scan") == 0)
                 return tool_scan(argc - 1, argv + 1);
 

@@ -269,6 +269,15 @@ fail:
         return r;
 }
 
+/* Opens the target folder at path: *ret_dfd and *fo, both closed by the
+ * caller whatever is returned.  Returns 0 or -errno. */
+static int folder_open_path(const char *path, int *ret_dfd, struct folder *fo) {
+        *ret_dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*ret_dfd < 0)
+                return -errno;
+        return folder_open(*ret_dfd, fo);
+}
+
 /* Reads the file of entry e of the folder fo: a full snapshot starts x's
  * chain, a diff is applied to it.  Returns 0, -EBADMSG with *f set, or
  * -ENOMEM. */
@@ -395,12 +404,7 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, ba
                 r = -EINVAL;
                 goto out;
         }
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                r = -errno;
-                goto out;
-        }
-        r = folder_open(dfd, &fo);
+        r = folder_open_path(dir, &dfd, &fo);
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < l->n; i++)
@@ -651,6 +655,102 @@ out:
                 mm_free(names[i]);
         mm_free(names);
         rctx_fini(&x);
+        fs_close(&dfd);
+        return r;
+}
+
+/* The index of the newest full snapshot at or before `from` that reads
+ * well, loaded into x's chain, as backup_replay() picks it; SIZE_MAX when
+ * there is none.  Returns 0 or -ENOMEM. */
+static int walk_start(struct rctx *x, const struct folder *fo, const char *from, size_t *ret) {
+        const struct listing *l = &fo->l;
+        struct backup_fault f;
+        size_t newest = SIZE_MAX;
+
+        for (size_t i = 0; i < l->n && strcmp(l->v[i].ts, from) <= 0; i++)
+                if (l->v[i].full)
+                        newest = i;
+        for (size_t c = newest == SIZE_MAX ? 0 : newest + 1; c-- > 0;) {
+                int r;
+
+                if (!l->v[c].full)
+                        continue;
+                r = read_entry(x, fo, &l->v[c], &f);
+                if (r == 0) {
+                        *ret = c;
+                        return 0;
+                }
+                if (r != -EBADMSG)
+                        return r;
+        }
+        *ret = SIZE_MAX;
+        return 0;
+}
+
+int backup_walk(const char *dir, const char *from, const char *to, backup_walk_fn fn, void *user) {
+        struct folder fo = {.full_fd = -1, .incr_fd = -1};
+        const struct listing *l = &fo.l;
+        struct rctx x;
+        struct backup_fault f;
+        size_t start = SIZE_MAX, i;
+        int dfd = -1, bad = 0, r;
+        bool head = false;     /* a full snapshot came before the current file */
+        bool chain_ok = false; /* the current chain reads well so far */
+
+        rctx_init(&x);
+        if (!dir || !fn || (from && !ts_valid(from, strlen(from))) || (to && !ts_valid(to, strlen(to)))) {
+                r = -EINVAL;
+                goto out;
+        }
+        r = folder_open_path(dir, &dfd, &fo);
+        if (r < 0)
+                goto out;
+        if (l->n == 0 || (to && strcmp(l->v[0].ts, to) > 0)) {
+                r = -ENOENT;
+                goto out;
+        }
+        if (from) {
+                r = walk_start(&x, &fo, from, &start);
+                if (r < 0)
+                        goto out;
+        }
+        for (i = start == SIZE_MAX ? 0 : start; i < l->n && (!to || strcmp(l->v[i].ts, to) <= 0); i++) {
+                const struct entry *e = &l->v[i];
+                struct backup_step st = {
+                    .name = e->name, .ts = e->ts, .pid = e->pid, .full = e->full, .chain = &x.chain};
+
+                if (i == start) {
+                        /* walk_start() has read it already. */
+                        r = 0;
+                } else if (!e->full && !head) {
+                        r = backup_faultf(&f, 0, "no full snapshot before it");
+                } else if (!e->full && !chain_ok) {
+                        st.result = BACKUP_STEP_SKIPPED;
+                        r = 1;
+                } else {
+                        r = read_entry(&x, &fo, e, &f);
+                }
+                if (r < 0 && r != -EBADMSG)
+                        goto out;
+                if (r == -EBADMSG) {
+                        st.result = BACKUP_STEP_BAD;
+                        st.fault = &f;
+                        bad++;
+                }
+                if (e->full) {
+                        head = true;
+                        chain_ok = r == 0;
+                } else if (r != 0) {
+                        chain_ok = false;
+                }
+                r = fn(user, &st);
+                if (r < 0)
+                        goto out;
+        }
+        r = bad;
+out:
+        rctx_fini(&x);
+        folder_close(&fo);
         fs_close(&dfd);
         return r;
 }

@@ -62,6 +62,44 @@ int backup_replay(const char *dir, const char *at, struct maps_snapshot *ret, ba
  * -ENOENT when DIR holds no target folder, or another -errno. */
 int backup_verify(const char *dir, backup_report_fn report, void *user);
 
+/* What reading one backup file gave, in a walk over a folder. */
+enum backup_step_result {
+        BACKUP_STEP_GOOD,    /* read and applied */
+        BACKUP_STEP_BAD,     /* rejected: fault says where and why */
+        BACKUP_STEP_SKIPPED, /* a diff not read: its chain broke before it */
+};
+
+/* One backup file of a walk.  Everything is borrowed for the callback's
+ * duration only. */
+struct backup_step {
+        const char *name; /* the file's name, in full/ (full) or incremental/ */
+        const char *ts;   /* the timestamp in its name */
+        pid_t pid;        /* the pid in its name */
+        bool full;
+        enum backup_step_result result;
+        const struct backup_fault *fault; /* BAD only */
+        /* The state after this file: the chain as read so far (loaded,
+         * cur, target, pid, start_time).  A bad or skipped file leaves it
+         * as it was, which is what backup_replay() rebuilds for a moment
+         * after it. */
+        const struct backup_chain *chain;
+};
+
+/* Return 0 to go on; a negative value stops the walk and is returned. */
+typedef int (*backup_walk_fn)(void *user, const struct backup_step *step);
+
+/* Reads the backup files of a target's folder DIR in time order and calls
+ * fn for each, so that the state after every step is what backup_replay()
+ * rebuilds for that step's timestamp.  The walk starts at the chain that
+ * holds `from` (the newest full snapshot at or before it that reads well,
+ * as replay picks it; NULL or no such chain: the first file) and ends with
+ * the last file at or before `to` (NULL: the last file).  A diff with no
+ * full snapshot before it is BAD; after a bad file the rest of its chain is
+ * SKIPPED.  Returns the number of BAD files (0: all good), -ENOENT (no file
+ * at or before `to`), -EINVAL (from or to is not a timestamp), what fn
+ * returned to stop, or another -errno. */
+int backup_walk(const char *dir, const char *from, const char *to, backup_walk_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

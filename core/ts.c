@@ -188,6 +188,15 @@ bool ts_valid(const char *s, size_t len) {
         return s && decode(s, len, &f) == 0;
 }
 
+int ts_to_us(const char *ts, int64_t *ret_us) {
+        struct ts_fields f;
+
+        if (!ts || !ret_us || decode(ts, strnlen(ts, TS_SIZE), &f) < 0)
+                return -EINVAL;
+        *ret_us = fields_to_us(&f);
+        return 0;
+}
+
 int ts_after(const struct timespec *now, const char *last, char ret[TS_SIZE]) {
         struct ts_fields lf;
         int64_t us;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -39,6 +40,10 @@ bool ts_valid(const char *s, size_t len);
  * names stay unique and increasing even when the clock goes back.  Returns
  * 0 or -EINVAL (now is not a time a timestamp can name). */
 int ts_after(const struct timespec *now, const char *last, char ret[TS_SIZE]);
+
+/* The microseconds since the epoch of a timestamp written as ts_format()
+ * writes it.  Returns 0 or -EINVAL (*ret_us untouched). */
+int ts_to_us(const char *ts, int64_t *ret_us);
 
 /* ts_after() of the current CLOCK_REALTIME.  Returns 0 or -errno. */
 int ts_next(const char *last, char ret[TS_SIZE]);
