@@ -17,13 +17,14 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/events.h"
 #include "agent/prompt.h"
 #include "core/fs.h"
 
 /* The words Tab completes at the prompt.  Until core/command.h exports its
  * table of verbs, this list must follow it. */
 static const char *const command_words[] = {
-    "status", "interval", "pid",  "backup", "reload", "targets",
+    "status", "interval", "pid",  "backup", "reload", "targets", "alerts",
     "pause",  "resume",   "help", "quit",   "stop",   NULL,
 };
 
@@ -156,6 +157,8 @@ static void handle_signals(struct agent *a) {
         if (hup) {
                 agent_service_reloading(a);
                 int r = agent_log_reopen(a->log);
+                if (r == 0)
+                        r = agent_events_reopen(a->events);
                 if (r == 0 && a->opt.mode == MODE_DAEMON)
                         r = reopen_output(a);
                 agent_log(a->log, NULL, r < 0 ? LOG_ERROR : LOG_INFO, "SIGHUP: logs reopened%s%s",

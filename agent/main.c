@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/alertexec.h"
 #include "agent/control.h"
 #include "agent/ctl.h"
+#include "agent/events.h"
 #include "agent/log.h"
 #include "agent/scan.h"
 #include "agent/spawn.h"
@@ -264,8 +266,15 @@ static int run_agent(struct agent *a) {
                                       strerror(-r));
         if ((r = agent_setup_signals(a)) < 0)
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
+        if ((r = agent_events_new(a->logs, a->config->events, &a->events)) < 0)
+                return startup_failed(a, EX_CANTCREAT, "cannot open %s/%s: %s", a->logs, AGENT_EVENTS_FILE,
+                                      strerror(-r));
+        /* After the signals are blocked: its thread must not take them. */
+        if ((r = alertexec_new(a->logs, a->log, a->events, &a->alertexec)) < 0)
+                return startup_failed(a, EX_OSERR, "cannot start the alert_exec runner: %s", strerror(-r));
 
-        struct worker_env env = {.event = agent_log_event, .user = a->log};
+        struct worker_env env = {
+            .event = agent_log_event, .user = a->log, .on_event = agent_worker_event, .on_event_user = a};
         if ((r = supervisor_init(&a->sup, &env)) < 0)
                 return startup_failed(a, EX_OSERR, "cannot start the supervisor: %s", strerror(-r));
         a->sup_init = 1;
@@ -301,6 +310,9 @@ static void cleanup(struct agent *a) {
         free(a->children);
         if (a->sup_init)
                 supervisor_fini(&a->sup);
+        /* The workers are gone: nothing submits runs or events any more. */
+        alertexec_free(a->alertexec);
+        agent_events_free(a->events);
         if (a->fifo_fd >= 0) {
                 close(a->fifo_fd);
                 unlink(a->fifo_path);

@@ -1,15 +1,23 @@
 /*
  * config: memmon's INI configuration, read with inih.
  *
- *   [agent]          base_dir, interval, log_level
- *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes
+ *   [agent]          base_dir, interval, log_level, events, alert_exec,
+ *                    alert_exec_rate
+ *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes,
+ *                    alert_exec, alert_exec_rate
+ *   [alerts]         the alert rules of every target: the keys of
+ *                    core/alerts.h's table (wx, anon_exec, ..., allow_exec,
+ *                    text_check, text_check_budget), parsed by it
  *   [target:NAME]    exactly one of pid, pidfile, match, exec; plus any key
- *                    of [defaults] as a per-target override
+ *                    of [defaults] and of [alerts] as a per-target override
+ *                    (key by key: a target's allow_exec replaces the list of
+ *                    [alerts], it does not add to it)
  *   [include]        files = GLOB... (space-separated, relative to the
  *                    including file's folder; a glob matching nothing is fine)
  *
- * A key is set at most once per section ([agent] and [defaults] count as one
- * section across all files; each [target:NAME] is its own). Targets keep
+ * A key is set at most once per section ([agent], [defaults] and [alerts]
+ * each count as one section across all files; each [target:NAME] is its
+ * own). Targets keep
  * the file and line of their header; [defaults] reaches every target,
  * wherever it appears.
  *
@@ -71,8 +79,12 @@ struct config {
         char *base_dir; /* absolute; default: the main file's folder */
         uint64_t interval_us;
         enum log_level log_level;
-        /* The resolved [defaults]. Targets added later with
-         * config_add_*_target() take their policy from here. */
+        bool events;              /* write logs/events.jsonl */
+        char **alert_exec;        /* [agent] alert_exec, or NULL */
+        unsigned alert_exec_rate; /* [agent] alert_exec_rate */
+        /* The resolved [defaults], and [alerts] in defaults.alerts. Targets
+         * added later with config_add_*_target() take their policy from
+         * here. */
         struct target_policy defaults;
         struct target_config *targets;
         size_t n_targets;

@@ -46,7 +46,9 @@ struct cache_entry {
 struct alert_sysfs {
         int keep_cache;
         uint64_t own_mntns;
-        int own_root_fd; /* "/" of the agent, O_PATH */
+        /* "/" of the agent, O_PATH; without keep_cache open only during an
+         * evaluation, so that a thousand idle workers hold no fd for it. */
+        int own_root_fd;
 
         /* The process of the evaluation under way (begin() to end()). */
         pid_t pid;
@@ -118,9 +120,8 @@ int alert_sysfs_new(int keep_cache, struct alert_sysfs **ret) {
         if (!fs)
                 return -ENOMEM;
         fs->keep_cache = keep_cache;
-        fs->proc_fd = fs->root_fd = fs->dir_fd = -1;
-        fs->own_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fs->own_root_fd < 0) {
+        fs->proc_fd = fs->root_fd = fs->dir_fd = fs->own_root_fd = -1;
+        if (keep_cache && (fs->own_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
                 int r = -errno;
                 mm_free(fs);
                 return r;
@@ -150,7 +151,8 @@ void alert_sysfs_free(struct alert_sysfs *fs) {
         drop_db(fs);
         flush_cache(fs);
         mm_free(fs->tab);
-        close(fs->own_root_fd);
+        if (fs->own_root_fd >= 0)
+                close(fs->own_root_fd);
         mm_free(fs);
 }
 
@@ -169,7 +171,9 @@ static void open_process(struct alert_sysfs *fs) {
         if (fs->proc_fd < 0 || fstatat(fs->proc_fd, "ns/mnt", &st, 0) < 0)
                 return;
         fs->tree.mntns = st.st_ino;
-        if (st.st_ino == fs->own_mntns && fs->own_mntns != 0) {
+        if (fs->own_root_fd < 0)
+                fs->own_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (st.st_ino == fs->own_mntns && fs->own_mntns != 0 && fs->own_root_fd >= 0) {
                 /* The kernel prints paths of our own namespace relative to
                  * our root (a chrooted process's too). */
                 fs->root_fd = fs->own_root_fd;
@@ -213,6 +217,9 @@ static void sys_end(void *ctx) {
                 fs->cap = 0;
                 close_dir(fs);
                 drop_db(fs);
+                if (fs->own_root_fd >= 0)
+                        close(fs->own_root_fd);
+                fs->own_root_fd = -1;
         }
 }
 

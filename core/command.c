@@ -337,6 +337,42 @@ static int cmd_targets(struct command_host *h, const struct command *c, const st
 static int cmd_help(struct command_host *h, const struct command *c, const struct parsed *p,
                     struct strbuf *reply);
 
+/* The active alerts of each target (issue 10): "Active alerts: N" and a
+ * line per alert for one target; with several, a "NAME: N active alerts"
+ * header per target and its lines indented. */
+static int cmd_alerts(struct command_host *h, const struct command *c, const struct parsed *p,
+                      struct strbuf *reply) {
+        struct selection sel;
+        struct strbuf lines;
+        int r = select_scope(h, c, p, &sel, reply), failed = 0;
+        if (r < 0)
+                return r;
+        strbuf_init(&lines);
+        for (size_t i = 0; i < sel.n; i++) {
+                const char *name = worker_name(sel.v[i]);
+                strbuf_reset(&lines);
+                int n = worker_alerts(sel.v[i], 0, &lines, h->timeout_ms);
+                sep(reply);
+                if (n < 0) {
+                        strbuf_printf(reply, "%s: %s", name, n == -ETIMEDOUT ? "timed out" : "out of memory");
+                        failed++;
+                        continue;
+                }
+                if (h->sup->n == 1)
+                        strbuf_printf(reply, "Active alerts: %d", n);
+                else
+                        strbuf_printf(reply, "%s: %d active alert%s", name, n, n == 1 ? "" : "s");
+                for (const char *l = strbuf_str(&lines); *l;) {
+                        const char *nl = strchr(l, '\n');
+                        size_t len = nl ? (size_t)(nl - l) : strlen(l);
+                        strbuf_printf(reply, "\n%s%.*s", h->sup->n == 1 ? "" : "  ", (int)len, l);
+                        l += len + (nl ? 1 : 0);
+                }
+        }
+        strbuf_fini(&lines);
+        return failed ? -ETIMEDOUT : 0;
+}
+
 static int cmd_reload(struct command_host *h, const struct command *c, const struct parsed *p,
                       struct strbuf *reply) {
         (void)c;
@@ -370,6 +406,8 @@ static const struct command commands[] = {
          "reload", "reload the configuration and re-read the maps"},
         {"targets", NULL, SCOPE_AGENT, cmd_targets, 0,
          "targets", "one line per target: name, pid, state, interval"},
+        {"alerts", NULL, SCOPE_TARGETS, cmd_alerts, 0,
+         "alerts", "the active alerts of each target"},
         {"pause", NULL, SCOPE_TARGETS, cmd_pause, REQ_PAUSE,
          "pause | resume", "stop / restart sampling"},
         {"resume", NULL, SCOPE_TARGETS, cmd_pause, REQ_RESUME, NULL, NULL},
