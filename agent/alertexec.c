@@ -284,7 +284,14 @@ static int env_init(struct run_env *e, const struct job *j) {
  * reported through err as an errno, then the child exits 127. */
 static void child(const char *path, char *const argv[], char *const envp[], pid_t parent, int in, int out,
                   int err, int max_fd) {
-        const struct sigaction dfl = {.sa_handler = SIG_DFL};
+        /* The kernel's struct sigaction: glibc's sigaction() refuses the
+         * signals it keeps for itself, which may be ignored too. */
+        const struct {
+                void (*handler)(int);
+                unsigned long flags;
+                void (*restorer)(void);
+                uint64_t mask;
+        } dfl = {SIG_DFL, 0, NULL, 0};
         sigset_t none;
         int e;
 
@@ -293,9 +300,9 @@ static void child(const char *path, char *const argv[], char *const envp[], pid_
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 _exit(127);
         /* Dispositions the agent ignores (SIGPIPE) would survive execve. */
-        for (int s = 1; s < NSIG; s++)
+        for (int s = 1; s <= 64; s++)
                 if (s != SIGKILL && s != SIGSTOP)
-                        (void)sigaction(s, &dfl, NULL);
+                        (void)syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(dfl.mask));
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
         if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0 ||

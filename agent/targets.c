@@ -230,6 +230,7 @@ static void reload_event(struct agent *a, bool ok, const struct supervisor_chang
 
 int agent_reload(void *user, struct strbuf *reply) {
         struct agent *a = user;
+        struct supervisor_changes ch = {0};
         if (a->config_path[0]) {
                 struct config *c = NULL;
                 struct config_errors errs;
@@ -255,7 +256,6 @@ int agent_reload(void *user, struct strbuf *reply) {
                 if (strcmp(c->base_dir, a->config->base_dir) != 0)
                         agent_log(a->log, NULL, LOG_WARN,
                                   "base_dir changed to %s: it takes effect on restart", c->base_dir);
-                struct supervisor_changes ch = {0};
                 r = agent_apply_config(a, c, a->config, &ch);
                 if (r < 0) {
                         /* The old configuration stays the one in force, and
@@ -283,9 +283,6 @@ int agent_reload(void *user, struct strbuf *reply) {
                               "Configuration reloaded: %u added, %u removed, %u changed, %u restarted, "
                               "%u unchanged",
                               ch.added, ch.removed, ch.changed, ch.restarted, ch.kept);
-                reload_event(a, true, &ch, 0, reply);
-        } else {
-                reload_event(a, true, NULL, 0, reply);
         }
         int late = supervisor_post_all(&a->sup, REQ_SAMPLE, REQUEST_TIMEOUT_MS);
         if (reply->len)
@@ -294,6 +291,9 @@ int agent_reload(void *user, struct strbuf *reply) {
                 strbuf_printf(reply, "Maps re-read (%d targets did not answer in time)", late);
         else
                 strbuf_printf(reply, "Maps re-read");
+        /* Last: once it is written, every target has sampled under the
+         * configuration now in force. */
+        reload_event(a, true, a->config_path[0] ? &ch : NULL, 0, reply);
         return 0;
 }
 
