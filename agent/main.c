@@ -38,7 +38,7 @@ static void usage(FILE *f) {
                 "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [-t] [-h] [-V] [-- PROG ARGS...]\n"
                 "       agent replay DIR [--at TIMESTAMP]\n"
                 "       agent verify DIR\n"
-                "       agent scan [--json] [--text] [-o KEY=VALUE]... (--all | PID...)\n"
+                "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
                 "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
                 "\n"
                 "Watches how the memory mappings of processes change and keeps every change\n"
@@ -55,7 +55,7 @@ static void usage(FILE *f) {
                 "  -V, --version          the version\n"
                 "\n"
                 "Commands (FIFO logs/daemon_fifo, or the prompt): status, interval <us>, pid <pid>,\n"
-                "backup, reload, targets, pause, resume, help, quit. Prefix @NAME for one target.\n"
+                "backup, reload, targets, alerts, pause, resume, help, quit. Prefix @NAME for one target.\n"
                 "Signals: TERM/INT stop, HUP reloads and re-reads the maps, USR1 takes a full backup.\n");
 }
 

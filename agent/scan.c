@@ -1,5 +1,5 @@
 /*
- * scan: `agent scan [--json] [--text] [-o KEY=VALUE]... [-c FILE] (--all | PID...)`.
+ * scan: `agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)`.
  *
  * Every process is judged as a worker judges the first snapshot of its
  * target ("present at attach"), with one alert state and one cache of
@@ -30,7 +30,7 @@
 #include "core/strbuf.h"
 #include "core/textesc.h"
 
-#define SCAN_USAGE "Usage: agent scan [--json] [--text] [-o KEY=VALUE]... [-c FILE] (--all | PID...)\n"
+#define SCAN_USAGE "Usage: agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
 
 struct scan {
         int json;

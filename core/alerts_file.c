@@ -164,11 +164,12 @@ static void describe_writer(enum writer w, const struct alert_stat *st, const st
 }
 
 /* writable_exec_file for the file found at path (st): the file itself,
- * then every folder above it.  Returns 1 with reason[] filled, or 0. */
+ * then every folder above it.  path is cut in place as the walk goes up
+ * (no second copy of a path on a worker's small stack).  Returns 1 with
+ * reason[] filled, or 0. */
 static int check_writable(const struct alert_fs_ops *ops, void *ctx, const struct alert_proc *proc,
-                          const char *path, const struct alert_stat *st, char *reason, size_t size) {
+                          char *path, const struct alert_stat *st, char *reason, size_t size) {
         char who[160];
-        char dir[ALERTS_PATH_MAX];
         size_t len = strlen(path);
         enum writer w = who_writes(ops, ctx, proc, st, 0);
 
@@ -188,11 +189,9 @@ static int check_writable(const struct alert_fs_ops *ops, void *ctx, const struc
                         break;
                 /* path[0..len) ends in '/': the folder is that without it,
                  * or "/" itself. */
-                size_t dlen = len > 1 ? len - 1 : 1;
-                memcpy(dir, path, dlen);
-                dir[dlen] = '\0';
+                path[len > 1 ? len - 1 : 1] = '\0';
                 len = len > 1 ? len - 1 : 0;
-                if (ops->path_stat(ctx, proc, dir, &ds) < 0)
+                if (ops->path_stat(ctx, proc, path, &ds) < 0)
                         return 0;
                 w = who_writes(ops, ctx, proc, &ds, 1);
                 if (w != W_NONE) {
@@ -201,7 +200,7 @@ static int check_writable(const struct alert_fs_ops *ops, void *ctx, const struc
                             reason, size,
                             "runs code from a file another user can replace: the folder %s above it is "
                             "%s",
-                            dir, who);
+                            path, who);
                         return 1;
                 }
         }

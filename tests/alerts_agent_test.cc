@@ -469,5 +469,38 @@ TEST_F(AlertsAgentTest, AlertExecGetsTheEvent) {
         EXPECT_FALSE(HasLineWith(Log(), "[q] alert_exec", ""));
 }
 
+// The shipped etc/memmon.ini: its [alerts] section is the built-in defaults
+// written out, and its commented-out [target:java] checks out once
+// uncommented.
+TEST_F(AlertsAgentTest, ShippedAlertsSectionAndJavaExample) {
+        std::string shipped = ReadFileOr(Runfile("etc/memmon.ini"));
+        ASSERT_NE(std::string::npos, shipped.find("\n[alerts]\n")) << shipped;
+        std::string java = "[agent]\nbase_dir = .\n";
+        bool in = false;
+        for (const auto &l : SplitLines(shipped)) {
+                if (l == "; [target:java]")
+                        in = true;
+                if (in && l.rfind("; ", 0) != 0)
+                        break;
+                if (in)
+                        java += l.substr(2) + "\n";
+        }
+        ASSERT_NE(std::string::npos, java.find("wx = off\nanon_exec = off\n")) << java;
+        ASSERT_TRUE(WriteFile(P("java.ini"), java));
+        RunResult r = RunAgent({"-t", "-c", P("java.ini")});
+        EXPECT_EQ(0, r.code) << r.Describe();
+        // The [alerts] of the shipped file change nothing: a scan with it
+        // and one without agree.
+        auto wl = StartWorkload();
+        ASSERT_NE(0u, wl->Map(1, "rwx"));
+        SpawnOptions o;
+        o.argv = {AgentPath(), "scan", "-c", Runfile("etc/memmon.ini"), std::to_string(wl->pid())};
+        RunResult with = RunProcess(o, kLong);
+        o.argv = {AgentPath(), "scan", std::to_string(wl->pid())};
+        RunResult without = RunProcess(o, kLong);
+        EXPECT_EQ(1, with.code) << with.Describe();
+        EXPECT_EQ(SplitLines(without.out)[0], SplitLines(with.out)[0]);
+}
+
 } // namespace
 } // namespace memmon_test
