@@ -23,6 +23,8 @@
  * entries: a bound on what hostile paths can make the agent hold. */
 #define CACHE_MAX ((size_t)1 << 16)
 #define CACHE_MIN ((size_t)256)
+/* A worker's cache lives for one evaluation: a few dozen paths at most. */
+#define CACHE_MIN_ONE_SHOT ((size_t)32)
 /* /etc/group and /etc/passwd larger than this are not read (the answer is
  * then "others may be in the group"). */
 #define DB_MAX ((size_t)4 << 20)
@@ -279,7 +281,7 @@ static struct cache_entry *cache_find(struct alert_sysfs *fs, const char *path, 
 }
 
 static int cache_grow(struct alert_sysfs *fs) {
-        size_t cap = fs->cap ? fs->cap * 2 : CACHE_MIN;
+        size_t cap = fs->cap ? fs->cap * 2 : fs->keep_cache ? CACHE_MIN : CACHE_MIN_ONE_SHOT;
         struct cache_entry *tab = mm_calloc(cap, sizeof(*tab));
 
         if (!tab)

@@ -103,12 +103,15 @@ void worker_alerts_first(struct worker *w, const struct maps_snapshot *snap) {
         struct alert_proc proc = {.pid = w->id.pid, .start_time = w->id.start_time};
         int r;
 
-        w->alerts_fresh = 0;
         /* "Its own user" is who it runs as now: read at every new address
-         * space, since an exec may change it.  Unknown (it is exiting), it
-         * is taken as root's, which makes no file look safer than it is. */
-        if (proc_effective_uid(w->id.pid, &proc.uid) < 0)
-                proc.uid = 0;
+         * space, since an exec may change it.  Unreadable, the process is
+         * exiting: nothing is judged on a guess, and the next snapshot of a
+         * process that lives on tries again. */
+        if (proc_effective_uid(w->id.pid, &proc.uid) < 0) {
+                w->alerts_fresh = 1;
+                return;
+        }
+        w->alerts_fresh = 0;
         r = alerts_first(w->alerts, &proc, snap, now_us(), &w->alert_ev);
         report(w, r, "first snapshot");
 }

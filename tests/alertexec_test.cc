@@ -188,6 +188,10 @@ TEST_F(AlertExecTest, NeverBlocksTheCaller) {
 
 // The programs die with the agent, however it ends (PR_SET_PDEATHSIG).
 TEST_F(AlertExecTest, ProgramsDieWithTheAgent) {
+        // Forked from a process with no thread running (the fixture's
+        // runner stopped): the child starts its own.
+        alertexec_free(x_);
+        x_ = nullptr;
         pid_t agent = fork();
         ASSERT_GE(agent, 0);
         if (agent == 0) {

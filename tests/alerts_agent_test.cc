@@ -361,7 +361,10 @@ TEST_F(AlertsAgentTest, EventsFileHasEveryKindAndFollowsHupAndOff) {
         auto diff = EventsOf("w", "diff");
         ASSERT_FALSE(diff.empty());
         EXPECT_EQ(0u, Field(diff[0], "file").find("diff_")) << diff[0];
-        EXPECT_EQ("1", Field(diff[0], "added")) << diff[0];
+        // The rwx page came with that diff (a sanitized workload may map more).
+        EXPECT_GE(std::stoul(Field(diff[0], "added")), 1u) << diff[0];
+        EXPECT_NE("", Field(diff[0], "removed")) << diff[0];
+        EXPECT_NE("", Field(diff[0], "changed")) << diff[0];
         auto state = EventsOf("w", "state");
         EXPECT_EQ("running", Field(state.front(), "new")) << state.front();
         EXPECT_EQ(0600, FileMode(P("logs/events.jsonl")));

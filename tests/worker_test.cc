@@ -165,7 +165,7 @@ class WorkerTest : public ::testing::Test {
                 alert_policy_init(&p.policy.alerts);
                 p.policy.alerts.text_check_us = 3600000000u;
                 p.policy.alerts.max_regions = 1000000;
-                p.policy.alerts.max_mapped = UINT64_C(1) << 46;
+                p.policy.alerts.max_mapped = UINT64_C(1) << 62; // sanitizers map tens of TiB
                 p.policy.alerts.max_growth = UINT64_C(1) << 40;
                 p.policy.alerts.growth_window_us = 3600000000u;
                 return p;
