@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "agent/spawn.h"
 #include "core/fs.h"
 #include "core/strv.h"
+#include "core/trusted_dir.h"
 
 #define OUT_FILE "alert_exec.out"
 /* Without a pidfd (a kernel older than 5.3) ended programs are looked for
@@ -341,10 +343,49 @@ static int max_fd(void) {
         return (int)rl.rlim_cur;
 }
 
+/* The agent runs alert_exec's program as itself, often root: a program
+ * that another user could change, or replace through a folder above it, is
+ * refused, as OpenSSH's StrictModes refuses such a key file.  path (the
+ * program found, PATH_MAX bytes) becomes its resolved path.  Returns 0, or
+ * -errno with why[] saying what is wrong. */
+static int check_program(char *path, char *why, size_t why_size) {
+        char real[PATH_MAX], *slash;
+        struct stat st;
+        int dfd, r = 0;
+
+        if (!realpath(path, real)) {
+                r = -errno;
+                (void)snprintf(why, why_size, "%s", strerror(errno));
+                return r;
+        }
+        slash = strrchr(real, '/');
+        *slash = '\0';
+        dfd = trusted_dir_open(real[0] ? real : "/", why, why_size);
+        if (dfd < 0)
+                return dfd;
+        if (fstatat(dfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                r = -errno;
+                (void)snprintf(why, why_size, "%s", strerror(errno));
+        } else if (!S_ISREG(st.st_mode)) {
+                r = -EACCES;
+                (void)snprintf(why, why_size, "not a regular file");
+        } else if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
+                r = -EPERM;
+                (void)snprintf(why, why_size, "owned by uid %u with mode %04o: another user could change it",
+                               (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        }
+        close(dfd);
+        *slash = '/';
+        if (r == 0)
+                memcpy(path, real, strlen(real) + 1);
+        return r;
+}
+
 /* Starts the job in run (which takes it over).  Returns 0, or -errno
  * with the failure logged and the job freed. */
 static int start(struct alertexec *x, struct run *run, struct job *j) {
         int in[2] = {-1, -1}, err[2] = {-1, -1}, out = -1, r, fds = max_fd();
+        char why[PATH_MAX + 128];
         struct run_env env;
         pid_t pid, parent = getpid();
 
@@ -354,6 +395,12 @@ static int start(struct alertexec *x, struct run *run, struct job *j) {
         r = spawn_find_program(j->argv[0], run->path);
         if (r < 0) {
                 failed(x, j->target, "alert_exec: cannot run %s: %s", j->argv[0], strerror(-r));
+                goto fail;
+        }
+        r = check_program(run->path, why, sizeof(why));
+        if (r < 0) {
+                failed(x, j->target, "alert_exec: %s %s: %s",
+                       r == -EPERM || r == -ELOOP ? "refusing to run" : "cannot run", run->path, why);
                 goto fail;
         }
         r = env_init(&env, j);

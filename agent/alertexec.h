@@ -11,6 +11,11 @@
  * ALERTEXEC_TIMEOUT_MS is killed.  Failures (cannot start, non-zero exit,
  * killed, timed out) are logged as errors and written as `error` events.
  *
+ * The program must be a regular file owned by root or the agent's user,
+ * writable by no one else, in folders that only they can change (from /
+ * down; core/trusted_dir.h): the agent runs it as itself.  Otherwise the
+ * run is refused and logged.
+ *
  * A program gets: stdin the JSON line, stdout and stderr appended to
  * logs/alert_exec.out, only fds 0-2, default signal dispositions and an
  * empty signal mask, and an environment of PATH (the agent's),

@@ -130,6 +130,30 @@ TEST_F(AlertExecTest, RatePerTargetPerMinute) {
         ASSERT_TRUE(WaitFor([&] { return Files(".done").size() == 4; }, Millis(10000))) << Log();
 }
 
+// The agent runs the program as itself (root): one that another user could
+// change, or replace through its folder, is refused.
+TEST_F(AlertExecTest, RefusesAProgramOthersCouldChange) {
+        std::string ww = dir_ + "/ww";
+        ASSERT_EQ(0, mkdir(ww.c_str(), 0700));
+        ASSERT_EQ(0, chmod(ww.c_str(), 0777));
+        ASSERT_TRUE(WriteFile(ww + "/hook", ReadFileOr(Probe()), 0755));
+        ASSERT_EQ(0, chmod((ww + "/hook").c_str(), 0755));
+        std::string safe = dir_ + "/bin";
+        ASSERT_EQ(0, mkdir(safe.c_str(), 0755));
+        ASSERT_TRUE(WriteFile(safe + "/hook", ReadFileOr(Probe()), 0755));
+        ASSERT_EQ(0, chmod((safe + "/hook").c_str(), 0775));
+        Submit({ww + "/hook", "record", out_}, "{}\n");
+        Submit({safe + "/hook", "record", out_}, "{}\n");
+        ASSERT_TRUE(WaitFor([&] { return Stats().failed == 2; }, Millis(10000))) << Log();
+        EXPECT_TRUE(HasLineWith(Log(), "refusing to run " + ww + "/hook", "writable")) << Log();
+        EXPECT_TRUE(HasLineWith(Log(), "refusing to run " + safe + "/hook", "mode 0775")) << Log();
+        EXPECT_TRUE(Files(".done").empty());
+        // Made safe, it runs.
+        ASSERT_EQ(0, chmod((safe + "/hook").c_str(), 0755));
+        Submit({safe + "/hook", "record", out_}, "{}\n");
+        ASSERT_TRUE(WaitFor([&] { return Files(".done").size() == 1; }, Millis(10000))) << Log();
+}
+
 // A program that does not end is killed after 10 s, and that is logged.
 TEST_F(AlertExecTest, HangingProgramIsKilledAfterTenSeconds) {
         auto t0 = Clock::now();
@@ -154,7 +178,9 @@ TEST_F(AlertExecTest, FailuresAreLogged) {
         Submit({"no-such-program-in-path"}, "{}\n");
         ASSERT_TRUE(WaitFor([&] { return Stats().failed == 3; }, Millis(10000))) << Log();
         std::string log = Log();
-        EXPECT_TRUE(HasLineWith(log, "ERROR [web] alert_exec: " + Probe(), "(rule wx) exited with status 3"))
+        // The program as it was run: its resolved path.
+        EXPECT_TRUE(
+            HasLineWith(log, "ERROR [web] alert_exec: /", "alertexec_probe (rule wx) exited with status 3"))
             << log;
         EXPECT_TRUE(HasLineWith(log, "cannot run " + dir_ + "/no-such-program", "No such file")) << log;
         EXPECT_TRUE(HasLineWith(log, "cannot run no-such-program-in-path", "No such file")) << log;
