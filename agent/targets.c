@@ -332,8 +332,10 @@ void agent_worker_event(void *user, const struct worker_event *ev) {
         if (!a->events)
                 return;
         strbuf_init(&line);
-        /* An alert_exec program gets the line events.jsonl has. */
-        if (agent_events_worker(a->events, ev, run ? &line : NULL) >= 0 && run && line.len > 0)
+        /* An alert_exec program gets the line events.jsonl has, also when
+         * writing it there failed (a full disk). */
+        (void)agent_events_worker(a->events, ev, run ? &line : NULL);
+        if (run && line.len > 0)
                 alertexec_submit(a->alertexec, ev->target, p->alert_exec, p->alert_exec_rate, ev->pid,
                                  ev->start_time, alert_rule_info(ev->alert->rule)->name, line.s, line.len);
         strbuf_fini(&line);
