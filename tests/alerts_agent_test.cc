@@ -440,11 +440,11 @@ TEST_F(AlertsAgentTest, AlertExecGetsTheEvent) {
         auto quiet = StartWorkload();
         auto failing = StartWorkload();
         std::string probe = Runfile("tests/alertexec_probe");
-        ASSERT_NO_FATAL_FAILURE(StartAgent("alert_exec = " + probe + " record " + out + "\n\n[target:w]\npid = " +
-                                           std::to_string(wl->pid()) + "\n\n[target:q]\npid = " +
-                                           std::to_string(quiet->pid()) + "\nalert_exec =\n\n[target:f]\npid = " +
-                                           std::to_string(failing->pid()) + "\nalert_exec = " + probe +
-                                           " exit 3\n"));
+        ASSERT_NO_FATAL_FAILURE(
+            StartAgent("alert_exec = " + probe + " record " + out + "\n\n[target:w]\npid = " +
+                       std::to_string(wl->pid()) + "\n\n[target:q]\npid = " + std::to_string(quiet->pid()) +
+                       "\nalert_exec =\n\n[target:f]\npid = " + std::to_string(failing->pid()) +
+                       "\nalert_exec = " + probe + " exit 3\n"));
         for (const char *t : {"w", "q", "f"})
                 ASSERT_TRUE(WaitEvent(t, "full")) << t;
         ASSERT_NE(0u, wl->Map(1, "rwx"));
@@ -468,12 +468,14 @@ TEST_F(AlertsAgentTest, AlertExecGetsTheEvent) {
         EXPECT_TRUE(Contains(env, "MEMMON_TARGET=w")) << JoinLines(env);
         EXPECT_TRUE(Contains(env, "MEMMON_PID=" + std::to_string(wl->pid()))) << JoinLines(env);
         EXPECT_TRUE(Contains(env, "MEMMON_RULE=wx")) << JoinLines(env);
-        ASSERT_TRUE(WaitFor([&] { return HasLineWith(Log(), "[w] alert_exec: ", "ran for rule wx"); }, kLong));
-        ASSERT_TRUE(WaitFor([&] { return HasLineWith(Log(), "ERROR [f] alert_exec: ", "exited with status 3"); },
-                            kLong))
+        ASSERT_TRUE(
+            WaitFor([&] { return HasLineWith(Log(), "[w] alert_exec: ", "ran for rule wx"); }, kLong));
+        ASSERT_TRUE(WaitFor(
+            [&] { return HasLineWith(Log(), "ERROR [f] alert_exec: ", "exited with status 3"); }, kLong))
             << Log();
         ASSERT_TRUE(WaitFor([&] { return !EventsOf("f", "error").empty(); }, kLong)) << EventsText();
-        EXPECT_NE(std::string::npos, Field(EventsOf("f", "error")[0], "message").find("exited with status 3"));
+        EXPECT_NE(std::string::npos,
+                  Field(EventsOf("f", "error")[0], "message").find("exited with status 3"));
         ASSERT_NO_FATAL_FAILURE(Fence());
         size_t runs = 0;
         for (const auto &n : ListDir(out))
