@@ -123,6 +123,8 @@ struct status_history {
 
 struct prompt;
 struct ctl_server;
+struct agent_events;
+struct alertexec;
 
 struct agent {
         struct options opt;
@@ -139,7 +141,9 @@ struct agent {
         char *prog_target; /* the `-- PROG` target */
         int prog_status;   /* its $? when it ended by itself */
         int prog_done;
-        struct agent_log *log; /* NULL until open */
+        struct agent_log *log;       /* NULL until open */
+        struct agent_events *events; /* logs/events.jsonl; NULL until open */
+        struct alertexec *alertexec; /* runs alert_exec; NULL until started */
         struct supervisor sup;
         int sup_init;
         int sig_fd;
@@ -215,8 +219,13 @@ int agent_apply_config(struct agent *a, const struct config *cfg, const struct c
 /* `reload` and SIGHUP: re-reads the configuration and the maps; appends a
  * reply.  user is the struct agent.  Returns 0 or -errno. */
 int agent_reload(void *user, struct strbuf *reply);
-/* Collects ended children (SIGCHLD). */
+/* Collects ended children (SIGCHLD): only the agent's own exec children,
+ * by pid (alert_exec's runner reaps its own). */
 void agent_reap_children(struct agent *a);
+/* The workers' typed events (worker_env.on_event; user is the struct
+ * agent): each is written to logs/events.jsonl, and an alert of a target
+ * with alert_exec is handed to the runner. */
+void agent_worker_event(void *user, const struct worker_event *ev);
 
 /* service.c: the agent as a systemd service (see notify.h). */
 

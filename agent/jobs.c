@@ -13,6 +13,7 @@
 
 #include "agent/agent.h"
 #include "agent/control.h"
+#include "agent/events.h"
 #include "core/fs.h"
 #include "core/metrics.h"
 #include "core/trusted_dir.h"
@@ -129,6 +130,8 @@ static void reload_signalled(struct agent *a) {
         __atomic_store_n(&a->hup_pending, 0, __ATOMIC_RELEASE);
         agent_service_reloading(a);
         int r = agent_log_reopen(a->log);
+        if (r == 0 && a->events)
+                r = agent_events_reopen(a->events);
         if (r == 0 && a->opt.mode == MODE_DAEMON)
                 r = reopen_output(a);
         agent_log(a->log, NULL, r < 0 ? LOG_ERROR : LOG_INFO, "SIGHUP: logs reopened%s%s", r < 0 ? ": " : "",

@@ -29,6 +29,7 @@
 
 #include "agent/agent.h"
 #include "agent/ctlserver.h"
+#include "agent/events.h"
 #include "agent/prompt.h"
 #include "core/fs.h"
 

@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/alertexec.h"
 #include "agent/control.h"
 #include "agent/ctl.h"
+#include "agent/events.h"
 #include "agent/log.h"
 #include "agent/report.h"
 #include "agent/scan.h"
@@ -40,7 +42,7 @@ static void usage(FILE *f) {
                 "       agent replay DIR [--at TIMESTAMP]\n"
                 "       agent verify DIR\n"
                 "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
-                "       agent scan [--json] [--text] [-o KEY=VALUE]... (--all | PID...)\n"
+                "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
                 "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
                 "\n"
                 "Watches how the memory mappings of processes change and keeps every change\n"
@@ -57,7 +59,7 @@ static void usage(FILE *f) {
                 "  -V, --version          the version\n"
                 "\n"
                 "Commands (FIFO logs/daemon_fifo, the prompt, or agent ctl): status, interval <us>,\n"
-                "pid <pid>, backup, reload, targets, metrics, pause, resume, help, quit.\n"
+                "pid <pid>, backup, reload, targets, alerts, metrics, pause, resume, help, quit.\n"
                 "Prefix @NAME for one target.\n"
                 "Signals: TERM/INT stop, HUP reloads and re-reads the maps, USR1 takes a full backup.\n");
 }
@@ -342,9 +344,19 @@ static int run_agent(struct agent *a) {
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
         if ((r = agent_ctl_open(a, why, sizeof(why))) < 0)
                 return startup_failed(a, r == -EPERM || r == -EACCES ? EX_NOPERM : EX_CANTCREAT, "%s", why);
+        if ((r = agent_events_new(a->logs_fd, a->config->events, &a->events)) < 0)
+                return startup_failed(a, EX_CANTCREAT, "cannot open %s/%s: %s", a->logs, AGENT_EVENTS_FILE,
+                                      strerror(-r));
+        /* After the signals are blocked: its thread must not take them. */
+        if ((r = alertexec_new(a->logs_fd, a->log, a->events, &a->alertexec)) < 0)
+                return startup_failed(a, EX_OSERR, "cannot start the alert_exec runner: %s", strerror(-r));
 
-        struct worker_env env = {
-            .event = agent_log_event, .user = a->log, .base_fd = a->base_fd, .base = a->base};
+        struct worker_env env = {.event = agent_log_event,
+                                 .user = a->log,
+                                 .base_fd = a->base_fd,
+                                 .base = a->base,
+                                 .on_event = agent_worker_event,
+                                 .on_event_user = a};
         if ((r = supervisor_init(&a->sup, &env)) < 0)
                 return startup_failed(a, EX_OSERR, "cannot start the supervisor: %s", strerror(-r));
         a->sup_init = 1;
@@ -383,6 +395,9 @@ static void cleanup(struct agent *a) {
         free(a->children);
         if (a->sup_init)
                 supervisor_fini(&a->sup);
+        /* The workers are gone: nothing submits runs or events any more. */
+        alertexec_free(a->alertexec);
+        agent_events_free(a->events);
         fifo_remove(a->logs_fd, FIFO_NAME, a->fifo_fd);
         a->fifo_fd = -1;
         agent_log(a->log, NULL, LOG_INFO, "stopped");

@@ -1,5 +1,5 @@
 /*
- * scan: `agent scan [--json] [--text] [-o KEY=VALUE]... [-c FILE] (--all | PID...)`.
+ * scan: `agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)`.
  *
  * Every process is judged as a worker judges the first snapshot of its
  * target ("present at attach"), with one alert state and one cache of
@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/alerts.h"
 #include "core/alerts_fs.h"
 #include "core/json.h"
@@ -29,7 +30,7 @@
 #include "core/strbuf.h"
 #include "core/textesc.h"
 
-#define SCAN_USAGE "Usage: agent scan [--json] [--text] [-o KEY=VALUE]... [-c FILE] (--all | PID...)\n"
+#define SCAN_USAGE "Usage: agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
 
 struct scan {
         int json;
@@ -56,50 +57,6 @@ static uint64_t mono_us(void) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
-}
-
-/* Reads a small /proc file of pid into buf (NUL-terminated).  Returns its
- * length or -errno. */
-static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t size) {
-        char path[64];
-        ssize_t n, got = 0;
-        int fd;
-
-        if (snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name) >= (int)sizeof(path))
-                return -EINVAL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        while ((size_t)got < size - 1 && (n = read(fd, buf + got, size - 1 - (size_t)got)) != 0) {
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        got = -errno;
-                        break;
-                }
-                got += n;
-        }
-        close(fd);
-        if (got >= 0)
-                buf[got] = '\0';
-        return got;
-}
-
-/* The effective uid, from the "Uid:" line of /proc/PID/status (real,
- * effective, saved, fs).  Returns 0 or -errno. */
-static int effective_uid(pid_t pid, uid_t *ret) {
-        char buf[4096];
-        ssize_t n = read_proc(pid, "status", buf, sizeof(buf));
-        const char *p;
-        unsigned long long real, eff;
-
-        if (n < 0)
-                return (int)n;
-        p = strstr(buf, "\nUid:");
-        if (!p || sscanf(p + 5, "%llu %llu", &real, &eff) != 2)
-                return -EINVAL;
-        *ret = (uid_t)eff;
-        return 0;
 }
 
 /* Reads and parses the maps behind fd.  A torn read (the kernel drops its
@@ -157,8 +114,7 @@ static int print_alert(struct scan *sc, const struct alert_proc *proc, const cha
 static enum outcome scan_pid(struct scan *sc, pid_t pid) {
         struct proc_id id;
         struct alert_proc proc;
-        char comm[64];
-        ssize_t n;
+        char comm[PROC_COMM_SIZE];
         int fd, r, found = 0;
 
         r = proc_identity(pid, &id);
@@ -183,13 +139,10 @@ static enum outcome scan_pid(struct scan *sc, pid_t pid) {
                 return proc_identity(pid, &id) == 0 ? KERNEL_THREAD : GONE;
         proc.pid = pid;
         proc.start_time = id.start_time;
-        if (effective_uid(pid, &proc.uid) < 0)
+        if (proc_effective_uid(pid, &proc.uid) < 0)
                 return GONE;
-        n = read_proc(pid, "comm", comm, sizeof(comm));
-        if (n <= 0)
+        if (proc_comm(pid, comm) < 0)
                 comm[0] = '\0';
-        else if (comm[n - 1] == '\n')
-                comm[n - 1] = '\0';
 
         alert_events_reset(&sc->ev);
         alerts_forget(sc->st);
@@ -269,16 +222,33 @@ static int print_summary(struct scan *sc, uint64_t us) {
         return 0;
 }
 
-/* The hook for the configuration: the [alerts] section of FILE will be
- * read by config/ (issue 10's integration); until then -c is refused with a
- * message, and -o sets the same keys. */
+/* Takes the [alerts] section of the configuration file (its includes
+ * too) into p, as the agent would give it to every target.  Returns 0, or
+ * a sysexits code with the errors printed. */
 static int load_alerts_section(const char *file, struct alert_policy *p) {
-        (void)p;
-        fprintf(stderr,
-                "agent scan: -c %s: reading [alerts] from a configuration is not wired in yet; set the same "
-                "keys with -o KEY=VALUE\n",
-                file);
-        return -ENOTSUP;
+        struct config_errors errs;
+        struct config *c = NULL;
+        int r;
+
+        config_errors_init(&errs);
+        r = config_load(file, &c, &errs);
+        if (r == -EINVAL) {
+                for (size_t i = 0; i < errs.n; i++)
+                        fprintf(stderr, "%s\n", errs.v[i].text);
+                if (errs.n_dropped)
+                        fprintf(stderr, "... and %zu more errors\n", errs.n_dropped);
+                fprintf(stderr, "agent scan: %s: invalid configuration\n", file);
+                r = EX_CONFIG;
+        } else if (r < 0) {
+                fprintf(stderr, "agent scan: %s: %s\n", file, strerror(-r));
+                r = r == -ENOENT ? EX_NOINPUT : r == -EACCES ? EX_NOPERM : EX_CONFIG;
+        } else if (alert_policy_copy(p, &c->defaults.alerts) < 0) {
+                fprintf(stderr, "agent scan: out of memory\n");
+                r = EX_OSERR;
+        }
+        config_free(c);
+        config_errors_fini(&errs);
+        return r;
 }
 
 static int set_option(struct alert_policy *p, const char *kv) {
@@ -312,9 +282,19 @@ static int parse_args(int argc, char **argv, struct scan *sc, struct alert_polic
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        int c;
+        const char *config = NULL;
+        int c, r;
 
+        /* -c first, whatever the order: -o changes what the file says. */
         optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+c:o:h", longopts, NULL)) != -1)
+                if (c == 'c')
+                        config = optarg;
+        if (config && (r = load_alerts_section(config, p)) != 0)
+                return r;
+        optind = 1;
+        opterr = 1;
         while ((c = getopt_long(argc, argv, "+c:o:h", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'j':
@@ -327,8 +307,6 @@ static int parse_args(int argc, char **argv, struct scan *sc, struct alert_polic
                         *all = 1;
                         break;
                 case 'c':
-                        if (load_alerts_section(optarg, p) < 0)
-                                return EX_USAGE;
                         break;
                 case 'o':
                         if (set_option(p, optarg) < 0)
@@ -344,7 +322,7 @@ static int parse_args(int argc, char **argv, struct scan *sc, struct alert_polic
                                "  --json          one JSON object per line\n"
                                "  --text          also compare code with its files (text_mismatch)\n"
                                "  -o KEY=VALUE    an [alerts] key: wx=off, max_regions=50000, ...\n"
-                               "  -c FILE         the [alerts] section of a configuration\n");
+                               "  -c FILE         the [alerts] section of a configuration (-o changes it)\n");
                         exit(0);
                 default:
                         fputs(SCAN_USAGE, stderr);

@@ -284,3 +284,8 @@ int spawn_stop(pid_t pid, int grace_ms) {
                 return spawn_exit_code(status);
         return -1;
 }
+
+/* alert_exec (agent/alertexec.c) finds its program as exec targets do. */
+int spawn_find_program(const char *name, char *ret) {
+        return resolve_program(name, ret);
+}

@@ -37,6 +37,10 @@ void spawn_release(pid_t pid);
 int spawn_stop(pid_t pid, int grace_ms);
 /* The shell-style status ($?) of a waitpid() status. */
 int spawn_exit_code(int status);
+/* The program spawn_start() would run for name: name itself when it holds
+ * a '/', else the first executable file of that name in PATH.  ret has
+ * PATH_MAX bytes.  Returns 0, -ENOENT, -EACCES or -ENAMETOOLONG. */
+int spawn_find_program(const char *name, char *ret);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/alertexec.h"
+#include "agent/events.h"
 #include "agent/spawn.h"
 #include "core/fs.h"
 
@@ -58,7 +60,11 @@ static int start_child(struct agent *a, const char *target, char *const argv[]) 
         int r = spawn_start(argv, out_fd, &pid, &held);
         fs_close(&out_fd);
         if (r < 0) {
-                agent_log(a->log, target, LOG_ERROR, "cannot start %s: %s", argv[0], strerror(-r));
+                char msg[PATH_MAX + 128];
+                (void)snprintf(msg, sizeof(msg), "cannot start %s: %s", argv[0], strerror(-r));
+                agent_log(a->log, target, LOG_ERROR, "%s", msg);
+                if (a->events)
+                        (void)agent_events_error(a->events, target, msg);
                 return r;
         }
         char *name = strdup(target);
@@ -231,8 +237,21 @@ fail:
         return r;
 }
 
+/* The `reload` event: the reply's first line is its message. */
+static void reload_event(struct agent *a, bool ok, const struct supervisor_changes *ch, size_t errors,
+                         const struct strbuf *reply) {
+        const char *text = strbuf_str(reply), *nl = strchr(text, '\n');
+        char first[512];
+
+        if (!a->events)
+                return;
+        (void)snprintf(first, sizeof(first), "%.*s", nl ? (int)(nl - text) : (int)strlen(text), text);
+        (void)agent_events_reload(a->events, ok, ch, errors, first[0] ? first : "Maps re-read");
+}
+
 int agent_reload(void *user, struct strbuf *reply) {
         struct agent *a = user;
+        struct supervisor_changes ch = {0};
         if (a->config_path[0]) {
                 struct config *c = NULL;
                 struct config_errors errs;
@@ -250,6 +269,7 @@ int agent_reload(void *user, struct strbuf *reply) {
                                 strbuf_printf(reply, "\n%s", errs.v[i].text);
                         if (errs.n_dropped)
                                 strbuf_printf(reply, "\n... and %zu more errors", errs.n_dropped);
+                        reload_event(a, false, NULL, errs.n + errs.n_dropped, reply);
                         config_errors_fini(&errs);
                         return -EINVAL;
                 }
@@ -257,7 +277,6 @@ int agent_reload(void *user, struct strbuf *reply) {
                 if (strcmp(c->base_dir, a->config->base_dir) != 0)
                         agent_log(a->log, NULL, LOG_WARN,
                                   "base_dir changed to %s: it takes effect on restart", c->base_dir);
-                struct supervisor_changes ch = {0};
                 r = agent_apply_config(a, c, a->config, &ch);
                 if (r < 0) {
                         /* The old configuration stays the one in force, and
@@ -272,6 +291,7 @@ int agent_reload(void *user, struct strbuf *reply) {
                                               "Reload failed after %u added, %u removed, %u changed, %u "
                                               "restarted: %s; the previous configuration stays in force",
                                               ch.added, ch.removed, ch.changed, ch.restarted, strerror(-r));
+                        reload_event(a, false, &ch, 0, reply);
                         return r;
                 }
                 pthread_mutex_lock(&a->config_lock);
@@ -280,6 +300,9 @@ int agent_reload(void *user, struct strbuf *reply) {
                 pthread_mutex_unlock(&a->config_lock);
                 config_free(old);
                 agent_log_set_level(a->log, c->log_level);
+                if (a->events && (r = agent_events_set_enabled(a->events, c->events)) < 0)
+                        agent_log(a->log, NULL, LOG_ERROR, "cannot open %s/%s: %s", a->logs,
+                                  AGENT_EVENTS_FILE, strerror(-r));
                 strbuf_printf(reply,
                               "Configuration reloaded: %u added, %u removed, %u changed, %u restarted, "
                               "%u unchanged",
@@ -303,31 +326,52 @@ int agent_reload(void *user, struct strbuf *reply) {
                 strbuf_printf(reply, "Maps re-read (%d targets did not answer in time)", late);
         else
                 strbuf_printf(reply, "Maps re-read");
+        /* Last: once it is written, every target has sampled under the
+         * configuration now in force. */
+        reload_event(a, true, a->config_path[0] ? &ch : NULL, 0, reply);
         return 0;
 }
 
 /* Collects ended programs.  When the `-- PROG` program ends, so does the
  * agent, with its exit status, once its final snapshot is written. */
 void agent_reap_children(struct agent *a) {
-        int status;
-        pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-                for (size_t i = 0; i < a->n_children; i++) {
-                        struct child *c = &a->children[i];
-                        if (c->pid != pid || (!WIFEXITED(status) && !WIFSIGNALED(status)))
-                                continue;
-                        c->reaped = 1;
-                        int code = spawn_exit_code(status);
-                        agent_log(a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid,
-                                  code);
-                        struct worker *w = supervisor_find(&a->sup, c->target);
-                        if (w)
-                                sample_now(a, w);
-                        if (a->prog_target && strcmp(c->target, a->prog_target) == 0) {
-                                a->prog_status = code;
-                                a->prog_done = 1;
-                                agent_request_quit(a);
-                        }
+        /* By pid: waitpid(-1) would also take the statuses of alert_exec's
+         * programs, which its runner waits for. */
+        for (size_t i = 0; i < a->n_children; i++) {
+                struct child *c = &a->children[i];
+                int status;
+                pid_t pid;
+                if (c->reaped || (pid = waitpid(c->pid, &status, WNOHANG)) <= 0 ||
+                    (!WIFEXITED(status) && !WIFSIGNALED(status)))
+                        continue;
+                c->reaped = 1;
+                int code = spawn_exit_code(status);
+                agent_log(a->log, c->target, LOG_INFO, "pid %d ended with exit status %d", (int)pid, code);
+                struct worker *w = supervisor_find(&a->sup, c->target);
+                if (w)
+                        sample_now(a, w);
+                if (a->prog_target && strcmp(c->target, a->prog_target) == 0) {
+                        a->prog_status = code;
+                        a->prog_done = 1;
+                        agent_request_quit(a);
                 }
         }
+}
+
+void agent_worker_event(void *user, const struct worker_event *ev) {
+        struct agent *a = user;
+        const struct target_policy *p = ev->policy;
+        int run = ev->kind == WORKER_EVENT_ALERT && p && p->alert_exec && a->alertexec;
+        struct strbuf line;
+
+        if (!a->events)
+                return;
+        strbuf_init(&line);
+        /* An alert_exec program gets the line events.jsonl has, also when
+         * writing it there failed (a full disk). */
+        (void)agent_events_worker(a->events, ev, run ? &line : NULL);
+        if (run && line.len > 0)
+                alertexec_submit(a->alertexec, ev->target, p->alert_exec, p->alert_exec_rate, ev->pid,
+                                 ev->start_time, alert_rule_info(ev->alert->rule)->name, line.s, line.len);
+        strbuf_fini(&line);
 }

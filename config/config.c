@@ -75,7 +75,9 @@ static int add_target(struct config *c, struct target_config *t) {
                 goto fail;
         }
         c->targets = v;
-        keys_inherit_policy(t, NULL, c);
+        r = keys_inherit_policy(t, NULL, NULL, c);
+        if (r < 0)
+                goto fail;
         c->targets[c->n_targets++] = *t;
         return 0;
 fail:
@@ -115,6 +117,7 @@ void config_free(struct config *c) {
                 config_target_fini(&c->targets[i]);
         mm_free(c->targets);
         target_policy_fini(&c->defaults);
+        strv_free(c->alert_exec);
         mm_free(c->path);
         mm_free(c->base_dir);
         mm_free(c->metrics_file);

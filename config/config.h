@@ -1,16 +1,24 @@
 /*
  * config: memmon's INI configuration, read with inih.
  *
- *   [agent]          base_dir, interval, log_level, metrics_file, metrics_interval
- *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes
+ *   [agent]          base_dir, interval, log_level, metrics_file,
+ *                    metrics_interval, events, alert_exec, alert_exec_rate
+ *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes,
+ *                    alert_exec, alert_exec_rate
+ *   [alerts]         the alert rules of every target: the keys of
+ *                    core/alerts.h's table (wx, anon_exec, ..., allow_exec,
+ *                    text_check, text_check_budget), parsed by it
  *   [target:NAME]    exactly one of pid, pidfile, match, exec; plus any key
- *                    of [defaults] as a per-target override; with match,
- *                    user and exe narrow which process it may be
+ *                    of [defaults] and of [alerts] as a per-target override
+ *                    (key by key: a target's allow_exec replaces the list of
+ *                    [alerts], it does not add to it); with match, user and
+ *                    exe narrow which process it may be
  *   [include]        files = GLOB... (space-separated, relative to the
  *                    including file's folder; a glob matching nothing is fine)
  *
- * A key is set at most once per section ([agent] and [defaults] count as one
- * section across all files; each [target:NAME] is its own). Targets keep
+ * A key is set at most once per section ([agent], [defaults] and [alerts]
+ * each count as one section across all files; each [target:NAME] is its
+ * own). Targets keep
  * the file and line of their header; [defaults] reaches every target,
  * wherever it appears.
  *
@@ -89,8 +97,12 @@ struct config {
         char *base_dir; /* absolute; default: the main file's folder */
         uint64_t interval_us;
         enum log_level log_level;
-        /* The resolved [defaults]. Targets added later with
-         * config_add_*_target() take their policy from here. */
+        bool events;              /* write logs/events.jsonl */
+        char **alert_exec;        /* [agent] alert_exec, or NULL */
+        unsigned alert_exec_rate; /* [agent] alert_exec_rate */
+        /* The resolved [defaults], and [alerts] in defaults.alerts. Targets
+         * added later with config_add_*_target() take their policy from
+         * here. */
         struct target_policy defaults;
         struct target_config *targets;
         size_t n_targets;

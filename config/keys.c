@@ -9,8 +9,10 @@
 
 #include "config/paths.h"
 #include "config/strv.h"
+#include "core/alerts.h"
 #include "core/alloc.h"
 #include "core/proc.h"
+#include "core/strbuf.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -18,6 +20,8 @@
 #define MAX_BYTES_MAX (UINT64_C(1) << 40)
 /* Longest process name for match: an exe basename is at most NAME_MAX. */
 #define MATCH_MAX 255
+/* alert_exec runs per minute and target, at most. */
+#define ALERT_EXEC_RATE_MAX 10000
 
 /* Every configuration key. Parsing, defaults, validation, inheritance,
  * comparison and config_write*() are all driven by this table. */
@@ -189,6 +193,59 @@ static const struct key_def rows[] = {
                 .filter = true,
                 .help = "with match: only a process running this very file (an absolute path)",
         },
+        /* Alerts (issue 10): the events file and the program run for each
+         * alert.  The alert rules themselves ([alerts] and the same keys per
+         * target) are the rows of core/alerts.h's key table. */
+        {
+                .name = "events",
+                .sections = IN(SEC_AGENT),
+                .type = KT_BOOL,
+                .def = "on",
+                .offset = offsetof(struct config, events),
+                .selector = -1,
+                .help = "write logs/events.jsonl, one JSON object per event: on or off",
+        },
+        {
+                .name = "alert_exec",
+                .sections = IN(SEC_AGENT),
+                .type = KT_ARGV,
+                .offset = offsetof(struct config, alert_exec),
+                .selector = -1,
+                .help = "PROG ARGS run without a shell for each alert raised, its JSON on stdin; empty: none",
+                .empty_ok = true,
+        },
+        {
+                .name = "alert_exec_rate",
+                .sections = IN(SEC_AGENT),
+                .type = KT_UINT,
+                .min = 1,
+                .max = ALERT_EXEC_RATE_MAX,
+                .def = "10",
+                .offset = offsetof(struct config, alert_exec_rate),
+                .selector = -1,
+                .help = "alert_exec runs per minute and target at most; the rest are counted and logged",
+        },
+        {
+                .name = "alert_exec",
+                .sections = POLICY,
+                .type = KT_ARGV,
+                .from_agent = true,
+                .offset = offsetof(struct target_policy, alert_exec),
+                .selector = -1,
+                .help = "alert_exec of this target (empty: none); default: [agent] alert_exec",
+                .empty_ok = true,
+        },
+        {
+                .name = "alert_exec_rate",
+                .sections = POLICY,
+                .type = KT_UINT,
+                .min = 1,
+                .max = ALERT_EXEC_RATE_MAX,
+                .from_agent = true,
+                .offset = offsetof(struct target_policy, alert_exec_rate),
+                .selector = -1,
+                .help = "alert_exec runs per minute of this target; default: [agent] alert_exec_rate",
+        },
 };
 /* clang-format on */
 
@@ -202,6 +259,7 @@ static const char *const section_names[] = {
         [SEC_DEFAULTS] = "[defaults]",
         [SEC_TARGET] = "[target:NAME]",
         [SEC_INCLUDE] = "[include]",
+        [SEC_ALERTS] = "[alerts]",
 };
 /* clang-format on */
 
@@ -307,6 +365,8 @@ const char *keys_type_name(enum key_type t) {
                 return "user";
         case KT_EXE:
                 return "path";
+        case KT_BOOL:
+                return "switch";
         }
         return "?";
 }
@@ -337,6 +397,8 @@ size_t keys_field_size(enum key_type t) {
                 return sizeof(uint64_t);
         case KT_LOG_LEVEL:
                 return sizeof(enum log_level);
+        case KT_BOOL:
+                return sizeof(bool);
         default:
                 return 0;
         }
@@ -477,6 +539,12 @@ int keys_set(const struct key_def *k, void *base, const char *value, const char 
                 if (r < 0)
                         return msgf(msg, msgsz, "%s = " QFMT ": unterminated double quote", k->name,
                                     QARG(value));
+                if (r == 0 && k->empty_ok) {
+                        strv_free(argv);
+                        strv_free(*(char ***)f);
+                        *(char ***)f = NULL;
+                        return 0;
+                }
                 if (r == 0) {
                         strv_free(argv);
                         return msgf(msg, msgsz, "%s: empty command", k->name);
@@ -510,6 +578,11 @@ int keys_set(const struct key_def *k, void *base, const char *value, const char 
                 mm_free(((struct target_filter *)f)->exe);
                 ((struct target_filter *)f)->exe = s;
                 return 0;
+        case KT_BOOL:
+                if (alert_parse_switch(value, &r) < 0)
+                        return msgf(msg, msgsz, "%s = " QFMT ": expected on or off", k->name, QARG(value));
+                *(bool *)f = r != 0;
+                return 0;
         case KT_GLOBS:
                 break;
         }
@@ -542,15 +615,34 @@ static const struct key_def *agent_key(const struct key_def *k) {
         return NULL;
 }
 
-void keys_resolve_from_agent(struct config *c, const struct key_origin *set) {
+/* Copies the field of key k from src to dst (both of k's kind of struct):
+ * numbers by value, a command deeply.  Returns 0 or -ENOMEM (dst
+ * unchanged). */
+static int copy_field(const struct key_def *k, void *dst, const void *src, size_t src_offset) {
+        const void *from = (const char *)src + src_offset;
+        char **copy = NULL;
+
+        if (k->type != KT_ARGV) {
+                memcpy(field_of(dst, k), from, keys_field_size(k->type));
+                return 0;
+        }
+        if (*(char **const *)from && !(copy = strv_copy(*(char **const *)from)))
+                return -ENOMEM;
+        strv_free(*(char ***)field_of(dst, k));
+        *(char ***)field_of(dst, k) = copy;
+        return 0;
+}
+
+int keys_resolve_from_agent(struct config *c, const struct key_origin *set) {
         for (size_t i = 0; i < KEYS_N; i++) {
                 const struct key_def *k = &config_keys[i], *a;
 
-                if (!k->from_agent || (set && set[i].line) || !(a = agent_key(k)) ||
-                    keys_field_size(k->type) != keys_field_size(a->type))
+                if (!k->from_agent || (set && set[i].line) || !(a = agent_key(k)) || k->type != a->type)
                         continue;
-                memcpy(field_of(&c->defaults, k), field_of(c, a), keys_field_size(k->type));
+                if (copy_field(k, &c->defaults, c, a->offset) < 0)
+                        return -ENOMEM;
         }
+        return 0;
 }
 
 bool keys_is_policy(const struct key_def *k) {
@@ -564,15 +656,54 @@ int keys_filter_set(const struct key_origin *set) {
         return -1;
 }
 
-void keys_inherit_policy(struct target_config *t, const struct key_origin *set, const struct config *c) {
+/* The alert rules of a target: [alerts], with the keys the target sets
+ * itself (alert_set, NULL: none) taken from its own. */
+static int inherit_alerts(struct target_config *t, const struct key_origin *alert_set,
+                          const struct config *c) {
+        struct alert_policy p;
+        struct strbuf value;
+        char why[256];
+        int r = 0;
+
+        alert_policy_init(&p);
+        strbuf_init(&value);
+        if (alert_policy_copy(&p, &c->defaults.alerts) < 0) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; alert_set && i < ALERT_POLICY_KEYS && r == 0; i++) {
+                const char *key = alert_policy_key_name(i);
+
+                if (!alert_set[i].line)
+                        continue;
+                strbuf_reset(&value);
+                /* What alert_policy_format() writes reads back the same. */
+                r = alert_policy_format(&t->policy.alerts, key, &value);
+                if (r == 0)
+                        r = alert_policy_set(&p, key, strbuf_str(&value), why, sizeof(why));
+        }
+        if (r == 0) {
+                alert_policy_fini(&t->policy.alerts);
+                t->policy.alerts = p;
+                alert_policy_init(&p);
+        }
+finish:
+        alert_policy_fini(&p);
+        strbuf_fini(&value);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+int keys_inherit_policy(struct target_config *t, const struct key_origin *set,
+                        const struct key_origin *alert_set, const struct config *c) {
         for (size_t i = 0; i < KEYS_N; i++) {
                 const struct key_def *k = &config_keys[i];
 
                 if (!keys_is_policy(k) || (set && set[i].line))
                         continue;
-                memcpy(field_of(&t->policy, k), (const char *)&c->defaults + k->offset,
-                       keys_field_size(k->type));
+                if (copy_field(k, &t->policy, &c->defaults, k->offset) < 0)
+                        return -ENOMEM;
         }
+        return inherit_alerts(t, alert_set, c);
 }
 
 const struct key_def *keys_find(enum section_kind sec, const char *name) {
@@ -623,6 +754,8 @@ void keys_hint(const char *name, char *buf, size_t size) {
         for (size_t i = 0; i < KEYS_N; i++)
                 if (strcmp(config_keys[i].name, name) == 0)
                         mask |= config_keys[i].sections;
+        if (alert_policy_key_index(name) >= 0)
+                mask |= IN(SEC_ALERTS) | IN(SEC_TARGET);
         if (!mask || size <= sizeof(intro))
                 return;
         memcpy(buf, intro, sizeof(intro));
@@ -636,12 +769,14 @@ int keys_config_new(struct config **ret) {
         c = mm_calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
+        alert_policy_init(&c->defaults.alerts);
         r = set_defaults(c, IN(SEC_AGENT) | IN(SEC_DEFAULTS));
+        if (r == 0)
+                r = keys_resolve_from_agent(c, NULL);
         if (r < 0) {
                 config_free(c);
                 return r;
         }
-        keys_resolve_from_agent(c, NULL);
         *ret = c;
         return 0;
 }

@@ -33,6 +33,7 @@ enum section_kind {
         SEC_DEFAULTS,
         SEC_TARGET,
         SEC_INCLUDE,
+        SEC_ALERTS, /* the keys of core/alerts.h's table, not rows of config_keys */
 };
 
 #define IN(kind) (1u << (kind))
@@ -50,6 +51,7 @@ enum key_type {
         KT_GLOBS,
         KT_USER, /* a user name or uid: struct target_filter's uid */
         KT_EXE,  /* an absolute path: struct target_filter's exe */
+        KT_BOOL, /* on | off (also yes/no, true/false, 1/0) */
 };
 
 struct key_def {
@@ -71,10 +73,12 @@ struct key_def {
          * struct target_config (not policy, not a selector). */
         bool filter;
         const char *help;
+        /* KT_ARGV: an empty value is allowed and means none (NULL). */
+        bool empty_ok;
 };
 
 /* The number of rows of config_keys[]. */
-#define KEYS_N 17
+#define KEYS_N 22
 
 /* Every configuration key: KEYS_N rows. */
 extern const struct key_def *const config_keys;
@@ -85,8 +89,8 @@ struct key_origin {
         unsigned line;
 };
 
-/* "[agent]", "[defaults]", "[target:NAME]" or "[include]"; NULL for the
- * other kinds. */
+/* "[agent]", "[defaults]", "[target:NAME]", "[include]" or "[alerts]";
+ * NULL for the other kinds. */
 const char *keys_section_name(enum section_kind s);
 
 /* The sections of mask as a list: "[x], [y] or [z]" with prose, else
@@ -133,12 +137,17 @@ int keys_set(const struct key_def *k, void *base, const char *value, const char 
 int keys_config_new(struct config **ret);
 
 /* Sets the [defaults] keys that default to an [agent] key, unless set
- * (indexed like config_keys; NULL: none) marks them as set in the file. */
-void keys_resolve_from_agent(struct config *c, const struct key_origin *set);
+ * (indexed like config_keys; NULL: none) marks them as set in the file.
+ * Returns 0 or -ENOMEM. */
+int keys_resolve_from_agent(struct config *c, const struct key_origin *set);
 
 /* Copies into t every policy field of c->defaults that set (NULL: none)
- * does not mark as set in the target itself. */
-void keys_inherit_policy(struct target_config *t, const struct key_origin *set, const struct config *c);
+ * does not mark as set in the target itself, and every alert key of
+ * c->defaults.alerts ([alerts]) that alert_set (indexed like core/alerts.h's
+ * key table, ALERT_POLICY_KEYS entries; NULL: none) does not mark as set.
+ * Returns 0 or -ENOMEM. */
+int keys_inherit_policy(struct target_config *t, const struct key_origin *set,
+                        const struct key_origin *alert_set, const struct config *c);
 
 #ifdef __cplusplus
 }

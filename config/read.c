@@ -20,6 +20,7 @@
 #include "config/keys.h"
 #include "config/paths.h"
 #include "config/strv.h"
+#include "core/alerts.h"
 #include "core/alloc.h"
 #include "core/fs.h"
 #include "core/strbuf.h"
@@ -30,6 +31,7 @@
 struct target_rec {
         struct target_config t;
         struct key_origin set[KEYS_N];
+        struct key_origin alert_set[ALERT_POLICY_KEYS]; /* its own alert keys */
         int sel_key;  /* index in config_keys[] of the selector set, or -1 */
         bool discard; /* bad or duplicate name: checked, then dropped */
 };
@@ -66,6 +68,7 @@ struct parse_ctx {
         struct config *cfg;
         struct key_origin agent_set[KEYS_N];
         struct key_origin defaults_set[KEYS_N];
+        struct key_origin alerts_set[ALERT_POLICY_KEYS]; /* [alerts] */
         struct target_rec *recs;
         size_t n_recs, cap_recs;
         char **files;
@@ -191,6 +194,7 @@ static void target_begin(struct frame *fr, const char *name) {
         rec = &ctx->recs[ctx->n_recs];
         memset(rec, 0, sizeof(*rec));
         rec->sel_key = -1;
+        alert_policy_init(&rec->t.policy.alerts);
         rec->t.name = mm_strdup(name);
         rec->t.file = mm_strdup(fr->file);
         ctx->n_recs++;
@@ -238,6 +242,8 @@ static void section_begin(struct frame *fr, const char *name) {
                 fr->sec = SEC_DEFAULTS;
         else if (strcmp(name, "include") == 0)
                 fr->sec = SEC_INCLUDE;
+        else if (strcmp(name, "alerts") == 0)
+                fr->sec = SEC_ALERTS;
         else if (strncmp(name, target_prefix, sizeof(target_prefix) - 1) == 0)
                 target_begin(fr, name + sizeof(target_prefix) - 1);
         else if (strcmp(name, "target") == 0)
@@ -245,7 +251,8 @@ static void section_begin(struct frame *fr, const char *name) {
         else
                 add_error(
                     fr->ctx, fr->file, fr->line,
-                    "unknown section [%.*s%s]; expected [agent], [defaults], [target:NAME] or [include]",
+                    "unknown section [%.*s%s]; expected [agent], [defaults], [alerts], [target:NAME] or "
+                    "[include]",
                     QARG(name));
 }
 
@@ -556,6 +563,39 @@ static void *base_of(struct frame *fr, const struct key_def *k) {
         }
 }
 
+/* The alert keys (issue 10): [alerts] and the same keys in a target, parsed
+ * by core/alerts.h's key table; index is the key's row there.  Errors are
+ * recorded as on_key() records them. */
+static void on_alert_key(struct frame *fr, int index, const char *name, const char *value,
+                         const char *label) {
+        struct parse_ctx *ctx = fr->ctx;
+        struct alert_policy *p =
+            fr->sec == SEC_ALERTS ? &ctx->cfg->defaults.alerts : &ctx->recs[fr->target].t.policy.alerts;
+        struct key_origin *o =
+            fr->sec == SEC_ALERTS ? &ctx->alerts_set[index] : &ctx->recs[fr->target].alert_set[index];
+        size_t n = strlen(name);
+        char why[KEYS_MSG_SIZE];
+        const char *msg = why;
+        int r;
+
+        if (o->line) {
+                add_error(ctx, fr->file, fr->line, "duplicate key '%s' in %s; first set at %s:%u", name,
+                          label, o->file, o->line);
+                return;
+        }
+        o->file = fr->file;
+        o->line = fr->line;
+        r = alert_policy_set(p, name, value, why, sizeof(why));
+        if (r == -ENOMEM)
+                ctx->fatal = r;
+        if (r == -ENOMEM || r == 0)
+                return;
+        /* why[] starts with the key's name, which the message puts first. */
+        if (strncmp(why, name, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
+                msg = why + n + 2;
+        add_error(ctx, fr->file, fr->line, "%s = " QFMT ": %s", name, QARG(value), msg);
+}
+
 /* inih's handler, called for each "key = value" line. The section comes
  * from the reader, which knows its full name; errors are recorded rather
  * than returned, so that inih goes on and every error gets reported. */
@@ -578,6 +618,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
         section_label(fr, label, sizeof(label));
         if (!*name) {
                 add_error(ctx, fr->file, fr->line, "missing key name before '=' in %s", label);
+                return 1;
+        }
+        if ((fr->sec == SEC_ALERTS || fr->sec == SEC_TARGET) && (r = alert_policy_key_index(name)) >= 0) {
+                on_alert_key(fr, r, name, value, label);
                 return 1;
         }
         k = keys_find(fr->sec, name);
@@ -871,7 +915,8 @@ static int finalize(struct parse_ctx *ctx) {
                 if (!c->base_dir)
                         return -ENOMEM;
         }
-        keys_resolve_from_agent(c, ctx->defaults_set);
+        if (keys_resolve_from_agent(c, ctx->defaults_set) < 0)
+                return -ENOMEM;
         c->targets = mm_calloc(ctx->n_recs ? ctx->n_recs : 1, sizeof(*c->targets));
         if (!c->targets)
                 return -ENOMEM;
@@ -880,11 +925,12 @@ static int finalize(struct parse_ctx *ctx) {
 
                 if (rec->discard)
                         continue;
-                keys_inherit_policy(&rec->t, rec->set, c);
+                if (keys_inherit_policy(&rec->t, rec->set, rec->alert_set, c) < 0)
+                        return -ENOMEM;
                 c->targets[n++] = rec->t;
+                c->n_targets = n;
                 memset(&rec->t, 0, sizeof(rec->t));
         }
-        c->n_targets = n;
         return 0;
 }
 

@@ -1,13 +1,16 @@
 /*
- * strv: NULL-terminated arrays of strings (an exec target's argv) and the
- * word syntax of the configuration that makes them.  Arrays and strings are
- * allocated with the mm_* wrappers of core/alloc.h.  Internal to config/.
+ * strv: the word syntax of the configuration that makes NULL-terminated
+ * arrays of strings (an exec target's argv; core/strv.h copies and frees
+ * them).  Arrays and strings are allocated with the mm_* wrappers of
+ * core/alloc.h.  Internal to config/.
  */
 #ifndef MEMMON_CONFIG_STRV_H
 #define MEMMON_CONFIG_STRV_H
 
 #include <ctype.h>
 #include <stdbool.h>
+
+#include "core/strv.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,13 +25,6 @@ static inline bool strv_blank(char c) {
  * \" and \\ stand for " and \.  Returns the number of words and sets *ret to
  * a NULL-terminated array, -EINVAL on an unterminated quote, or -ENOMEM. */
 int strv_split(const char *s, char ***ret);
-
-/* A deep copy of v, or NULL when out of memory. */
-char **strv_copy(char *const *v);
-/* Frees v and its strings; v may be NULL. */
-void strv_free(char **v);
-/* True when a and b hold the same strings, or are both NULL. */
-bool strv_equal(char *const *a, char *const *b);
 
 #ifdef __cplusplus
 }

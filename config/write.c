@@ -5,6 +5,8 @@
 
 #include "config/keys.h"
 #include "config/strv.h"
+#include "core/alerts.h"
+#include "core/strbuf.h"
 
 /* Writes one exec word so that strv_split() gives it back.  inih takes a
  * ';' after any blank for the start of a comment, quotes or not: a word is
@@ -61,6 +63,9 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
                 level = log_level_name(*(const enum log_level *)field);
                 fputs(level ? level : "info", f);
                 break;
+        case KT_BOOL:
+                fputs(*(const bool *)field ? "on" : "off", f);
+                break;
         case KT_PATH:
         case KT_NAME:
                 s = *(char *const *)field;
@@ -85,6 +90,22 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
         fputc('\n', f);
 }
 
+/* Writes every alert key of p, resolved. */
+static void write_alert_keys(FILE *f, const struct alert_policy *p) {
+        struct strbuf v;
+
+        strbuf_init(&v);
+        for (size_t i = 0; i < alert_policy_key_count(); i++) {
+                const char *key = alert_policy_key_name(i);
+
+                strbuf_reset(&v);
+                if (alert_policy_format(p, key, &v) < 0)
+                        continue; /* out of memory: the caller sees ferror() */
+                fprintf(f, "%s = %s\n", key, strbuf_str(&v));
+        }
+        strbuf_fini(&v);
+}
+
 int config_write(const struct config *c, FILE *f) {
         if (c->path)
                 fprintf(f, "; memmon configuration, resolved from %s\n", c->path);
@@ -96,6 +117,8 @@ int config_write(const struct config *c, FILE *f) {
         for (size_t i = 0; i < KEYS_N; i++)
                 if (config_keys[i].sections & IN(SEC_DEFAULTS))
                         write_key(f, &config_keys[i], &c->defaults);
+        fputs("\n[alerts]\n", f);
+        write_alert_keys(f, &c->defaults.alerts);
         for (size_t t = 0; t < c->n_targets; t++) {
                 const struct target_config *tc = &c->targets[t];
 
@@ -115,6 +138,7 @@ int config_write(const struct config *c, FILE *f) {
                 for (size_t i = 0; i < KEYS_N; i++)
                         if (keys_is_policy(&config_keys[i]))
                                 write_key(f, &config_keys[i], &tc->policy);
+                write_alert_keys(f, &tc->policy.alerts);
         }
         return ferror(f) ? -EIO : 0;
 }
@@ -126,7 +150,7 @@ int config_write_keys(FILE *f) {
                 char where[64];
 
                 keys_sections_text(k->sections, false, where, sizeof(where));
-                if (keys_field_size(k->type) && k->type != KT_LOG_LEVEL) {
+                if (keys_field_size(k->type) && k->type != KT_LOG_LEVEL && k->type != KT_BOOL) {
                         keys_format_number(k->type, k->min, lo, sizeof(lo));
                         keys_format_number(k->type, k->max, hi, sizeof(hi));
                         if (snprintf(range, sizeof(range), "%s..%s", lo, hi) >= (int)sizeof(range))
@@ -134,6 +158,12 @@ int config_write_keys(FILE *f) {
                 }
                 fprintf(f, "%-26s %-13s %-9s %-14s %-6s %s\n", where, k->name, keys_type_name(k->type), range,
                         k->def ? k->def : "-", k->help);
+        }
+        for (size_t i = 0; i < alert_policy_key_count(); i++) {
+                const char *def = alert_policy_key_default(i);
+
+                fprintf(f, "%-26s %-13s %-9s %-14s %-6s %s\n", "[alerts] [target:NAME]",
+                        alert_policy_key_name(i), "alert", "", def[0] ? def : "-", alert_policy_key_help(i));
         }
         return ferror(f) ? -EIO : 0;
 }

@@ -13,8 +13,6 @@
 #include "core/alerts_fs.h"
 #include "core/alerts_int.h"
 #include "core/alloc.h"
-#include "core/json.h"
-#include "core/textesc.h"
 
 #define RULE_BIT(r) (1u << (r))
 /* Rules judged per region when it appears or changes; text_mismatch has
@@ -159,6 +157,10 @@ void alert_state_free(struct alert_state *s) {
 
 const struct alert_policy *alerts_policy(const struct alert_state *s) {
         return &s->policy;
+}
+
+const struct alert_proc *alerts_process(const struct alert_state *s) {
+        return s->attached ? &s->proc : NULL;
 }
 
 size_t alerts_active_count(const struct alert_state *s) {
@@ -751,49 +753,4 @@ void alerts_forget(struct alert_state *s) {
         s->attached = 0;
         s->growth_recheck_us = 0;
         s->next_text_us = 0;
-}
-
-int alerts_format_text(struct strbuf *b, enum alert_rule rule, const char *line, size_t line_len,
-                       const char *reason, size_t reason_len) {
-        const struct alert_rule_info *info = alert_rule_info(rule);
-        int r = strbuf_printf(b, "%s: ", info ? info->name : "?");
-
-        /* The kernel ends the line of a region without a path in a blank. */
-        while (line_len > 0 && line[line_len - 1] == ' ')
-                line_len--;
-
-        if (r == 0 && line_len > 0 && (r = textesc_append(b, line, line_len)) == 0)
-                r = strbuf_append(b, ": ", 2);
-        if (r == 0)
-                r = textesc_append(b, reason, reason_len);
-        return r;
-}
-
-void alerts_json_fields(struct json_obj *o, const struct alert_events *e, const struct alert_event *ev) {
-        json_obj_cstr(o, "rule", alert_rule_info(ev->rule)->name);
-        json_obj_str(o, "region", alert_event_line(e, ev), ev->line_len);
-        json_obj_hex(o, "start", ev->start);
-        json_obj_hex(o, "end", ev->end);
-        json_obj_cstr(o, "perms", ev->perms);
-        json_obj_str(o, "path", alert_event_path(e, ev), ev->path_len);
-        json_obj_str(o, "reason", alert_event_reason(e, ev), ev->reason_len);
-}
-
-int alerts_format_active(const struct alert_state *s, struct strbuf *b) {
-        int r = 0;
-
-        for (size_t i = 0; i < s->n_active && r == 0; i++) {
-                const struct alert_active *a = &s->active[i];
-                char when[32];
-                struct tm tm;
-
-                if (!gmtime_r(&a->raised.tv_sec, &tm) ||
-                    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                        when[0] = '\0';
-                r = alerts_format_text(b, a->rule, a->text, a->line_len, a->text + a->reason_off,
-                                       a->reason_len);
-                if (r == 0)
-                        r = strbuf_printf(b, " (since %s)\n", when);
-        }
-        return r < 0 ? r : (int)s->n_active;
 }

@@ -102,8 +102,12 @@ int alert_policy_equal(const struct alert_policy *a, const struct alert_policy *
 int alert_policy_rule_active(const struct alert_policy *p, enum alert_rule r);
 
 /* The keys of [alerts] and of [target:NAME] that alert_policy_set() takes,
- * in documentation order: one table drives parsing, writing and help. */
+ * in documentation order: one table drives parsing, writing and help.
+ * There are ALERT_POLICY_KEYS of them (for arrays indexed by key). */
+#define ALERT_POLICY_KEYS 13
 size_t alert_policy_key_count(void);
+/* The index of key name, or -ENOENT. */
+int alert_policy_key_index(const char *name);
 const char *alert_policy_key_name(size_t i);
 /* The default as it would be written in a file ("on", "off", "64M", ""). */
 const char *alert_policy_key_default(size_t i);
@@ -249,9 +253,16 @@ int alerts_end(struct alert_state *s, const char *why, struct alert_events *out)
  * processes). */
 void alerts_forget(struct alert_state *s);
 
+/* The process followed, or NULL when none is. */
+const struct alert_proc *alerts_process(const struct alert_state *s);
+
 size_t alerts_active_count(const struct alert_state *s);
 /* The i-th alert that is up, in address order; NULL past the end. */
 const struct alert_active *alerts_active_get(const struct alert_state *s, size_t i);
+
+/* Writes t (CLOCK_REALTIME) as "2026-11-25T18:33:28.123456Z" into buf and
+ * returns buf ("" when it does not fit). */
+const char *alerts_format_utc(const struct timespec *t, char *buf, size_t size);
 
 /* Appends one line for people: "RULE: LINE: REASON" with the line and the
  * reason escaped by core/textesc.h.  Returns 0 or -ENOMEM. */
@@ -270,6 +281,14 @@ void alerts_json_fields(struct json_obj *o, const struct alert_events *e, const 
  * "RULE: LINE: REASON (since 2026-11-25T18:33:28Z)", escaped as
  * alerts_format_text() does.  Returns the number of lines, or -ENOMEM. */
 int alerts_format_active(const struct alert_state *s, struct strbuf *b);
+
+/* The same as JSON Lines, one object per alert that is up:
+ * {"v":1,"target":...,"pid":...,"start_time":...,"rule":...,"region":...,
+ * "start":...,"end":...,"perms":...,"path":...,"reason":...,
+ * "since":"2026-11-25T18:33:28.123456Z"} (pid and start_time of the
+ * process followed; target as given).  Returns the number of lines, or
+ * -ENOMEM (b then holds the lines before). */
+int alerts_format_active_json(const struct alert_state *s, const char *target, struct strbuf *b);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/alerts_int.h"
+#include "core/alloc.h"
 
 static const char deleted_suffix[] = " (deleted)";
 #define DELETED_LEN (sizeof(deleted_suffix) - 1)
@@ -164,11 +165,12 @@ static void describe_writer(enum writer w, const struct alert_stat *st, const st
 }
 
 /* writable_exec_file for the file found at path (st): the file itself,
- * then every folder above it.  Returns 1 with reason[] filled, or 0. */
+ * then every folder above it.  path is cut in place as the walk goes up
+ * (no second copy of a path on a worker's small stack).  Returns 1 with
+ * reason[] filled, or 0. */
 static int check_writable(const struct alert_fs_ops *ops, void *ctx, const struct alert_proc *proc,
-                          const char *path, const struct alert_stat *st, char *reason, size_t size) {
+                          char *path, const struct alert_stat *st, char *reason, size_t size) {
         char who[160];
-        char dir[ALERTS_PATH_MAX];
         size_t len = strlen(path);
         enum writer w = who_writes(ops, ctx, proc, st, 0);
 
@@ -188,11 +190,9 @@ static int check_writable(const struct alert_fs_ops *ops, void *ctx, const struc
                         break;
                 /* path[0..len) ends in '/': the folder is that without it,
                  * or "/" itself. */
-                size_t dlen = len > 1 ? len - 1 : 1;
-                memcpy(dir, path, dlen);
-                dir[dlen] = '\0';
+                path[len > 1 ? len - 1 : 1] = '\0';
                 len = len > 1 ? len - 1 : 0;
-                if (ops->path_stat(ctx, proc, dir, &ds) < 0)
+                if (ops->path_stat(ctx, proc, path, &ds) < 0)
                         return 0;
                 w = who_writes(ops, ctx, proc, &ds, 1);
                 if (w != W_NONE) {
@@ -201,7 +201,7 @@ static int check_writable(const struct alert_fs_ops *ops, void *ctx, const struc
                             reason, size,
                             "runs code from a file another user can replace: the folder %s above it is "
                             "%s",
-                            dir, who);
+                            path, who);
                         return 1;
                 }
         }
@@ -216,45 +216,54 @@ enum alert_rule alerts_file_check(const struct alert_fs_ops *ops, void *ctx, con
         const char *p = region_path(snap, r);
         size_t len = r->path_len;
         int suffix = alerts_path_deleted(p, len);
-        char used[ALERTS_PATH_MAX];
+        /* On the heap: a worker's stack is small, and every page it ever
+         * touches stays resident for the life of its thread. */
+        char *used = mm_malloc(ALERTS_PATH_MAX);
         struct alert_stat ms, st;
-        int have_ms = ops->mapped_stat(ctx, proc, r->start, r->end, &ms) == 0;
+        int have_ms;
         const char *gone = NULL;
+        enum alert_rule verdict = ALERT_RULE_COUNT;
         int found = 0;
 
+        if (!used)
+                return ALERT_RULE_COUNT;
+        have_ms = ops->mapped_stat(ctx, proc, r->start, r->end, &ms) == 0;
         /* A device or another special file mapped executable: none of these
          * rules is about that. */
         if (have_ms && !S_ISREG(ms.mode))
-                return ALERT_RULE_COUNT;
+                goto finish;
         if (have_ms && ms.nlink == 0) {
                 gone = "its file was deleted, or replaced by another";
         } else if (suffix) {
                 /* The name itself may end in " (deleted)": then it is found
                  * whole and is the mapped file. */
-                found = stat_printed(ops, ctx, proc, p, len, 0, used, sizeof(used), &st) == 0 &&
+                found = stat_printed(ops, ctx, proc, p, len, 0, used, ALERTS_PATH_MAX, &st) == 0 &&
                         same_file(&st, r, have_ms ? &ms : NULL);
                 if (!found)
                         gone = "its file was removed from that path";
         } else {
-                int e = stat_printed(ops, ctx, proc, p, len, 0, used, sizeof(used), &st);
+                int e = stat_printed(ops, ctx, proc, p, len, 0, used, ALERTS_PATH_MAX, &st);
 
                 /* A path that is not there at all, with no " (deleted)",
                  * means the process sees another file-system tree than the
                  * one looked in: no alert on a guess. */
                 if (e < 0)
-                        return ALERT_RULE_COUNT;
+                        goto finish;
                 found = same_file(&st, r, have_ms ? &ms : NULL);
                 if (!found)
                         gone = S_ISLNK(st.mode) ? "a symlink is at that path now"
                                                 : "another file is at that path now";
         }
         if (gone) {
-                if (!want_deleted)
-                        return ALERT_RULE_COUNT;
-                (void)snprintf(reason, size, "%s (%s)", RESTART, gone);
-                return ALERT_DELETED_EXEC;
+                if (want_deleted) {
+                        (void)snprintf(reason, size, "%s (%s)", RESTART, gone);
+                        verdict = ALERT_DELETED_EXEC;
+                }
+                goto finish;
         }
         if (found && want_writable && check_writable(ops, ctx, proc, used, &st, reason, size))
-                return ALERT_WRITABLE_EXEC_FILE;
-        return ALERT_RULE_COUNT;
+                verdict = ALERT_WRITABLE_EXEC_FILE;
+finish:
+        mm_free(used);
+        return verdict;
 }

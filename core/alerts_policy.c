@@ -325,8 +325,17 @@ static const struct key_row keys[] = {
 };
 /* clang-format on */
 
+_Static_assert(ELEMENTSOF(keys) == ALERT_POLICY_KEYS, "ALERT_POLICY_KEYS counts the alert keys");
+
 size_t alert_policy_key_count(void) {
         return ELEMENTSOF(keys);
+}
+
+int alert_policy_key_index(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(keys[i].name, name) == 0)
+                        return (int)i;
+        return -ENOENT;
 }
 
 const char *alert_policy_key_name(size_t i) {
@@ -342,10 +351,9 @@ const char *alert_policy_key_help(size_t i) {
 }
 
 static const struct key_row *find_key(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (strcmp(keys[i].name, name) == 0)
-                        return &keys[i];
-        return NULL;
+        int i = alert_policy_key_index(name);
+
+        return i < 0 ? NULL : &keys[i];
 }
 
 static int set_failed(int r, char *why, size_t why_size, const struct key_row *k, const char *expected) {

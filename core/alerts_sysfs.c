@@ -24,6 +24,8 @@
  * entries: a bound on what hostile paths can make the agent hold. */
 #define CACHE_MAX ((size_t)1 << 16)
 #define CACHE_MIN ((size_t)256)
+/* A worker's cache lives for one evaluation: a few dozen paths at most. */
+#define CACHE_MIN_ONE_SHOT ((size_t)32)
 /* /etc/group and /etc/passwd larger than USERS_DB_MAX are not read (the
  * answer is then "others may be in the group"). */
 
@@ -46,7 +48,9 @@ struct cache_entry {
 struct alert_sysfs {
         int keep_cache;
         uint64_t own_mntns;
-        int own_root_fd; /* "/" of the agent, O_PATH */
+        /* "/" of the agent, O_PATH; without keep_cache open only during an
+         * evaluation, so that a thousand idle workers hold no fd for it. */
+        int own_root_fd;
 
         /* The process of the evaluation under way (begin() to end()). */
         pid_t pid;
@@ -118,9 +122,8 @@ int alert_sysfs_new(int keep_cache, struct alert_sysfs **ret) {
         if (!fs)
                 return -ENOMEM;
         fs->keep_cache = keep_cache;
-        fs->proc_fd = fs->root_fd = fs->dir_fd = -1;
-        fs->own_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fs->own_root_fd < 0) {
+        fs->proc_fd = fs->root_fd = fs->dir_fd = fs->own_root_fd = -1;
+        if (keep_cache && (fs->own_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
                 int r = -errno;
                 mm_free(fs);
                 return r;
@@ -150,7 +153,8 @@ void alert_sysfs_free(struct alert_sysfs *fs) {
         drop_db(fs);
         flush_cache(fs);
         mm_free(fs->tab);
-        close(fs->own_root_fd);
+        if (fs->own_root_fd >= 0)
+                close(fs->own_root_fd);
         mm_free(fs);
 }
 
@@ -169,7 +173,9 @@ static void open_process(struct alert_sysfs *fs) {
         if (fs->proc_fd < 0 || fstatat(fs->proc_fd, "ns/mnt", &st, 0) < 0)
                 return;
         fs->tree.mntns = st.st_ino;
-        if (st.st_ino == fs->own_mntns && fs->own_mntns != 0) {
+        if (fs->own_root_fd < 0)
+                fs->own_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (st.st_ino == fs->own_mntns && fs->own_mntns != 0 && fs->own_root_fd >= 0) {
                 /* The kernel prints paths of our own namespace relative to
                  * our root (a chrooted process's too). */
                 fs->root_fd = fs->own_root_fd;
@@ -213,6 +219,9 @@ static void sys_end(void *ctx) {
                 fs->cap = 0;
                 close_dir(fs);
                 drop_db(fs);
+                if (fs->own_root_fd >= 0)
+                        close(fs->own_root_fd);
+                fs->own_root_fd = -1;
         }
 }
 
@@ -272,7 +281,7 @@ static struct cache_entry *cache_find(struct alert_sysfs *fs, const char *path, 
 }
 
 static int cache_grow(struct alert_sysfs *fs) {
-        size_t cap = fs->cap ? fs->cap * 2 : CACHE_MIN;
+        size_t cap = fs->cap ? fs->cap * 2 : fs->keep_cache ? CACHE_MIN : CACHE_MIN_ONE_SHOT;
         struct cache_entry *tab = mm_calloc(cap, sizeof(*tab));
 
         if (!tab)

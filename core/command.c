@@ -354,6 +354,42 @@ static int cmd_targets(struct command_host *h, const struct command *c, const st
 static int cmd_help(struct command_host *h, const struct command *c, const struct parsed *p,
                     struct strbuf *reply);
 
+/* The active alerts of each target (issue 10): "Active alerts: N" and a
+ * line per alert for one target; with several, a "NAME: N active alerts"
+ * header per target and its lines indented. */
+static int cmd_alerts(struct command_host *h, const struct command *c, const struct parsed *p,
+                      struct strbuf *reply) {
+        struct selection sel;
+        struct strbuf lines;
+        int r = select_scope(h, c, p, &sel, reply), failed = 0;
+        if (r < 0)
+                return r;
+        strbuf_init(&lines);
+        for (size_t i = 0; i < sel.n; i++) {
+                const char *name = worker_name(sel.v[i]);
+                strbuf_reset(&lines);
+                int n = worker_alerts(sel.v[i], 0, &lines, h->timeout_ms);
+                sep(reply);
+                if (n < 0) {
+                        strbuf_printf(reply, "%s: %s", name, n == -ETIMEDOUT ? "timed out" : "out of memory");
+                        failed++;
+                        continue;
+                }
+                if (h->sup->n == 1)
+                        strbuf_printf(reply, "Active alerts: %d", n);
+                else
+                        strbuf_printf(reply, "%s: %d active alert%s", name, n, n == 1 ? "" : "s");
+                for (const char *l = strbuf_str(&lines); *l;) {
+                        const char *nl = strchr(l, '\n');
+                        size_t len = nl ? (size_t)(nl - l) : strlen(l);
+                        strbuf_printf(reply, "\n%s%.*s", h->sup->n == 1 ? "" : "  ", (int)len, l);
+                        l += len + (nl ? 1 : 0);
+                }
+        }
+        strbuf_fini(&lines);
+        return failed ? -ETIMEDOUT : 0;
+}
+
 static int cmd_reload(struct command_host *h, const struct command *c, const struct parsed *p,
                       struct strbuf *reply) {
         (void)c;
@@ -473,6 +509,75 @@ static int json_targets_cmd(struct command_host *h, const struct command *c, con
         return json_targets(h->sup->workers, h->sup->n, targets_fields, reply);
 }
 
+/* `alerts --json`: {"v":1,"targets":[{"name":...,"pid":...,"alerts":[{...}]}]},
+ * each alert the object alerts_format_active_json() writes; a target that
+ * did not answer in time has "error":"timed out" instead of "alerts". */
+static int json_alerts_cmd(struct command_host *h, const struct command *c, const struct parsed *p,
+                           struct strbuf *reply) {
+        struct selection sel;
+        struct strbuf arr, lines;
+        struct json_obj doc;
+        int r = select_scope(h, c, p, &sel, reply);
+        if (r < 0)
+                return r;
+        strbuf_init(&arr);
+        strbuf_init(&lines);
+        if (strbuf_append(&arr, "[", 1) < 0)
+                r = -ENOMEM;
+        for (size_t i = 0; r == 0 && i < sel.n; i++) {
+                struct worker_status st;
+                struct json_obj o;
+                worker_get_status(sel.v[i], &st);
+                strbuf_reset(&lines);
+                int n = worker_alerts(sel.v[i], 1, &lines, h->timeout_ms);
+                if (i > 0 && strbuf_append(&arr, ",", 1) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                json_obj_begin(&o, &arr);
+                json_obj_cstr(&o, "name", worker_name(sel.v[i]));
+                json_pid(&o, &st);
+                if (n < 0) {
+                        json_obj_cstr(&o, "error", n == -ETIMEDOUT ? "timed out" : "out of memory");
+                } else {
+                        /* JSON Lines to an array: the newlines between
+                         * objects become commas. */
+                        struct strbuf list;
+                        strbuf_init(&list);
+                        int e = strbuf_append(&list, "[", 1);
+                        for (size_t k = 0; e == 0 && k < lines.len; k++) {
+                                char ch = lines.s[k];
+                                if (ch == '\n')
+                                        ch = k + 1 < lines.len ? ',' : 0;
+                                if (ch)
+                                        e = strbuf_append(&list, &ch, 1);
+                        }
+                        if (e == 0)
+                                e = strbuf_append(&list, "]", 1);
+                        if (e == 0)
+                                json_obj_raw(&o, "alerts", list.s, list.len);
+                        strbuf_fini(&list);
+                        if (e < 0)
+                                r = -ENOMEM;
+                }
+                if (r == 0)
+                        r = json_obj_close(&o);
+        }
+        if (r == 0 && strbuf_append(&arr, "]", 1) < 0)
+                r = -ENOMEM;
+        if (r == 0) {
+                json_obj_begin(&doc, reply);
+                json_obj_int(&doc, "v", 1);
+                json_obj_raw(&doc, "targets", arr.s, arr.len);
+                r = json_obj_end(&doc);
+        }
+        if (r == 0)
+                drop_newline(reply);
+        strbuf_fini(&lines);
+        strbuf_fini(&arr);
+        return r;
+}
+
 /* quit and stop. */
 static int cmd_quit(struct command_host *h, const struct command *c, const struct parsed *p,
                     struct strbuf *reply) {
@@ -501,6 +606,8 @@ static const struct command commands[] = {
          "targets", "one line per target: name, pid, state, interval", json_targets_cmd},
         {"metrics", NULL, SCOPE_AGENT, cmd_metrics, 0,
          "metrics", "the Prometheus metrics (as in metrics_file)", NULL},
+        {"alerts", NULL, SCOPE_TARGETS, cmd_alerts, 0,
+         "alerts", "the active alerts of each target", json_alerts_cmd},
         {"pause", NULL, SCOPE_TARGETS, cmd_pause, REQ_PAUSE,
          "pause | resume", "stop / restart sampling", NULL},
         {"resume", NULL, SCOPE_TARGETS, cmd_pause, REQ_RESUME, NULL, NULL, NULL},

@@ -4,22 +4,38 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/strv.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 int target_policy_copy(struct target_policy *dst, const struct target_policy *src) {
+        struct alert_policy alerts;
+        char **exec = NULL;
+
+        alert_policy_init(&alerts);
+        if (alert_policy_copy(&alerts, &src->alerts) < 0)
+                return -ENOMEM;
+        if (src->alert_exec && !(exec = strv_copy(src->alert_exec))) {
+                alert_policy_fini(&alerts);
+                return -ENOMEM;
+        }
         *dst = *src;
+        dst->alerts = alerts;
+        dst->alert_exec = exec;
         return 0;
 }
 
 void target_policy_fini(struct target_policy *p) {
-        (void)p;
+        alert_policy_fini(&p->alerts);
+        strv_free(p->alert_exec);
+        p->alert_exec = NULL;
 }
 
 bool target_policy_equal(const struct target_policy *a, const struct target_policy *b) {
         return a->interval_us == b->interval_us && a->full_every == b->full_every &&
                a->full_interval_us == b->full_interval_us && a->keep_full == b->keep_full &&
-               a->max_bytes == b->max_bytes;
+               a->max_bytes == b->max_bytes && alert_policy_equal(&a->alerts, &b->alerts) &&
+               strv_equal(a->alert_exec, b->alert_exec) && a->alert_exec_rate == b->alert_exec_rate;
 }
 
 int target_filter_copy(struct target_filter *dst, const struct target_filter *src) {

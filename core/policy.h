@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/alerts.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,20 +43,28 @@ bool target_filter_equal(const struct target_filter *a, const struct target_filt
 /* True when f asks for something (user or exe). */
 bool target_filter_set(const struct target_filter *f);
 
-/* What a target does with its process once found: how often it samples and
- * what it keeps.  A change of policy is applied in place (same chain).  More
- * policy goes here, with its copy, release and comparison below, and
- * config/ and core/ both get it. */
+/* What a target does with its process once found: how often it samples,
+ * what it keeps and what it raises.  A change of policy is applied in place
+ * (same chain).  More policy goes here, with its copy, release and
+ * comparison below, and config/ and core/ both get it. */
 struct target_policy {
         uint64_t interval_us;
         unsigned full_every;
         uint64_t full_interval_us; /* 0: off */
         unsigned keep_full;        /* 0: keep all */
         uint64_t max_bytes;        /* 0: no limit */
+        /* The alert rules ([alerts] and the target's own alert keys).  A
+         * zeroed struct has every rule off. */
+        struct alert_policy alerts;
+        /* alert_exec: the program (and its arguments, NULL-terminated) run
+         * for each alert raised, or NULL; owned.  The agent runs it, at most
+         * alert_exec_rate times a minute for this target. */
+        char **alert_exec;
+        unsigned alert_exec_rate;
 };
 
-/* Makes dst a copy of src (dst is overwritten, not released).  Returns 0 or
- * -ENOMEM (dst unchanged). */
+/* Makes dst a deep copy of src (dst is overwritten, not released).  Returns
+ * 0 or -ENOMEM (dst unchanged). */
 int target_policy_copy(struct target_policy *dst, const struct target_policy *src);
 /* Releases what p owns; p may then be copied into again. */
 void target_policy_fini(struct target_policy *p);

@@ -382,3 +382,42 @@ bool proc_name_matches(pid_t pid, const char *name) {
         /* comm is cut at 15 bytes, so longer names are matched on the exe. */
         return proc_exe_name(pid, buf) == 0 && strcmp(buf, name) == 0;
 }
+
+/* The alert rules' "its own user" (issue 10): the effective uid, moved here
+ * from agent/scan.c so that workers and `agent scan` read it alike. */
+int proc_effective_uid(pid_t pid, uid_t *ret) {
+        char path[64];
+        /* "Uid:" is among the first lines of a status file. */
+        char buf[4096];
+        int n = snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return -EINVAL;
+        ssize_t len = read_small_file(path, buf, sizeof(buf) - 1);
+        if (len == -ENOENT || len == -ESRCH)
+                return -ESRCH;
+        if (len < 0)
+                return (int)len;
+        buf[len] = '\0';
+        /* Uid:\treal\teffective\tsaved\tfs */
+        const char *p = strstr(buf, "\nUid:");
+        if (!p)
+                return -EINVAL;
+        char *end;
+        p += 5;
+        for (int field = 0; field < 2; field++) {
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                errno = 0;
+                unsigned long long v = strtoull(p, &end, 10);
+                if (errno != 0 || v > UINT32_MAX)
+                        return -EINVAL;
+                if (field == 1) {
+                        *ret = (uid_t)v;
+                        return 0;
+                }
+                p = end;
+        }
+        return -EINVAL;
+}

@@ -100,6 +100,11 @@ int proc_exe_name(pid_t pid, char ret[PROC_NAME_SIZE]);
  * target names its process. */
 bool proc_name_matches(pid_t pid, const char *name);
 
+/* The effective uid of a live process (the "Uid:" line of
+ * /proc/PID/status): whose memory it is, for the alert rules.  Returns 0,
+ * -ESRCH, or another -errno. */
+int proc_effective_uid(pid_t pid, uid_t *ret);
+
 #ifdef __cplusplus
 }
 #endif

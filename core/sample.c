@@ -101,6 +101,8 @@ static int write_full(struct worker *w, const struct maps_snapshot *s, const cha
         w->st.full_written++;
         pthread_mutex_unlock(&w->lock);
         worker_emit(w, LOG_INFO, "full backup %s (%s, %zu regions)", name, why, s->n);
+        struct worker_event ev = {.kind = WORKER_EVENT_FULL, .file = name, .regions = s->n, .why = why};
+        worker_report(w, &ev);
         apply_retention(w);
         publish_backup_bytes(w);
         return 0;
@@ -125,6 +127,13 @@ static int write_diff(struct worker *w) {
         pthread_mutex_unlock(&w->lock);
         worker_emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed", name, w->diff.added,
                     w->diff.removed, w->diff.changed);
+        struct worker_event ev = {.kind = WORKER_EVENT_DIFF,
+                                  .file = name,
+                                  .regions = w->cur.n,
+                                  .added = w->diff.added,
+                                  .removed = w->diff.removed,
+                                  .changed = w->diff.changed};
+        worker_report(w, &ev);
         return 0;
 }
 
@@ -296,6 +305,8 @@ int sample_attach(struct worker *w) {
         w->have_prev = 0;
         worker_emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)id.pid,
                     (unsigned long long)id.start_time);
+        struct worker_event ev = {.kind = WORKER_EVENT_ATTACH};
+        worker_report(w, &ev);
         worker_fire(w, EV_ATTACHED, "");
         return 0;
 }
@@ -303,8 +314,11 @@ int sample_attach(struct worker *w) {
 /* The process instance is gone: record its last state and wait or end. */
 static void lost(struct worker *w) {
         worker_emit(w, LOG_INFO, "pid %d exited", (int)w->id.pid);
+        struct worker_event ev = {.kind = WORKER_EVENT_EXIT, .reason = "process exited"};
+        worker_report(w, &ev);
         if (w->have_prev)
                 (void)write_full(w, &w->prev, "final, process exited");
+        worker_alerts_end(w, "process exited");
         sample_close(w);
         w->have_prev = 0;
         if (w->params.selector == SELECT_PID || w->params.selector == SELECT_EXEC)
@@ -352,6 +366,7 @@ static int reopen_after_exec(struct worker *w) {
                 return allowed;
         }
         w->maps_fd = fd;
+        w->alerts_fresh = 1; /* a new address space: judged whole */
         int r = worker_maps_read(w, &w->cur);
         if (r < 0)
                 return r;
@@ -410,6 +425,7 @@ int sample_tick(struct worker *w) {
                             (int)moved, (int)w->id.pid);
                 if (w->have_prev)
                         (void)write_full(w, &w->prev, "final, the pidfile names another process");
+                worker_alerts_end(w, "the pidfile names another process");
                 sample_close(w);
                 w->have_prev = 0;
                 worker_fire(w, EV_ENDED, "the pidfile names another process");
@@ -436,8 +452,10 @@ int sample_tick(struct worker *w) {
         pthread_mutex_unlock(&w->lock);
         /* Most ticks change nothing: identical text needs no parsing. */
         if (w->have_prev && !w->need_full && w->cur.len == w->prev.len &&
-            memcmp(w->cur.text, w->prev.text, w->cur.len) == 0)
+            memcmp(w->cur.text, w->prev.text, w->cur.len) == 0) {
+                worker_alerts_tick(w, &w->prev);
                 return 0;
+        }
         /* Changes are rare: only a changed text pays for proving that the
          * read was not cut short by the process exiting (or exec'ing). */
         if (!address_space_alive(w)) {
@@ -476,6 +494,7 @@ int sample_tick(struct worker *w) {
         if (!w->have_prev) {
                 if (write_full(w, &w->cur, "sampling started") < 0)
                         w->need_full = 1;
+                worker_alerts_first(w, &w->cur);
         } else if (w->cur.len == w->prev.len && memcmp(w->cur.text, w->prev.text, w->cur.len) == 0) {
                 /* Unchanged, but the last write failed: record it now. */
                 (void)write_full(w, &w->cur, "after a failed write");
@@ -489,10 +508,12 @@ int sample_tick(struct worker *w) {
                         (void)write_full(w, &w->cur, w->need_full ? "after a failed write" : "scheduled");
                 else
                         (void)write_diff(w);
+                worker_alerts_change(w);
         }
         maps_snapshot_swap(&w->prev, &w->cur);
         w->have_prev = 1;
         note_change(w);
+        worker_alerts_tick(w, &w->prev);
         return 0;
 }
 
@@ -510,6 +531,7 @@ int sample_backup(struct worker *w) {
 }
 
 void sample_follow_pid(struct worker *w, pid_t pid) {
+        worker_alerts_end(w, "the target follows another process");
         sample_close(w);
         w->have_prev = 0;
         pthread_mutex_lock(&w->lock);
@@ -525,5 +547,6 @@ void sample_follow_pid(struct worker *w, pid_t pid) {
 void sample_stop(struct worker *w, int final) {
         if (final && w->have_prev)
                 (void)write_full(w, &w->prev, "final, target stopped");
+        worker_alerts_end(w, "target stopped");
         sample_close(w);
 }

@@ -28,6 +28,16 @@ const char *target_state_name(enum target_state s) {
         return "unknown";
 }
 
+const char *worker_event_name(enum worker_event_kind kind) {
+        static const char *const names[WORKER_EVENT_KIND_COUNT] = {
+            [WORKER_EVENT_ATTACH] = "attach", [WORKER_EVENT_EXIT] = "exit",
+            [WORKER_EVENT_FULL] = "full",     [WORKER_EVENT_DIFF] = "diff",
+            [WORKER_EVENT_ALERT] = "alert",   [WORKER_EVENT_ALERT_CLEARED] = "alert_cleared",
+            [WORKER_EVENT_STATE] = "state",   [WORKER_EVENT_ERROR] = "error",
+        };
+        return (unsigned)kind < WORKER_EVENT_KIND_COUNT ? names[kind] : NULL;
+}
+
 static int dup_opt(char **dst, const char *src) {
         *dst = NULL;
         if (!src)
@@ -68,6 +78,20 @@ void worker_emit(struct worker *w, enum log_level level, const char *fmt, ...) {
         va_end(ap);
         if (w->env.event)
                 w->env.event(w->env.user, w->params.name, level, msg);
+        if (level == LOG_ERROR) {
+                struct worker_event ev = {.kind = WORKER_EVENT_ERROR, .reason = msg};
+                worker_report(w, &ev);
+        }
+}
+
+void worker_report(struct worker *w, struct worker_event *ev) {
+        if (!w->env.on_event)
+                return;
+        ev->target = w->params.name;
+        ev->pid = w->id.pid;
+        ev->start_time = w->id.start_time;
+        ev->policy = &w->params.policy;
+        w->env.on_event(w->env.on_event_user, ev);
 }
 
 /* The life cycle of a target: the next state for each state and event. */
@@ -99,6 +123,7 @@ static const signed char next_state[][EV_COUNT] = {
 
 int worker_fire(struct worker *w, enum target_event ev, const char *reason) {
         pthread_mutex_lock(&w->lock);
+        enum target_state old = w->st.state;
         int next = next_state[w->st.state][ev];
         int changed = 0;
         if (next != KEEP) {
@@ -109,6 +134,13 @@ int worker_fire(struct worker *w, enum target_event ev, const char *reason) {
                 snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
         }
         pthread_mutex_unlock(&w->lock);
+        if (next != KEEP && old != (enum target_state)next) {
+                struct worker_event e = {.kind = WORKER_EVENT_STATE,
+                                         .old_state = old,
+                                         .new_state = (enum target_state)next,
+                                         .reason = reason};
+                worker_report(w, &e);
+        }
         return changed;
 }
 
@@ -201,6 +233,8 @@ static void *worker_main(void *arg) {
                 pthread_mutex_unlock(&w->lock);
                 health_busy(w);
 
+                if (req & REQ_PARAMS)
+                        worker_alerts_policy(w);
                 int backup_result = 0;
                 if (req & REQ_STOP) {
                         sample_stop(w, req & REQ_FINAL);
@@ -225,6 +259,8 @@ static void *worker_main(void *arg) {
                         backup_result = sample_backup(w);
                 else if ((req & (REQ_SAMPLE | REQ_PID)) || due)
                         timed_tick(w);
+                if (req & (REQ_ALERTS | REQ_ALERTS_JSON))
+                        worker_alerts_render(w, req);
                 if (due) {
                         now = mono_now();
                         int64_t iv = (int64_t)w->params.policy.interval_us;
@@ -334,19 +370,16 @@ int worker_health_stuck(const struct worker_health *h, uint64_t now_us) {
 int worker_new(const struct worker_params *params, const struct worker_env *env, uint64_t first_delay_us,
                struct worker **ret) {
         struct worker *w = mm_calloc(1, sizeof(*w));
+        int synced = 0;
         if (!w)
                 return -ENOMEM;
         int r = worker_params_copy(&w->params, params);
-        if (r < 0) {
-                mm_free(w);
-                return r;
-        }
-        r = sync_init(w);
-        if (r < 0) {
-                worker_params_fini(&w->params);
-                mm_free(w);
-                return r;
-        }
+        if (r == 0 && (r = sync_init(w)) == 0)
+                synced = 1;
+        if (r == 0)
+                r = worker_alerts_init(w);
+        if (r < 0)
+                goto fail;
         w->env = *env;
         w->maps_fd = -1;
         w->first_delay_us = first_delay_us;
@@ -362,6 +395,15 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
         w->health_interval_us = params->policy.interval_us;
         *ret = w;
         return 0;
+fail:
+        if (synced) {
+                pthread_cond_destroy(&w->cond);
+                sem_destroy(&w->wake);
+                pthread_mutex_destroy(&w->lock);
+        }
+        worker_params_fini(&w->params);
+        mm_free(w);
+        return r;
 }
 
 int worker_start(struct worker *w) {
@@ -500,6 +542,7 @@ void worker_free(struct worker *w, int final) {
         maps_snapshot_fini(&w->prev);
         maps_snapshot_fini(&w->cur);
         diff_fini(&w->diff);
+        worker_alerts_fini(w);
         worker_params_fini(&w->params);
         target_policy_fini(&w->new_policy);
         pthread_cond_destroy(&w->cond);

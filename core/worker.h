@@ -20,6 +20,7 @@
 #include "core/maps.h"
 #include "core/policy.h"
 #include "core/prom.h"
+#include "core/strbuf.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +59,51 @@ void worker_registry_add(struct worker_registry *reg, struct worker *w);
  * that waits.  Safe from any thread. */
 void worker_registry_visit(struct worker_registry *reg, void (*fn)(void *ctx, struct worker *w), void *ctx);
 
+/* What happened to a target, for programs (logs/events.jsonl, alert_exec):
+ * the typed twin of the message lines a worker reports. */
+enum worker_event_kind {
+        WORKER_EVENT_ATTACH,        /* a process instance was found and its maps opened */
+        WORKER_EVENT_EXIT,          /* the process instance ended (reason says how) */
+        WORKER_EVENT_FULL,          /* a full snapshot was written */
+        WORKER_EVENT_DIFF,          /* an incremental diff was written */
+        WORKER_EVENT_ALERT,         /* an alert was raised */
+        WORKER_EVENT_ALERT_CLEARED, /* an alert was cleared */
+        WORKER_EVENT_STATE,         /* the target's state changed */
+        WORKER_EVENT_ERROR,         /* something failed; message says what */
+        WORKER_EVENT_KIND_COUNT,
+};
+
+/* "attach", "exit", "full", "diff", "alert", "alert_cleared", "state",
+ * "error" (the "event" of events.jsonl), or NULL out of range. */
+const char *worker_event_name(enum worker_event_kind kind);
+
+/* One typed event.  Every pointer is borrowed for the callback's duration
+ * only; fields that do not belong to the kind are 0 or NULL. */
+struct worker_event {
+        enum worker_event_kind kind;
+        const char *target;
+        pid_t pid;           /* the process instance (0: none yet) */
+        uint64_t start_time; /* its start time (0: not known) */
+        /* FULL and DIFF: the file's name (in full/ or incremental/), and
+         * the regions of the maps it records. */
+        const char *file;
+        size_t regions;
+        /* FULL: why it was written ("sampling started", "manual", ...). */
+        const char *why;
+        /* DIFF: its records. */
+        size_t added, removed, changed;
+        /* ALERT and ALERT_CLEARED: the event among alerts' (core/alerts.h),
+         * with its rule, region, path and reason. */
+        const struct alert_events *alerts;
+        const struct alert_event *alert;
+        /* STATE: the states before and after. */
+        enum target_state old_state, new_state;
+        /* STATE and EXIT: why; ERROR: the message. */
+        const char *reason;
+        /* The target's policy in force (alert_exec and its rate). */
+        const struct target_policy *policy;
+};
+
 /* What a worker needs from the outside, passed in rather than global. */
 struct worker_env {
         /* Called from the worker thread with one message line (no '\n'). */
@@ -74,6 +120,11 @@ struct worker_env {
          * one of them) or less: backup_dir is an ordinary path (tests). */
         int base_fd;
         const char *base;
+        /* Called from the worker thread with each typed event (NULL: not
+         * wanted), with on_event_user.  It must not block for long: the
+         * target's sampling waits for it. */
+        void (*on_event)(void *user, const struct worker_event *ev);
+        void *on_event_user;
 };
 
 /* A target's configuration.  Strings are owned by the struct. */
@@ -113,8 +164,9 @@ struct worker_status {
          * they changed, parsing, comparing and writing). */
         struct prom_histogram sample_duration;
         uint64_t backup_bytes; /* of the backups kept in the target's folder */
-        /* Alerts raised, by rule (enum alert_rule); counted by the alert
-         * hooks of the worker, 0 until they fire. */
+        /* Alerts (issue 10): how many are up now, and how many of each
+         * rule (enum alert_rule) were raised since the worker started. */
+        size_t alerts_active;
         uint64_t alerts_raised[ALERT_RULE_COUNT];
 };
 
@@ -148,8 +200,10 @@ enum worker_request {
         REQ_FINAL = 1 << 3,  /* with REQ_STOP: write a final full snapshot */
         REQ_PAUSE = 1 << 4,
         REQ_RESUME = 1 << 5,
-        REQ_PID = 1 << 6,    /* follow another pid: new chain */
-        REQ_PARAMS = 1 << 7, /* apply new interval and policy */
+        REQ_PID = 1 << 6,         /* follow another pid: new chain */
+        REQ_PARAMS = 1 << 7,      /* apply new interval and policy */
+        REQ_ALERTS = 1 << 8,      /* render the active alerts (worker_alerts) as text */
+        REQ_ALERTS_JSON = 1 << 9, /* ... as JSON Lines */
 };
 
 /* One target's sampling thread; opaque outside worker.c. */
@@ -186,6 +240,13 @@ enum worker_change {
 
 /* Compares the worker's current parameters with p. */
 enum worker_change worker_compare(struct worker *w, const struct worker_params *p);
+
+/* Appends the target's active alerts to out: as text, one line per alert
+ * ("RULE: LINE: REASON (since ...)", see alerts_format_active()), or with
+ * json as JSON Lines (alerts_format_active_json()).  The worker thread
+ * owns the alerts: this asks it and waits at most timeout_ms.  Returns the
+ * number of alerts, -ETIMEDOUT, or -ENOMEM. */
+int worker_alerts(struct worker *w, int json, struct strbuf *out, int timeout_ms);
 
 /* The target's name (borrowed: valid until worker_free). */
 const char *worker_name(const struct worker *w);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/alerts.h"
 #include "core/backup.h"
 #include "core/diff.h"
 #include "core/maps.h"
@@ -71,6 +72,17 @@ struct worker {
         uint64_t last_done_us;
         uint64_t health_interval_us;
         int health_idle;
+        /* Alerts (issue 10; worker_alerts.c).  Thread-owned: */
+        struct alert_sysfs *alert_fs;
+        struct alert_state *alerts;
+        struct alert_events alert_ev; /* reset after each report */
+        struct strbuf alert_text;     /* one message being built */
+        /* The next parsed snapshot is a new address space of the same
+         * instance (it exec'ed): judged as a first snapshot. */
+        int alerts_fresh;
+        /* Under lock: the latest rendering of the active alerts for
+         * worker_alerts(), [0] as text, [1] as JSON. */
+        struct strbuf alerts_reply[2];
 };
 
 /* Room for strerror_r's message: strerror() is not safe in worker threads. */
@@ -95,9 +107,35 @@ enum target_event {
  * reason.  Returns 1 when the state changed or the reason did, 0 otherwise. */
 int worker_fire(struct worker *w, enum target_event ev, const char *reason);
 
-/* Reports one message line through the worker's event callback. */
+/* Reports one message line through the worker's event callback; an error
+ * is reported as an ERROR typed event too. */
 void worker_emit(struct worker *w, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Reports a typed event: fills in its target, process and policy, and
+ * hands it to env.on_event. */
+void worker_report(struct worker *w, struct worker_event *ev);
+
+/* The alert rules of the target (worker_alerts.c).  Every function but
+ * init and fini runs on the worker's thread. */
+/* Returns 0 or -errno. */
+int worker_alerts_init(struct worker *w);
+void worker_alerts_fini(struct worker *w);
+/* Applies the policy in w->params (at start and after REQ_PARAMS). */
+void worker_alerts_policy(struct worker *w);
+/* snap (parsed) is the first snapshot of the instance w->id, or of its
+ * address space after an exec. */
+void worker_alerts_first(struct worker *w, const struct maps_snapshot *snap);
+/* w->diff turns w->prev into w->cur (both parsed). */
+void worker_alerts_change(struct worker *w);
+/* Every tick, with the latest parsed snapshot: the timed checks.  Without
+ * a check due it allocates nothing. */
+void worker_alerts_tick(struct worker *w, const struct maps_snapshot *snap);
+/* The instance is gone, or no longer followed: every alert is cleared. */
+void worker_alerts_end(struct worker *w, const char *why);
+/* Renders the active alerts for worker_alerts() (requests: REQ_ALERTS and
+ * REQ_ALERTS_JSON bits). */
+void worker_alerts_render(struct worker *w, unsigned requests);
 
 static inline struct timespec mono_now(void) {
         struct timespec t;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/alerts.h"
 #include "core/command.h"
 #include "core/proc.h"
 #include "core/strbuf.h"
@@ -58,6 +60,7 @@ class CommandTest : public ::testing::Test {
                 p.backup_dir = const_cast<char *>(backups.c_str());
                 p.policy.interval_us = 3600000000u;
                 p.policy.full_every = 100;
+                alert_policy_init(&p.policy.alerts);
                 ASSERT_EQ(0, supervisor_add(&sup_, &p, 0));
         }
 
@@ -106,6 +109,7 @@ TEST_F(CommandTest, HelpListsEveryCommand) {
                   "  reload              reload the configuration and re-read the maps\n"
                   "  targets             one line per target: name, pid, state, interval\n"
                   "  metrics             the Prometheus metrics (as in metrics_file)\n"
+                  "  alerts              the active alerts of each target\n"
                   "  pause | resume      stop / restart sampling\n"
                   "  help                this list\n"
                   "  quit | stop         stop the agent",
@@ -283,6 +287,56 @@ TEST_F(CommandTest, ReloadCallsTheHost) {
         EXPECT_EQ(COMMAND_OK, r);
 }
 
+// A child with writable and executable memory: one wx alert.
+struct RwxChild {
+        pid_t pid = -1;
+        RwxChild() {
+                pid = fork();
+                if (pid == 0) {
+                        if (mmap(nullptr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+                                _exit(1);
+                        for (;;)
+                                pause();
+                }
+        }
+        ~RwxChild() {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+        }
+};
+
+TEST_F(CommandTest, AlertsListsTheActiveAlertsOfEachTarget) {
+        RwxChild rwx;
+        ASSERT_GT(rwx.pid, 0);
+        ASSERT_TRUE(memmon_test::WaitFor(
+            [&] {
+                    std::string m = memmon_test::ReadFileOr("/proc/" + std::to_string(rwx.pid) + "/maps");
+                    return m.find(" rwxp ") != std::string::npos;
+            },
+            memmon_test::Millis(10000)));
+        Sleeper quiet;
+        Add("quiet", quiet.pid());
+        int r = -1;
+        EXPECT_EQ("Active alerts: 0", Run("alerts", &r));
+        EXPECT_EQ(COMMAND_OK, r);
+        Add("jit", rwx.pid);
+        std::string all = Run("alerts", &r);
+        EXPECT_EQ(COMMAND_OK, r);
+        auto lines = memmon_test::SplitLines(all);
+        ASSERT_EQ(3u, lines.size()) << all;
+        EXPECT_EQ("quiet: 0 active alerts", lines[0]);
+        EXPECT_EQ("jit: 1 active alert", lines[1]);
+        EXPECT_EQ(0u, lines[2].find("  wx: ")) << lines[2];
+        EXPECT_NE(std::string::npos,
+                  lines[2].find(" rwxp 00000000 00:00 0: memory both writable and executable"))
+            << lines[2];
+        EXPECT_NE(std::string::npos, lines[2].find(" (since ")) << lines[2];
+        std::string one = Run("@jit alerts", &r);
+        EXPECT_EQ(0u, one.find("jit: 1 active alert\n  wx: ")) << one;
+        EXPECT_EQ("Command rejected: 'alerts' takes no argument (got 'now')", Reject("alerts now"));
+}
+
 TEST_F(CommandTest, QuitAndStop) {
         int r = -1;
         EXPECT_EQ("Exiting...", Run("quit", &r));
@@ -321,8 +375,9 @@ TEST_F(CommandTest, JsonFormsAndJsonErrors) {
         EXPECT_EQ("{\"v\":1,\"error\":\"No such target: 'b' (see 'targets')\"}",
                   RunJson(&host_, "@b status", &r));
         EXPECT_EQ(-EINVAL, r);
-        EXPECT_EQ("{\"v\":1,\"error\":\"Command rejected: 'help' has no JSON form (JSON: status targets)\"}",
-                  RunJson(&host_, "help", &r));
+        EXPECT_EQ(
+            "{\"v\":1,\"error\":\"Command rejected: 'help' has no JSON form (JSON: status targets alerts)\"}",
+            RunJson(&host_, "help", &r));
         EXPECT_EQ(-EINVAL, r);
         EXPECT_EQ("{\"v\":1,\"error\":\"Command rejected: control or NUL byte 0x1b at column 2\"}",
                   RunJson(&host_, "x\x1b", &r));
@@ -354,7 +409,7 @@ TEST_F(CommandTest, QuitIsRecognisedAsTheInterpreterParsesIt) {
         for (size_t i = 0; command_verb(i); i++)
                 verbs.push_back(command_verb(i));
         EXPECT_EQ((std::vector<std::string>{"status", "interval", "pid", "backup", "reload", "targets",
-                                            "metrics", "pause", "resume", "help", "quit", "stop"}),
+                                            "metrics", "alerts", "pause", "resume", "help", "quit", "stop"}),
                   verbs);
 }
 

@@ -1,5 +1,7 @@
 #include "config/config.h"
 #include "config/config_write.h"
+#include "core/alerts.h"
+#include "core/strbuf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -65,11 +67,25 @@ struct Loaded {
         }
 };
 
-std::vector<std::string> Argv(const target_config *t) {
+std::vector<std::string> Words(char *const *argv) {
         std::vector<std::string> v;
-        for (char **p = t->argv; p && *p; p++)
+        for (char *const *p = argv; p && *p; p++)
                 v.push_back(*p);
         return v;
+}
+
+std::vector<std::string> Argv(const target_config *t) {
+        return Words(t->argv);
+}
+
+// The value of an alert key as alert_policy_format() writes it.
+std::string AlertKey(const struct alert_policy &p, const char *key) {
+        struct strbuf b;
+        strbuf_init(&b);
+        EXPECT_EQ(0, alert_policy_format(&p, key, &b)) << key;
+        std::string s = strbuf_str(&b);
+        strbuf_fini(&b);
+        return s;
 }
 
 struct Want {
@@ -647,7 +663,8 @@ TEST(ConfigTest, CompareEachSelectorKind) {
 }
 
 TEST(ConfigTest, WrittenConfigLoadsBackEqual) {
-        for (const char *name : {"good.ini", "include/main.ini", "long_line.ini", "minimal.ini"}) {
+        for (const char *name :
+             {"good.ini", "include/main.ini", "long_line.ini", "minimal.ini", "alerts.ini"}) {
                 Loaded l(Data(name));
                 ASSERT_EQ(l.r, 0) << AllErrors(l.errs);
                 std::string out = TmpDir() + "/written.ini";
@@ -661,6 +678,9 @@ TEST(ConfigTest, WrittenConfigLoadsBackEqual) {
                 EXPECT_STREQ(back.cfg->base_dir, l.cfg->base_dir);
                 EXPECT_EQ(back.cfg->interval_us, l.cfg->interval_us);
                 EXPECT_EQ(back.cfg->log_level, l.cfg->log_level);
+                EXPECT_EQ(back.cfg->events, l.cfg->events);
+                EXPECT_EQ(Words(back.cfg->alert_exec), Words(l.cfg->alert_exec));
+                EXPECT_EQ(back.cfg->alert_exec_rate, l.cfg->alert_exec_rate);
                 EXPECT_TRUE(target_policy_equal(&back.cfg->defaults, &l.cfg->defaults));
                 ASSERT_EQ(back.cfg->n_targets, l.cfg->n_targets);
                 for (size_t i = 0; i < l.cfg->n_targets; i++)
@@ -679,10 +699,109 @@ TEST(ConfigTest, KeyTableIsWritten) {
         std::string s(buf, len);
         free(buf);
         for (const char *key : {"base_dir", "log_level", "interval", "full_every", "full_interval",
-                                "keep_full", "max_bytes", "pidfile", "match", "exec", "files"})
+                                "keep_full", "max_bytes", "pidfile", "match", "exec", "files", "events",
+                                "alert_exec", "alert_exec_rate", "wx", "allow_exec", "text_check_budget"})
                 EXPECT_NE(s.find(key), std::string::npos) << key;
         EXPECT_NE(s.find("1ms..1h"), std::string::npos);
         EXPECT_NE(s.find("256M"), std::string::npos);
+}
+
+// [alerts] reaches every target, key by key; a target's own alert keys win
+// (its allow_exec replaces the list); events and alert_exec.
+TEST(ConfigTest, AlertsSectionAndTargetAlertKeys) {
+        Loaded l(Data("alerts.ini"));
+        ASSERT_EQ(l.r, 0) << AllErrors(l.errs);
+        EXPECT_FALSE(l.cfg->events);
+        EXPECT_EQ(Words(l.cfg->alert_exec),
+                  (std::vector<std::string>{DataDir() + "/hooks/page", "--team", "sre on call"}));
+        EXPECT_EQ(l.cfg->alert_exec_rate, 3u);
+        const struct alert_policy &all = l.cfg->defaults.alerts;
+        EXPECT_EQ("on", AlertKey(all, "wx"));
+        EXPECT_EQ("on", AlertKey(all, "new_exec"));
+        EXPECT_EQ("50000", AlertKey(all, "max_regions"));
+        EXPECT_EQ("512M/1h", AlertKey(all, "max_growth"));
+        EXPECT_EQ("/opt/jit/*,[anon:jit*]", AlertKey(all, "allow_exec"));
+        EXPECT_EQ("10m", AlertKey(all, "text_check"));
+
+        const target_config *java = l.Target("java");
+        ASSERT_NE(java, nullptr);
+        EXPECT_EQ("off", AlertKey(java->policy.alerts, "wx"));
+        EXPECT_EQ("off", AlertKey(java->policy.alerts, "anon_exec"));
+        EXPECT_EQ("on", AlertKey(java->policy.alerts, "memfd_exec"));
+        EXPECT_EQ("on", AlertKey(java->policy.alerts, "new_exec")) << "from [alerts]";
+        EXPECT_EQ("50000", AlertKey(java->policy.alerts, "max_regions")) << "from [alerts]";
+        EXPECT_EQ("/usr/lib/jvm/*", AlertKey(java->policy.alerts, "allow_exec")) << "replaced, not added to";
+        EXPECT_EQ(java->policy.alert_exec, nullptr) << "an empty alert_exec turns [agent]'s off";
+        EXPECT_EQ(java->policy.alert_exec_rate, 3u);
+
+        const target_config *web = l.Target("web");
+        ASSERT_NE(web, nullptr);
+        EXPECT_EQ("16M", AlertKey(web->policy.alerts, "text_check_budget"));
+        EXPECT_EQ("off", AlertKey(web->policy.alerts, "max_regions"));
+        EXPECT_EQ("/opt/jit/*,[anon:jit*]", AlertKey(web->policy.alerts, "allow_exec"));
+        EXPECT_EQ(Words(web->policy.alert_exec), Words(l.cfg->alert_exec));
+        EXPECT_EQ(web->policy.alert_exec_rate, 1u);
+
+        const target_config *plain = l.Target("plain");
+        ASSERT_NE(plain, nullptr);
+        EXPECT_TRUE(alert_policy_equal(&plain->policy.alerts, &all));
+        EXPECT_EQ(Words(plain->policy.alert_exec), Words(l.cfg->alert_exec));
+
+        // A change of alert rules is a policy change (applied in place).
+        struct target_config other = {};
+        other.name = plain->name;
+        other.sel = plain->sel;
+        other.pid = plain->pid;
+        ASSERT_EQ(0, target_policy_copy(&other.policy, &plain->policy));
+        EXPECT_EQ(config_target_compare(plain, &other), CONFIG_SAME);
+        other.policy.alerts.on[ALERT_MEMFD_EXEC] = 0;
+        EXPECT_EQ(config_target_compare(plain, &other), CONFIG_POLICY_CHANGED);
+        target_policy_fini(&other.policy);
+
+        // Without [alerts], the built-in rules, and events on.
+        Loaded m(Data("minimal.ini"));
+        ASSERT_EQ(m.r, 0) << AllErrors(m.errs);
+        EXPECT_TRUE(m.cfg->events);
+        EXPECT_EQ(m.cfg->alert_exec, nullptr);
+        EXPECT_EQ(m.cfg->alert_exec_rate, 10u);
+        struct alert_policy builtin;
+        alert_policy_init(&builtin);
+        for (size_t i = 0; i < m.cfg->n_targets; i++)
+                EXPECT_TRUE(alert_policy_equal(&m.cfg->targets[i].policy.alerts, &builtin));
+}
+
+TEST(ConfigTest, AlertKeyErrorsWithFileAndLine) {
+        std::string path = WriteTmp("alert_errors.ini", "[alerts]\n"                    // 1
+                                                        "wx = maybe\n"                  // 2
+                                                        "max_growth = 5M\n"             // 3
+                                                        "allow_exec = relative/*\n"     // 4
+                                                        "wx = off\n"                    // 5
+                                                        "interval = 1s\n"               // 6
+                                                        "[defaults]\n"                  // 7
+                                                        "anon_exec = off\n"             // 8
+                                                        "[agent]\n"                     // 9
+                                                        "events = sometimes\n"          // 10
+                                                        "alert_exec_rate = 0\n"         // 11
+                                                        "alert_exec = \"unterminated\n" // 12
+                                                        "[target:t]\n"                  // 13
+                                                        "pid = 1\n"                     // 14
+                                                        "text_check = 1ms\n"            // 15
+                                                        "text_check = 1h\n");           // 16
+        Loaded l(path);
+        EXPECT_EQ(l.r, -EINVAL);
+        ExpectErrors(
+            l.errs, path,
+            {{2, "wx = 'maybe': invalid value; expected on or off"},
+             {3, "max_growth = '5M': invalid value; expected SIZE/DURATION"},
+             {4, "allow_exec = 'relative/*': invalid value"},
+             {5, "duplicate key 'wx' in [alerts]; first set at"},
+             {6, "unknown key 'interval' in [alerts]; it belongs in [agent], [defaults] or [target:NAME]"},
+             {8, "unknown key 'anon_exec' in [defaults]; it belongs in [target:NAME] or [alerts]"},
+             {10, "events = 'sometimes': expected on or off"},
+             {11, "alert_exec_rate = '0': out of range 1..10000"},
+             {12, "unterminated double quote"},
+             {15, "text_check = '1ms': out of range"},
+             {16, "duplicate key 'text_check' in [target:t]"}});
 }
 
 TEST(ConfigTest, NewConfigAndAddedTargets) {

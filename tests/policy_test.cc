@@ -32,11 +32,26 @@ TEST(PolicyTest, TargetNames) {
 }
 
 TEST(PolicyTest, CopyAndEquality) {
-        struct target_policy a = {2000000, 100, 3600000000u, 10, 256u << 20}, b = {};
+        struct target_policy a = {}, b = {};
+        a.interval_us = 2000000;
+        a.full_every = 100;
+        a.full_interval_us = 3600000000u;
+        a.keep_full = 10;
+        a.max_bytes = 256u << 20;
+        alert_policy_init(&a.alerts);
+        char why[128];
+        ASSERT_EQ(0, alert_policy_set(&a.alerts, "allow_exec", "/opt/jit/*, [anon:jit*]", why, sizeof(why)));
+        const char *exec[] = {"/usr/local/bin/page", "--team", "sre", nullptr};
+        a.alert_exec = const_cast<char **>(exec);
+        a.alert_exec_rate = 10;
         ASSERT_EQ(0, target_policy_copy(&b, &a));
         EXPECT_TRUE(target_policy_equal(&a, &b));
-        for (int field = 0; field < 5; field++) {
-                struct target_policy c = a;
+        // A deep copy: the strings are the copy's own.
+        EXPECT_NE(a.alert_exec, b.alert_exec);
+        EXPECT_NE(a.alerts.allow_exec, b.alerts.allow_exec);
+        for (int field = 0; field < 9; field++) {
+                struct target_policy c = {};
+                ASSERT_EQ(0, target_policy_copy(&c, &a));
                 switch (field) {
                 case 0:
                         c.interval_us++;
@@ -53,10 +68,28 @@ TEST(PolicyTest, CopyAndEquality) {
                 case 4:
                         c.max_bytes++;
                         break;
+                case 5:
+                        c.alerts.on[ALERT_WX] = 0;
+                        break;
+                case 6:
+                        ASSERT_EQ(0,
+                                  alert_policy_set(&c.alerts, "allow_exec", "/opt/jit/*", why, sizeof(why)));
+                        break;
+                case 7:
+                        c.alert_exec_rate++;
+                        break;
+                case 8:
+                        c.alert_exec[2][0] = 'S';
+                        break;
                 }
                 EXPECT_FALSE(target_policy_equal(&a, &c)) << "field " << field;
+                target_policy_fini(&c);
         }
+        struct target_policy none = b;
+        none.alert_exec = nullptr;
+        EXPECT_FALSE(target_policy_equal(&b, &none)) << "alert_exec set or not";
         target_policy_fini(&b);
+        alert_policy_fini(&a.alerts);
 }
 
 TEST(PolicyTest, LogLevels) {

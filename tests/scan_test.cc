@@ -206,6 +206,25 @@ TEST_F(ScanTest, RulesTurnedOffWithO) {
         EXPECT_NE(std::string::npos, r.err.find("allow_exec")) << r.err;
 }
 
+// -c FILE: the [alerts] section of a configuration, as the agent gives it
+// to every target; -o changes it, whatever the order.
+TEST_F(ScanTest, AlertsSectionOfAConfiguration) {
+        auto wl = CleanWorkload();
+        ASSERT_EQ(0u, wl->Command("map 1 rwx").compare(0, 3, "ok "));
+        ASSERT_TRUE(WriteFile(P("memmon.ini"),
+                              "[agent]\nbase_dir = .\n\n[alerts]\nwx = off\nanon_exec = off\n\n"
+                              "[target:java]\nmatch = java\nwx = on\n"));
+        std::string pid = std::to_string(wl->pid());
+        RunResult r = Scan({"-c", P("memmon.ini"), pid});
+        EXPECT_EQ(0, r.code) << r.Describe();
+        EXPECT_TRUE(Findings(r).empty()) << r.out;
+        r = Scan({"-o", "wx=on", "-c", P("memmon.ini"), pid});
+        EXPECT_EQ(1, r.code) << r.Describe();
+        auto f = Findings(r);
+        ASSERT_EQ(1u, f.size()) << r.out;
+        EXPECT_EQ("wx", f[0].rule);
+}
+
 // Programs that people run everywhere: no alert with the default rules,
 // and none when their code is compared with their files either.
 TEST_F(ScanTest, OrdinaryProgramsGiveNothing) {
@@ -387,9 +406,13 @@ TEST_F(ScanTest, ExitCodes) {
         r = Scan({"-o", "nokey=1", "--all"});
         EXPECT_EQ(64, r.code) << r.Describe();
         EXPECT_NE(std::string::npos, r.err.find("unknown key 'nokey'")) << r.err;
-        r = Scan({"-c", P("memmon.ini"), "--all"});
-        EXPECT_EQ(64, r.code) << r.Describe();
-        EXPECT_NE(std::string::npos, r.err.find("-o KEY=VALUE")) << r.err;
+        r = Scan({"-c", P("missing.ini"), "--all"});
+        EXPECT_EQ(66, r.code) << r.Describe();
+        EXPECT_NE(std::string::npos, r.err.find("missing.ini")) << r.err;
+        ASSERT_TRUE(WriteFile(P("bad.ini"), "[alerts]\nwx = maybe\n"));
+        r = Scan({"-c", P("bad.ini"), "--all"});
+        EXPECT_EQ(78, r.code) << r.Describe();
+        EXPECT_NE(std::string::npos, r.err.find("bad.ini:2: wx = 'maybe'")) << r.err;
         pid_t gone = UnusedPid(300000);
         r = Scan({std::to_string(gone)});
         EXPECT_EQ(66, r.code) << r.Describe();

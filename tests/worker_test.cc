@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 extern "C" {
+#include "core/alerts.h"
 #include "core/alloc.h"
 #include "core/backup_read.h"
 #include "core/worker.h"
@@ -48,8 +49,9 @@ int __wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a) 
 
 namespace {
 
-// A child that maps or unmaps a page each time it reads a byte on its pipe,
-// and acknowledges on another.
+// A child that maps ('m' read-only, 'x' writable and executable) or unmaps
+// ('u', the last one) a page each time it reads a byte on its pipe, and
+// acknowledges on another.
 struct Child {
         pid_t pid = -1;
         int cmd = -1, ack = -1;
@@ -67,6 +69,9 @@ struct Child {
                         while (read(c[0], &op, 1) == 1) {
                                 if (op == 'm')
                                         maps.push_back(mmap(nullptr, 4096, PROT_READ,
+                                                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+                                else if (op == 'x')
+                                        maps.push_back(mmap(nullptr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
                                                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
                                 else if (op == 'u' && !maps.empty()) {
                                         munmap(maps.back(), 4096);
@@ -123,10 +128,28 @@ std::string ReadAll(const std::string &path) {
         return s;
 }
 
+// The message lines and the typed events a worker reports; a typed event
+// is written as its name, with ":RULE" for alerts and ":STATE" (the new
+// one) for state changes.
 struct Events {
         std::vector<std::string> lines;
+        std::vector<std::string> kinds;
         static void Cb(void *user, const char *, enum log_level, const char *msg) {
                 static_cast<Events *>(user)->lines.push_back(msg);
+        }
+        static void OnEvent(void *user, const struct worker_event *ev) {
+                std::string k = worker_event_name(ev->kind);
+                if (ev->kind == WORKER_EVENT_ALERT || ev->kind == WORKER_EVENT_ALERT_CLEARED)
+                        k += std::string(":") + alert_rule_info(ev->alert->rule)->name;
+                if (ev->kind == WORKER_EVENT_STATE)
+                        k += std::string(":") + target_state_name(ev->new_state);
+                static_cast<Events *>(user)->kinds.push_back(k);
+        }
+        size_t Count(const std::string &kind) const {
+                size_t n = 0;
+                for (const auto &k : kinds)
+                        n += k == kind;
+                return n;
         }
 };
 
@@ -151,6 +174,14 @@ class WorkerTest : public ::testing::Test {
                 p.backup_dir = const_cast<char *>(dir.c_str());
                 p.policy.interval_us = 1000000;
                 p.policy.full_every = 100;
+                // The built-in alert rules, every one of them armed: the
+                // hot path is measured with all of its work.
+                alert_policy_init(&p.policy.alerts);
+                p.policy.alerts.text_check_us = 3600000000u;
+                p.policy.alerts.max_regions = 1000000;
+                p.policy.alerts.max_mapped = UINT64_C(1) << 62; // sanitizers map tens of TiB
+                p.policy.alerts.max_growth = UINT64_C(1) << 40;
+                p.policy.alerts.growth_window_us = 3600000000u;
                 return p;
         }
         // Replaces the worker with one for p.
@@ -160,6 +191,8 @@ class WorkerTest : public ::testing::Test {
                 struct worker_env env = {};
                 env.event = Events::Cb;
                 env.user = &events;
+                env.on_event = Events::OnEvent;
+                env.on_event_user = &events;
                 ASSERT_EQ(0, worker_new(&p, &env, 0, &w));
         }
 
@@ -180,6 +213,8 @@ TEST_F(WorkerTest, FirstTickWritesOneFullSnapshot) {
         EXPECT_GT(st.regions, 0u);
 }
 
+// With every alert rule armed (Params()): rules cost nothing on a tick
+// whose maps did not change.
 TEST_F(WorkerTest, NoChangeTickAllocatesNothingAndWritesNothing) {
         ASSERT_EQ(0, worker_tick(w));
         // Warm up: a change grows the diff buffer and the backup buffer once.
@@ -187,7 +222,7 @@ TEST_F(WorkerTest, NoChangeTickAllocatesNothingAndWritesNothing) {
         ASSERT_EQ(0, worker_tick(w));
         ASSERT_EQ(0, worker_tick(w));
         size_t full = Files(dir + "/full").size(), incr = Files(dir + "/incremental").size();
-        size_t events_before = events.lines.size();
+        size_t events_before = events.lines.size(), kinds_before = events.kinds.size();
         uint64_t allocs = mm_alloc_count();
         for (int i = 0; i < 200; i++)
                 ASSERT_EQ(0, worker_tick(w));
@@ -195,6 +230,7 @@ TEST_F(WorkerTest, NoChangeTickAllocatesNothingAndWritesNothing) {
         EXPECT_EQ(full, Files(dir + "/full").size());
         EXPECT_EQ(incr, Files(dir + "/incremental").size());
         EXPECT_EQ(events_before, events.lines.size());
+        EXPECT_EQ(kinds_before, events.kinds.size());
         struct worker_status st;
         worker_get_status(w, &st);
         EXPECT_EQ(1u, st.diffs_written);
@@ -414,6 +450,85 @@ TEST_F(WorkerTest, PublishesHealthStamps) {
         clock_gettime(CLOCK_MONOTONIC, &t);
         uint64_t now = static_cast<uint64_t>(t.tv_sec) * 1000000u + static_cast<uint64_t>(t.tv_nsec) / 1000u;
         EXPECT_FALSE(worker_health_stuck(&h, now));
+}
+
+// The typed events follow the target's life: attach, its state, the first
+// full snapshot, a diff with the alert it raised, the clearing when the
+// region goes, and the exit.
+TEST_F(WorkerTest, TypedEventsFollowTheTarget) {
+        ASSERT_EQ(0, worker_tick(w));
+        EXPECT_EQ((std::vector<std::string>{"attach", "state:running", "full"}), events.kinds);
+        events.kinds.clear();
+        child.Do('x');
+        ASSERT_EQ(0, worker_tick(w));
+        // rwx anonymous memory is one finding (wx), not two.
+        EXPECT_EQ((std::vector<std::string>{"diff", "alert:wx"}), events.kinds);
+        struct worker_status st;
+        worker_get_status(w, &st);
+        EXPECT_EQ(1u, st.alerts_active);
+        EXPECT_EQ(1u, st.alerts_raised[ALERT_WX]);
+        bool warned = false;
+        for (const auto &l : events.lines)
+                warned |= l.rfind("alert: wx: ", 0) == 0 && l.find(" rwxp ") != std::string::npos;
+        EXPECT_TRUE(warned) << "no WARN line naming the rule and the region";
+        events.kinds.clear();
+        // Unchanged: nothing again.
+        ASSERT_EQ(0, worker_tick(w));
+        EXPECT_TRUE(events.kinds.empty());
+        child.Do('u');
+        ASSERT_EQ(0, worker_tick(w));
+        EXPECT_EQ((std::vector<std::string>{"diff", "alert_cleared:wx"}), events.kinds);
+        worker_get_status(w, &st);
+        EXPECT_EQ(0u, st.alerts_active);
+        child.Do('x');
+        ASSERT_EQ(0, worker_tick(w));
+        events.kinds.clear();
+        kill(child.pid, SIGKILL);
+        waitpid(child.pid, nullptr, 0);
+        child.pid = -1;
+        EXPECT_EQ(-ESRCH, worker_tick(w));
+        EXPECT_EQ((std::vector<std::string>{"exit", "full", "alert_cleared:wx", "state:exited"}),
+                  events.kinds);
+}
+
+// The worker thread owns the alerts: `alerts` asks it, in text and JSON;
+// a policy posted with REQ_PARAMS applies to what is mapped now.
+TEST_F(WorkerTest, AlertsRequestAndPolicyChange) {
+        child.Do('x');
+        ASSERT_EQ(0, worker_start(w));
+        ASSERT_EQ(0, worker_wait(w, worker_post(w, REQ_SAMPLE, 0, nullptr), 10000));
+        struct strbuf b;
+        strbuf_init(&b);
+        ASSERT_EQ(1, worker_alerts(w, 0, &b, 10000));
+        std::string text(strbuf_str(&b));
+        EXPECT_EQ(0u, text.find("wx: ")) << text;
+        EXPECT_NE(std::string::npos, text.find(" rwxp ")) << text;
+        EXPECT_NE(std::string::npos, text.find("(since ")) << text;
+        strbuf_reset(&b);
+        ASSERT_EQ(1, worker_alerts(w, 1, &b, 10000));
+        std::string json(strbuf_str(&b));
+        EXPECT_EQ(0u, json.find("{\"v\":1,\"target\":\"t\",\"pid\":" + std::to_string(child.pid) + ","))
+            << json;
+        EXPECT_NE(std::string::npos, json.find("\"rule\":\"wx\"")) << json;
+        EXPECT_EQ('\n', json.back());
+        strbuf_fini(&b);
+
+        // wx off: the region is still anonymous executable memory.
+        struct worker_params p = Params();
+        p.policy.alerts.on[ALERT_WX] = 0;
+        ASSERT_EQ(0, worker_wait(w, worker_post(w, REQ_PARAMS, 0, &p), 10000));
+        struct worker_status st;
+        worker_get_status(w, &st);
+        EXPECT_EQ(1u, st.alerts_active);
+        EXPECT_EQ(1u, st.alerts_raised[ALERT_ANON_EXEC]);
+        p.policy.alerts.on[ALERT_ANON_EXEC] = 0;
+        ASSERT_EQ(0, worker_wait(w, worker_post(w, REQ_PARAMS, 0, &p), 10000));
+        worker_get_status(w, &st);
+        EXPECT_EQ(0u, st.alerts_active);
+        strbuf_init(&b);
+        EXPECT_EQ(0, worker_alerts(w, 0, &b, 10000));
+        EXPECT_EQ(0u, b.len);
+        strbuf_fini(&b);
 }
 
 } // namespace

@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "config/config_write.h"
+#include "core/strv.h"
 
 int __real_glob(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *pglob);
 int __wrap_glob(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *pglob);
@@ -125,6 +126,8 @@ static void check_round_trip(const struct config *c) {
         FUZZ_CHECK(c->metrics_interval_us == back->metrics_interval_us);
         FUZZ_CHECK(!c->metrics_file == !back->metrics_file &&
                    (!c->metrics_file || strcmp(c->metrics_file, back->metrics_file) == 0));
+        FUZZ_CHECK(c->events == back->events && c->alert_exec_rate == back->alert_exec_rate);
+        FUZZ_CHECK(strv_equal(c->alert_exec, back->alert_exec));
         FUZZ_CHECK(target_policy_equal(&c->defaults, &back->defaults));
         FUZZ_CHECK(c->n_targets == back->n_targets);
         for (size_t t = 0; t < c->n_targets; t++)

@@ -51,12 +51,15 @@ main() {
 		backup) echo "core/backup_chain.c core/ts.c core/maps.c core/diff.c core/alloc.c" ;;
 		config)
 			echo "config/config.c config/keys.c config/read.c config/paths.c config/strv.c config/write.c" \
-				"core/policy.c core/proc.c core/units.c core/strbuf.c core/alloc.c"
+				"core/policy.c core/alerts_policy.c core/strv.c core/proc.c core/units.c core/strbuf.c" \
+				"core/alloc.c"
 			;;
 		command)
-			echo "core/command.c core/supervisor.c core/worker.c core/sample.c core/policy.c" \
-				"core/backup.c core/backup_read.c core/backup_chain.c core/fs.c core/ts.c core/maps.c" \
-				"core/diff.c core/proc.c core/procscan.c core/strbuf.c core/units.c core/alloc.c"
+			echo "core/command.c core/supervisor.c core/worker.c core/worker_alerts.c core/sample.c" \
+				"core/policy.c core/backup.c core/backup_read.c core/backup_chain.c core/fs.c core/ts.c" \
+				"core/maps.c core/diff.c core/proc.c core/procscan.c core/strbuf.c core/strv.c core/units.c" \
+				"core/alloc.c core/alerts.c core/alerts_file.c core/alerts_format.c core/alerts_policy.c" \
+				"core/alerts_sysfs.c core/alerts_text.c core/json.c core/textesc.c"
 			;;
 		json) echo "core/json.c core/textesc.c core/strbuf.c core/alloc.c" ;;
 		*)
