@@ -35,6 +35,7 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [-t] [-h] [-V] [-- PROG ARGS...]\n"
                 "       agent replay DIR [--at TIMESTAMP]\n"
+                "       agent replay DIR --events [--from TIMESTAMP] [--to TIMESTAMP]\n"
                 "       agent verify DIR\n"
                 "       agent scan [--json] [--text] [-o KEY=VALUE]... (--all | PID...)\n"
                 "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"

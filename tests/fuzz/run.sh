@@ -48,14 +48,15 @@ main() {
 	sources() {
 		case $1 in
 		maps) echo "core/maps.c core/diff.c core/alloc.c" ;;
-		backup) echo "core/backup_chain.c core/ts.c core/maps.c core/diff.c core/alloc.c" ;;
+		backup) echo "core/backup_chain.c core/backup_event.c core/capture_event.c core/ts.c core/maps.c core/diff.c core/alloc.c" ;;
 		config)
 			echo "config/config.c config/keys.c config/read.c config/paths.c config/strv.c config/write.c" \
 				"core/policy.c core/proc.c core/units.c core/strbuf.c core/alloc.c"
 			;;
 		command)
 			echo "core/command.c core/supervisor.c core/worker.c core/sample.c core/policy.c" \
-				"core/backup.c core/backup_read.c core/backup_chain.c core/fs.c core/ts.c core/maps.c" \
+				"core/backup.c core/backup_read.c core/backup_chain.c core/backup_event.c core/capture_event.c" \
+				"core/fs.c core/ts.c core/maps.c" \
 				"core/diff.c core/proc.c core/procscan.c core/strbuf.c core/units.c core/alloc.c"
 			;;
 		json) echo "core/json.c core/textesc.c core/strbuf.c core/alloc.c" ;;
