@@ -1,7 +1,7 @@
 /*
  * config: memmon's INI configuration, read with inih.
  *
- *   [agent]          base_dir, interval, log_level
+ *   [agent]          base_dir, interval, log_level, capture, resync
  *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes
  *   [target:NAME]    exactly one of pid, pidfile, match, exec; plus any key
  *                    of [defaults] as a per-target override
@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/capture_mode.h"
 #include "core/policy.h"
 #include "core/units.h"
 
@@ -71,6 +72,10 @@ struct config {
         char *base_dir; /* absolute; default: the main file's folder */
         uint64_t interval_us;
         enum log_level log_level;
+        /* Kernel-driven capture (core/capture.h): the mode asked for, and
+         * how often a target whose counter did not move is read anyway. */
+        enum capture_mode capture;
+        uint64_t resync_us;
         /* The resolved [defaults]. Targets added later with
          * config_add_*_target() take their policy from here. */
         struct target_policy defaults;

@@ -48,6 +48,7 @@ enum key_type {
         KT_NAME,
         KT_ARGV,
         KT_GLOBS,
+        KT_CHOICE, /* one word of key_def.choices; the field is an enum */
 };
 
 struct key_def {
@@ -66,10 +67,13 @@ struct key_def {
         size_t offset;
         int selector; /* enum target_selector, or -1 for other keys */
         const char *help;
+        /* KT_CHOICE: the words, NULL-terminated; word i sets the field
+         * (an enum, int-sized) to i. */
+        const char *const *choices;
 };
 
 /* The number of rows of config_keys[]. */
-#define KEYS_N 13
+#define KEYS_N 15
 
 /* Every configuration key: KEYS_N rows. */
 extern const struct key_def *const config_keys;
@@ -96,6 +100,10 @@ void keys_hint(const char *name, char *buf, size_t size);
 
 /* True for the keys of struct target_policy ([defaults] and targets). */
 bool keys_is_policy(const struct key_def *k);
+
+/* The words of a KT_CHOICE key joined: "auto, poll or ebpf" with sep ", "
+ * and last " or ".  Cut to fit buf. */
+void keys_choices_text(const struct key_def *k, const char *sep, const char *last, char *buf, size_t size);
 
 /* "integer", "duration", ... */
 const char *keys_type_name(enum key_type t);

@@ -55,6 +55,9 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
                 level = log_level_name(*(const enum log_level *)field);
                 fputs(level ? level : "info", f);
                 break;
+        case KT_CHOICE:
+                fputs(k->choices[*(const int *)field], f);
+                break;
         case KT_PATH:
         case KT_NAME:
                 s = *(char *const *)field;
@@ -108,7 +111,9 @@ int config_write_keys(FILE *f) {
                 char where[64];
 
                 keys_sections_text(k->sections, false, where, sizeof(where));
-                if (keys_field_size(k->type) && k->type != KT_LOG_LEVEL) {
+                if (k->type == KT_CHOICE) {
+                        keys_choices_text(k, "|", "|", range, sizeof(range));
+                } else if (keys_field_size(k->type) && k->type != KT_LOG_LEVEL) {
                         keys_format_number(k->type, k->min, lo, sizeof(lo));
                         keys_format_number(k->type, k->max, hi, sizeof(hi));
                         if (snprintf(range, sizeof(range), "%s..%s", lo, hi) >= (int)sizeof(range))

@@ -30,28 +30,13 @@
 #include <sys/types.h>
 
 #include "core/capture_event.h"
+#include "core/capture_mode.h"
 #include "core/maps.h"
 #include "core/strbuf.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* [agent] capture. */
-enum capture_mode {
-        CAPTURE_AUTO, /* eBPF where the kernel and the privileges allow, else poll */
-        CAPTURE_POLL, /* read every interval */
-        CAPTURE_EBPF, /* eBPF; when it cannot run: an error, then poll */
-};
-
-/* "auto", "poll", "ebpf" and a NULL, indexed by enum capture_mode. */
-extern const char *const capture_mode_names[];
-
-/* "auto", "poll" or "ebpf"; NULL for a value that is no mode. */
-const char *capture_mode_name(enum capture_mode m);
-
-/* Parses a mode's name.  Returns 0 or -EINVAL. */
-int capture_mode_from_name(const char *s, enum capture_mode *ret);
 
 /* A watched process's counters, in memory the kernel writes. */
 struct capture_counter {

@@ -51,7 +51,7 @@ main() {
 		backup) echo "core/backup_chain.c core/backup_event.c core/capture_event.c core/ts.c core/maps.c core/diff.c core/alloc.c" ;;
 		config)
 			echo "config/config.c config/keys.c config/read.c config/paths.c config/strv.c config/write.c" \
-				"core/policy.c core/proc.c core/units.c core/strbuf.c core/alloc.c"
+				"core/capture_mode.c core/policy.c core/proc.c core/units.c core/strbuf.c core/alloc.c"
 			;;
 		command)
 			echo "core/command.c core/supervisor.c core/worker.c core/sample.c core/policy.c" \
