@@ -72,6 +72,7 @@ struct line_reader {
 };
 
 struct prompt;
+struct agent_capture;
 
 struct agent {
         struct options opt;
@@ -89,6 +90,8 @@ struct agent {
         int prog_status;   /* its $? when it ended by itself */
         int prog_done;
         struct agent_log *log; /* NULL until open */
+        /* eBPF or poll, decided once at start (agent/capture.h). */
+        struct agent_capture *capture;
         struct supervisor sup;
         int sup_init;
         int sig_fd;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/capture.h"
 #include "agent/control.h"
 #include "agent/ctl.h"
 #include "agent/log.h"
@@ -265,6 +266,9 @@ static int run_agent(struct agent *a) {
                                       strerror(-r));
         if ((r = agent_setup_signals(a)) < 0)
                 return startup_failed(a, EX_OSERR, "signals: %s", strerror(-r));
+        /* After the signals are blocked: a capture thread inherits that. */
+        if ((r = agent_capture_start(a->config->capture, a->log, &a->capture)) < 0)
+                return startup_failed(a, EX_OSERR, "capture: %s", strerror(-r));
 
         struct worker_env env = {.event = agent_log_event, .user = a->log};
         if ((r = supervisor_init(&a->sup, &env)) < 0)
@@ -302,6 +306,8 @@ static void cleanup(struct agent *a) {
         free(a->children);
         if (a->sup_init)
                 supervisor_fini(&a->sup);
+        agent_capture_free(a->capture);
+        a->capture = NULL;
         if (a->fifo_fd >= 0) {
                 close(a->fifo_fd);
                 unlink(a->fifo_path);
