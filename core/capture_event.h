@@ -24,8 +24,8 @@
  *   mseal, mbind      start           length       0              0
  *   prctl             start           length       option         sub-option
  *   fault             stack pointer   0            instruction pointer 0   (stack growth)
- *   execve, exit, fork, kernel, mlockall, munlockall, syscall: 0 (syscall:
- *                     addr, len, arg, arg2 are the first four arguments)
+ *   syscall           its first four arguments; flags is its number (x86-64)
+ *   execve, exit, fork, kernel, mlockall, munlockall: 0
  *
  * prot holds PROT_* bits (mmap, mprotect, pkey_mprotect); flags holds
  * MAP_* (mmap), MREMAP_* (mremap), SHM_* (shmat), MLOCK_* / MCL_* (mlock2,
