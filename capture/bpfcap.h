@@ -85,7 +85,9 @@ struct bpfcap_options {
  * line in reason (cut to reason_len) saying why eBPF cannot run here:
  * "needs CAP_BPF and CAP_PERFMON (or root)", "runs in a user namespace ...",
  * "the kernel has no BTF ...", "cannot load the BPF program: ...", ...
- * Nothing is left loaded on failure. */
+ * Nothing is left loaded on failure.  libbpf's messages go to a print
+ * callback this sets (libbpf has one per process): they feed the reason,
+ * and nothing is printed. */
 int bpfcap_new(const struct bpfcap_options *opt, struct bpfcap **ret, char *reason, size_t reason_len);
 
 /* Stops the thread (if started), detaches and frees; accepts NULL. */
@@ -131,7 +133,8 @@ int bpfcap_epoll_fd(const struct bpfcap *c);
 
 /* Runs bpfcap_consume() on a thread of its own, woken by the rings and at
  * least every poll_ms (records below wake_bytes do not wake it).  Its
- * signals must be blocked by the caller before.  Returns 0 or -errno. */
+ * signals must be blocked by the caller before.  Returns 0 or -errno (what
+ * was opened is closed by bpfcap_free()). */
 int bpfcap_start(struct bpfcap *c);
 
 struct bpfcap_stats {
