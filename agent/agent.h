@@ -125,6 +125,7 @@ struct prompt;
 struct ctl_server;
 struct agent_events;
 struct alertexec;
+struct agent_capture;
 
 struct agent {
         struct options opt;
@@ -144,6 +145,8 @@ struct agent {
         struct agent_log *log;       /* NULL until open */
         struct agent_events *events; /* logs/events.jsonl; NULL until open */
         struct alertexec *alertexec; /* runs alert_exec; NULL until started */
+        /* eBPF or poll, decided once at start (agent/capture.h). */
+        struct agent_capture *capture;
         struct supervisor sup;
         int sup_init;
         int sig_fd;

@@ -17,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "agent/alertexec.h"
+#include "agent/capture.h"
 #include "agent/control.h"
 #include "agent/ctl.h"
 #include "agent/events.h"
@@ -40,6 +41,7 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [-t] [-h] [-V] [-- PROG ARGS...]\n"
                 "       agent replay DIR [--at TIMESTAMP]\n"
+                "       agent replay DIR --events [--from TIMESTAMP] [--to TIMESTAMP]\n"
                 "       agent verify DIR\n"
                 "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
                 "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
@@ -350,6 +352,9 @@ static int run_agent(struct agent *a) {
         /* After the signals are blocked: its thread must not take them. */
         if ((r = alertexec_new(a->logs_fd, a->log, a->events, &a->alertexec)) < 0)
                 return startup_failed(a, EX_OSERR, "cannot start the alert_exec runner: %s", strerror(-r));
+        /* After the signals are blocked: a capture thread inherits that. */
+        if ((r = agent_capture_start(a->config->capture, a->log, &a->capture)) < 0)
+                return startup_failed(a, EX_OSERR, "capture: %s", strerror(-r));
 
         struct worker_env env = {.event = agent_log_event,
                                  .user = a->log,
@@ -398,6 +403,8 @@ static void cleanup(struct agent *a) {
         /* The workers are gone: nothing submits runs or events any more. */
         alertexec_free(a->alertexec);
         agent_events_free(a->events);
+        agent_capture_free(a->capture);
+        a->capture = NULL;
         fifo_remove(a->logs_fd, FIFO_NAME, a->fifo_fd);
         a->fifo_fd = -1;
         agent_log(a->log, NULL, LOG_INFO, "stopped");

@@ -2,7 +2,8 @@
  * config: memmon's INI configuration, read with inih.
  *
  *   [agent]          base_dir, interval, log_level, metrics_file,
- *                    metrics_interval, events, alert_exec, alert_exec_rate
+ *                    metrics_interval, events, alert_exec, alert_exec_rate,
+ *                    capture, resync
  *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes,
  *                    alert_exec, alert_exec_rate
  *   [alerts]         the alert rules of every target: the keys of
@@ -55,6 +56,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/capture_mode.h"
 #include "core/policy.h"
 #include "core/units.h"
 
@@ -97,6 +99,10 @@ struct config {
         char *base_dir; /* absolute; default: the main file's folder */
         uint64_t interval_us;
         enum log_level log_level;
+        /* Kernel-driven capture (core/capture.h): the mode asked for, and
+         * how often a target whose counter did not move is read anyway. */
+        enum capture_mode capture;
+        uint64_t resync_us;
         bool events;              /* write logs/events.jsonl */
         char **alert_exec;        /* [agent] alert_exec, or NULL */
         unsigned alert_exec_rate; /* [agent] alert_exec_rate */

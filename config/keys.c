@@ -11,6 +11,7 @@
 #include "config/strv.h"
 #include "core/alerts.h"
 #include "core/alloc.h"
+#include "core/capture_mode.h"
 #include "core/proc.h"
 #include "core/strbuf.h"
 
@@ -18,6 +19,8 @@
 
 #define FULL_INTERVAL_MAX_US (UINT64_C(720) * 3600 * 1000000)
 #define MAX_BYTES_MAX (UINT64_C(1) << 40)
+#define RESYNC_MIN_US UINT64_C(1000000)
+#define RESYNC_MAX_US (UINT64_C(24) * 3600 * 1000000)
 /* Longest process name for match: an exe basename is at most NAME_MAX. */
 #define MATCH_MAX 255
 /* alert_exec runs per minute and target, at most. */
@@ -54,6 +57,30 @@ static const struct key_def rows[] = {
                 .offset = offsetof(struct config, log_level),
                 .selector = -1,
                 .help = "error, warn, info or debug",
+        },
+        /* Kernel-driven capture (issue 12): how the agent learns that a
+         * target's mappings changed. */
+        {
+                .name = "capture",
+                .sections = IN(SEC_AGENT),
+                .type = KT_CHOICE,
+                .def = "auto",
+                .offset = offsetof(struct config, capture),
+                .selector = -1,
+                .help = "auto: eBPF where the kernel and privileges allow, else poll; poll: read every interval; "
+                        "ebpf: eBPF, an error and poll where it cannot run",
+                .choices = capture_mode_names,
+        },
+        {
+                .name = "resync",
+                .sections = IN(SEC_AGENT),
+                .type = KT_DURATION,
+                .min = RESYNC_MIN_US,
+                .max = RESYNC_MAX_US,
+                .def = "60s",
+                .offset = offsetof(struct config, resync_us),
+                .selector = -1,
+                .help = "with eBPF capture: read the maps this often even when nothing was reported",
         },
         {
                 .name = "interval",
@@ -367,6 +394,8 @@ const char *keys_type_name(enum key_type t) {
                 return "path";
         case KT_BOOL:
                 return "switch";
+        case KT_CHOICE:
+                return "choice";
         }
         return "?";
 }
@@ -380,6 +409,8 @@ void keys_format_number(enum key_type t, uint64_t v, char *buf, size_t size) {
         else
                 format_with_units(v, NULL, 0, buf, size);
 }
+
+static void append(char *buf, size_t size, size_t *len, const char *s);
 
 static void *field_of(void *base, const struct key_def *k) {
         return (char *)base + k->offset;
@@ -399,6 +430,8 @@ size_t keys_field_size(enum key_type t) {
                 return sizeof(enum log_level);
         case KT_BOOL:
                 return sizeof(bool);
+        case KT_CHOICE:
+                return sizeof(int);
         default:
                 return 0;
         }
@@ -487,6 +520,32 @@ static int set_user(const struct key_def *k, void *field, const char *value, cha
         f->has_uid = true;
         f->uid = res->pw_uid;
         return 0;
+}
+
+void keys_choices_text(const struct key_def *k, const char *sep, const char *last, char *buf, size_t size) {
+        size_t len = 0, n = 0;
+
+        buf[0] = '\0';
+        while (k->choices && k->choices[n])
+                n++;
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        append(buf, size, &len, i + 1 == n ? last : sep);
+                append(buf, size, &len, k->choices[i]);
+        }
+}
+
+static int set_choice(const struct key_def *k, void *f, const char *value, char *msg, size_t msgsz) {
+        char words[128];
+
+        for (int i = 0; k->choices && k->choices[i]; i++) {
+                if (strcmp(value, k->choices[i]) == 0) {
+                        *(int *)f = i;
+                        return 0;
+                }
+        }
+        keys_choices_text(k, ", ", " or ", words, sizeof(words));
+        return msgf(msg, msgsz, "%s = " QFMT ": expected %s", k->name, QARG(value), words);
 }
 
 int keys_set(const struct key_def *k, void *base, const char *value, const char *dir, char *msg,
@@ -583,6 +642,8 @@ int keys_set(const struct key_def *k, void *base, const char *value, const char 
                         return msgf(msg, msgsz, "%s = " QFMT ": expected on or off", k->name, QARG(value));
                 *(bool *)f = r != 0;
                 return 0;
+        case KT_CHOICE:
+                return set_choice(k, f, value, msg, msgsz);
         case KT_GLOBS:
                 break;
         }

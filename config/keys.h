@@ -49,9 +49,10 @@ enum key_type {
         KT_NAME,
         KT_ARGV,
         KT_GLOBS,
-        KT_USER, /* a user name or uid: struct target_filter's uid */
-        KT_EXE,  /* an absolute path: struct target_filter's exe */
-        KT_BOOL, /* on | off (also yes/no, true/false, 1/0) */
+        KT_USER,   /* a user name or uid: struct target_filter's uid */
+        KT_EXE,    /* an absolute path: struct target_filter's exe */
+        KT_BOOL,   /* on | off (also yes/no, true/false, 1/0) */
+        KT_CHOICE, /* one word of key_def.choices; the field is an enum */
 };
 
 struct key_def {
@@ -75,10 +76,13 @@ struct key_def {
         const char *help;
         /* KT_ARGV: an empty value is allowed and means none (NULL). */
         bool empty_ok;
+        /* KT_CHOICE: the words, NULL-terminated; word i sets the field
+         * (an enum, int-sized) to i. */
+        const char *const *choices;
 };
 
 /* The number of rows of config_keys[]. */
-#define KEYS_N 22
+#define KEYS_N 24
 
 /* Every configuration key: KEYS_N rows. */
 extern const struct key_def *const config_keys;
@@ -109,6 +113,9 @@ bool keys_is_policy(const struct key_def *k);
 /* The index in config_keys[] of the first filter key (user =, exe =) set
  * in set (indexed like config_keys), or -1. */
 int keys_filter_set(const struct key_origin *set);
+/* The words of a KT_CHOICE key joined: "auto, poll or ebpf" with sep ", "
+ * and last " or ".  Cut to fit buf. */
+void keys_choices_text(const struct key_def *k, const char *sep, const char *last, char *buf, size_t size);
 
 /* "integer", "duration", ... */
 const char *keys_type_name(enum key_type t);

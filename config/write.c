@@ -66,6 +66,9 @@ static void write_key(FILE *f, const struct key_def *k, const void *base) {
         case KT_BOOL:
                 fputs(*(const bool *)field ? "on" : "off", f);
                 break;
+        case KT_CHOICE:
+                fputs(k->choices[*(const int *)field], f);
+                break;
         case KT_PATH:
         case KT_NAME:
                 s = *(char *const *)field;
@@ -150,7 +153,9 @@ int config_write_keys(FILE *f) {
                 char where[64];
 
                 keys_sections_text(k->sections, false, where, sizeof(where));
-                if (keys_field_size(k->type) && k->type != KT_LOG_LEVEL && k->type != KT_BOOL) {
+                if (k->type == KT_CHOICE) {
+                        keys_choices_text(k, "|", "|", range, sizeof(range));
+                } else if (keys_field_size(k->type) && k->type != KT_LOG_LEVEL && k->type != KT_BOOL) {
                         keys_format_number(k->type, k->min, lo, sizeof(lo));
                         keys_format_number(k->type, k->max, hi, sizeof(hi));
                         if (snprintf(range, sizeof(range), "%s..%s", lo, hi) >= (int)sizeof(range))

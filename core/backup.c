@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/backup_event.h"
 #include "core/backup_read.h"
 #include "core/fs.h"
 
@@ -195,11 +196,33 @@ static int check_snapshot(const struct maps_snapshot *s) {
         return 0;
 }
 
+/* Checks what cap adds to a file: well-formed events, in order, none after
+ * the file's seq.  Returns the bytes their lines take at most, or -EINVAL. */
+static ssize_t check_capture(const struct backup_capture *cap) {
+        size_t total = 0;
+
+        if (!cap)
+                return 0;
+        if (cap->n_events > 0 && !cap->events)
+                return -EINVAL;
+        for (size_t i = 0; i < cap->n_events; i++) {
+                const struct capture_event *ev = &cap->events[i];
+
+                if (capture_event_check(ev) < 0 || (cap->has_seq && ev->seq > cap->seq))
+                        return -EINVAL;
+                if (i > 0 && (strcmp(ev->time, ev[-1].time) < 0 || ev->seq < ev[-1].seq))
+                        return -EINVAL;
+                total += backup_event_line_max(ev->path_len);
+        }
+        return (ssize_t)total;
+}
+
 /* Names the next file of the chain and starts its header with the lines
  * every backup file has.  Returns the header's length so far, or -errno. */
-static int start_entry(struct backup_store *st, const struct backup_info *info, bool full, char ts[TS_SIZE],
-                       char name[BACKUP_NAME_SIZE], char *hdr, size_t size) {
-        int n, r;
+static int start_entry(struct backup_store *st, const struct backup_info *info, bool full,
+                       const struct backup_capture *cap, char ts[TS_SIZE], char name[BACKUP_NAME_SIZE],
+                       char *hdr, size_t size) {
+        int n, m, r;
 
         r = ts_next(st->last_ts, ts);
         if (r < 0)
@@ -208,15 +231,49 @@ static int start_entry(struct backup_store *st, const struct backup_info *info, 
         if (r < 0)
                 return r;
         n = snprintf(hdr, size,
-                     "# memmon %s 1\n"
+                     "# memmon %s %d\n"
                      "# target %s\n"
                      "# pid %d\n"
                      "# start_time %" PRIu64 "\n"
                      "# time %s\n",
-                     full ? "full" : "diff", info->target, (int)info->pid, info->start_time, ts);
+                     full ? "full" : "diff", BACKUP_FORMAT, info->target, (int)info->pid, info->start_time,
+                     ts);
         if (n < 0 || (size_t)n >= size)
                 return -EINVAL;
+        if (cap && cap->has_seq) {
+                m = snprintf(hdr + n, size - (size_t)n, "# seq %" PRIu64 "\n", cap->seq);
+                if (m < 0 || (size_t)m >= size - (size_t)n)
+                        return -EINVAL;
+                n += m;
+        }
         return n;
+}
+
+/* Appends the lines that end a format 2 header (`# lost`, `# events`) to
+ * hdr, of which n bytes are used.  Returns the new length or -EINVAL. */
+static int end_header(const struct backup_capture *cap, char *hdr, size_t size, int n) {
+        int m;
+
+        if (cap && cap->lost > 0) {
+                m = snprintf(hdr + n, size - (size_t)n, "# lost %" PRIu64 "\n", cap->lost);
+                if (m < 0 || (size_t)m >= size - (size_t)n)
+                        return -EINVAL;
+                n += m;
+        }
+        if (cap && cap->n_events > 0) {
+                m = snprintf(hdr + n, size - (size_t)n, "# events %zu\n", cap->n_events);
+                if (m < 0 || (size_t)m >= size - (size_t)n)
+                        return -EINVAL;
+                n += m;
+        }
+        return n;
+}
+
+/* Writes cap's event lines at p.  Returns the end of what was written. */
+static char *put_events(char *p, const struct backup_capture *cap) {
+        for (size_t i = 0; cap && i < cap->n_events; i++)
+                p += backup_event_format(&cap->events[i], p); /* checked by check_capture */
+        return p;
 }
 
 /* Writes the file built in st->buf under its final name in folder fd, and
@@ -236,8 +293,16 @@ static int finish_entry(struct backup_store *st, int fd, const char *name, const
 
 int backup_write_full(struct backup_store *st, const struct backup_info *info, const struct maps_snapshot *s,
                       char ret_name[BACKUP_NAME_SIZE]) {
+        return backup_write_full_captured(st, info, s, NULL, ret_name);
+}
+
+int backup_write_full_captured(struct backup_store *st, const struct backup_info *info,
+                               const struct maps_snapshot *s, const struct backup_capture *cap,
+                               char ret_name[BACKUP_NAME_SIZE]) {
         char ts[TS_SIZE], name[BACKUP_NAME_SIZE];
-        char hdr[512];
+        char hdr[1024];
+        ssize_t evbytes;
+        char *p;
         int n, m, r;
 
         r = check_info(st, info);
@@ -246,7 +311,10 @@ int backup_write_full(struct backup_store *st, const struct backup_info *info, c
         r = check_snapshot(s);
         if (r < 0)
                 return r;
-        n = start_entry(st, info, true, ts, name, hdr, sizeof(hdr));
+        evbytes = check_capture(cap);
+        if (evbytes < 0)
+                return (int)evbytes;
+        n = start_entry(st, info, true, cap, ts, name, hdr, sizeof(hdr));
         if (n < 0)
                 return n;
         m = snprintf(hdr + n, sizeof(hdr) - (size_t)n,
@@ -256,14 +324,17 @@ int backup_write_full(struct backup_store *st, const struct backup_info *info, c
                      s->n, s->len, s->checksum);
         if (m < 0 || (size_t)m >= sizeof(hdr) - (size_t)n)
                 return -EINVAL;
-        n += m;
-        r = ensure_buf(st, (size_t)n + s->len);
+        n = end_header(cap, hdr, sizeof(hdr), n + m);
+        if (n < 0)
+                return n;
+        r = ensure_buf(st, (size_t)n + (size_t)evbytes + s->len);
         if (r < 0)
                 return r;
         memcpy(st->buf, hdr, (size_t)n);
+        p = put_events(st->buf + n, cap);
         if (s->len > 0)
-                memcpy(st->buf + n, s->text, s->len);
-        return finish_entry(st, st->full_fd, name, ts, (size_t)n + s->len, ret_name);
+                memcpy(p, s->text, s->len);
+        return finish_entry(st, st->full_fd, name, ts, (size_t)(p - st->buf) + s->len, ret_name);
 }
 
 static char *put_record(char *p, char kind, const struct maps_snapshot *s, const struct region *r) {
@@ -278,10 +349,18 @@ static char *put_record(char *p, char kind, const struct maps_snapshot *s, const
 int backup_write_diff(struct backup_store *st, const struct backup_info *info,
                       const struct maps_snapshot *old, const struct maps_snapshot *cur, const struct diff *d,
                       char ret_name[BACKUP_NAME_SIZE]) {
+        return backup_write_diff_captured(st, info, old, cur, d, NULL, ret_name);
+}
+
+int backup_write_diff_captured(struct backup_store *st, const struct backup_info *info,
+                               const struct maps_snapshot *old, const struct maps_snapshot *cur,
+                               const struct diff *d, const struct backup_capture *cap,
+                               char ret_name[BACKUP_NAME_SIZE]) {
         static const char trailer[] = "# end\n";
         char ts[TS_SIZE], name[BACKUP_NAME_SIZE];
-        char hdr[512];
+        char hdr[1024];
         size_t total;
+        ssize_t evbytes;
         uint64_t prev_start = 0;
         char *p;
         int n, m, r;
@@ -297,12 +376,19 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
         r = check_snapshot(cur);
         if (r < 0)
                 return r;
-        if (d->n == 0)
+        evbytes = check_capture(cap);
+        if (evbytes < 0)
+                return (int)evbytes;
+        if (d->n == 0 && (!cap || cap->n_events == 0))
                 return -ENODATA;
+        /* Events alone: the state did not change. */
+        if (d->n == 0 && (old->len != cur->len || old->checksum != cur->checksum ||
+                          (old->len > 0 && memcmp(old->text, cur->text, old->len) != 0)))
+                return -EINVAL;
 
         /* Check the records against both snapshots and size the file, so
          * that a bad diff is refused before anything touches the disk. */
-        total = 0;
+        total = (size_t)evbytes;
         for (size_t i = 0; i < d->n; i++) {
                 const struct diff_rec *rec = &d->recs[i];
                 const struct region *ro = NULL, *rn = NULL;
@@ -330,7 +416,7 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
                 prev_start = start;
         }
 
-        n = start_entry(st, info, false, ts, name, hdr, sizeof(hdr));
+        n = start_entry(st, info, false, cap, ts, name, hdr, sizeof(hdr));
         if (n < 0)
                 return n;
         m = snprintf(hdr + n, sizeof(hdr) - (size_t)n,
@@ -340,7 +426,9 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
                      old->checksum, cur->checksum, d->n);
         if (m < 0 || (size_t)m >= sizeof(hdr) - (size_t)n)
                 return -EINVAL;
-        n += m;
+        n = end_header(cap, hdr, sizeof(hdr), n + m);
+        if (n < 0)
+                return n;
         total += (size_t)n + sizeof(trailer) - 1;
         r = ensure_buf(st, total);
         if (r < 0)
@@ -348,7 +436,7 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
 
         p = st->buf;
         memcpy(p, hdr, (size_t)n);
-        p += n;
+        p = put_events(p + n, cap);
         for (size_t i = 0; i < d->n; i++) {
                 const struct diff_rec *rec = &d->recs[i];
 
@@ -367,8 +455,9 @@ int backup_write_diff(struct backup_store *st, const struct backup_info *info,
         }
         memcpy(p, trailer, sizeof(trailer) - 1);
         p += sizeof(trailer) - 1;
-        if ((size_t)(p - st->buf) != total)
+        /* Event lines take at most their room; records exactly theirs. */
+        if ((size_t)(p - st->buf) > total)
                 return -EINVAL;
 
-        return finish_entry(st, st->incr_fd, name, ts, total, ret_name);
+        return finish_entry(st, st->incr_fd, name, ts, (size_t)(p - st->buf), ret_name);
 }

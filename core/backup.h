@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "core/backup_chain.h"
+#include "core/capture_event.h"
 #include "core/diff.h"
 #include "core/maps.h"
 #include "core/ts.h"
@@ -80,6 +81,19 @@ int backup_store_open(struct backup_store *st, const char *dir);
 int backup_store_open_at(struct backup_store *st, int root_fd, const char *root, const char *dir);
 void backup_store_close(struct backup_store *st);
 
+/* What a file of the kernel-driven capture (core/capture.h) carries
+ * besides the maps, in format 2 (core/backup_chain.h): the change counter
+ * the maps were read at, the events of the interval since the target's
+ * previous file (in order, every seq <= seq when has_seq), and how many
+ * events of that interval were lost.  Poll mode has none of it. */
+struct backup_capture {
+        bool has_seq;
+        uint64_t seq;
+        uint64_t lost;
+        const struct capture_event *events; /* borrowed */
+        size_t n_events;
+};
+
 /* Writes a full snapshot of s (s->checksum must be set).  On success the
  * file's name (not path) is in ret_name when it is not NULL.  The timestamp
  * is CLOCK_REALTIME, or 1 µs after last_ts when the clock did not move past
@@ -88,6 +102,13 @@ void backup_store_close(struct backup_store *st);
  * (-ENOSPC...); on failure no file is left under any name. */
 int backup_write_full(struct backup_store *st, const struct backup_info *info, const struct maps_snapshot *s,
                       char ret_name[BACKUP_NAME_SIZE]);
+
+/* backup_write_full() with what the capture saw (cap may be NULL: none).
+ * Events that capture_event_check() refuses, or out of order, are -EINVAL
+ * and nothing is written. */
+int backup_write_full_captured(struct backup_store *st, const struct backup_info *info,
+                               const struct maps_snapshot *s, const struct backup_capture *cap,
+                               char ret_name[BACKUP_NAME_SIZE]);
 
 /* Writes the diff d that turns old into cur (both checksums set).  A diff
  * with no records is not written: "no change, no file", and the call returns
@@ -98,6 +119,16 @@ int backup_write_full(struct backup_store *st, const struct backup_info *info, c
 int backup_write_diff(struct backup_store *st, const struct backup_info *info,
                       const struct maps_snapshot *old, const struct maps_snapshot *cur, const struct diff *d,
                       char ret_name[BACKUP_NAME_SIZE]);
+
+/* backup_write_diff() with what the capture saw (cap may be NULL: none).
+ * "No change and no event, no file": a diff with no records is written
+ * when cap has events (old and cur must then be the same text), and
+ * -ENODATA is returned only when there is neither.  Events are checked as
+ * for backup_write_full_captured(). */
+int backup_write_diff_captured(struct backup_store *st, const struct backup_info *info,
+                               const struct maps_snapshot *old, const struct maps_snapshot *cur,
+                               const struct diff *d, const struct backup_capture *cap,
+                               char ret_name[BACKUP_NAME_SIZE]);
 
 #ifdef __cplusplus
 }

@@ -9,35 +9,41 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/backup_event.h"
 
-/* Fixed line numbers of the header fields, for messages. */
+/* Line numbers of the header fields every file has at the same place,
+ * for messages; the lines after them move with the optional `# seq`, and
+ * struct hdr keeps where they were. */
 enum {
         LINE_MAGIC = 1,
         LINE_TARGET = 2,
         LINE_PID = 3,
         LINE_START_TIME = 4,
         LINE_TIME = 5,
-        LINE_REGIONS = 6, /* full */
-        LINE_BYTES = 7,
-        LINE_CHECKSUM = 8,
-        LINE_BASE = 6, /* diff */
-        LINE_RESULT = 7,
-        LINE_RECORDS = 8,
-        HEADER_LINES = 8,
 };
 
 /* The header of a full snapshot or a diff, as read from a file. */
 struct hdr {
+        unsigned version;
         char target[BACKUP_TARGET_MAX + 1];
         pid_t pid;
         uint64_t start_time;
         char time[TS_SIZE];
+        bool has_seq;
+        uint64_t seq;
         uint64_t regions; /* full */
         uint64_t bytes;
         uint64_t checksum;
         uint64_t base; /* diff */
         uint64_t result;
         uint64_t records;
+        uint64_t lost;
+        size_t n_events;
+        /* Where the lines that move were. */
+        size_t line_first;  /* regions (full), base (diff) */
+        size_t line_second; /* bytes, result */
+        size_t line_third;  /* checksum, records */
+        size_t line_events;
 };
 
 struct cursor {
@@ -170,6 +176,10 @@ void backup_chain_fini(struct backup_chain *c) {
         if (!c)
                 return;
         mm_free(c->out);
+        mm_free(c->events);
+        mm_free(c->ev_next);
+        mm_free(c->ev_paths);
+        mm_free(c->ev_paths_next);
         maps_snapshot_fini(&c->cur);
         maps_snapshot_fini(&c->next);
         backup_chain_init(c);
@@ -242,11 +252,39 @@ static int hdr_hex(struct cursor *c, const char *key, uint64_t *ret, struct back
         return 0;
 }
 
+/* True when the next line starts with "# KEY ": an optional header line is
+ * there. */
+static bool next_is(const struct cursor *c, const char *key) {
+        size_t klen = strlen(key), rest = c->len - c->pos;
+        const char *p = c->buf + c->pos;
+
+        return c->pos < c->len && rest > klen + 3 && p[0] == '#' && p[1] == ' ' &&
+               memcmp(p + 2, key, klen) == 0 && p[2 + klen] == ' ';
+}
+
+/* Takes "# KEY N" with N > 0 when the next line is one (format 2): an
+ * optional count that is written only when it is not zero. */
+static int hdr_optional_count(struct cursor *c, const struct hdr *h, const char *key, uint64_t *ret,
+                              struct backup_fault *f) {
+        int r;
+
+        *ret = 0;
+        if (h->version < 2 || !next_is(c, key))
+                return 0;
+        r = hdr_dec(c, key, UINT64_MAX, ret, f);
+        if (r < 0)
+                return r;
+        if (*ret == 0)
+                return backup_faultf(f, c->line, "'# %s 0' is written as no line at all", key);
+        return 0;
+}
+
 /* Parses the header lines both kinds share and checks them against the
  * pid and timestamp of the file's name. */
 static int parse_common(struct cursor *c, bool full, pid_t name_pid, const char *name_ts, struct hdr *h,
                         struct backup_fault *f) {
-        const char *magic = full ? "# memmon full 1" : "# memmon diff 1";
+        const char *magic = full ? "# memmon full " : "# memmon diff ";
+        size_t mlen = strlen(magic);
         const char *v;
         size_t n;
         uint64_t pid;
@@ -254,11 +292,11 @@ static int parse_common(struct cursor *c, bool full, pid_t name_pid, const char 
 
         if (!next_line(c, &v, &n))
                 return missing_line(c, f, "the format line");
-        if (n != strlen(magic) || memcmp(v, magic, n) != 0) {
-                if (n > 14 && memcmp(v, magic, 14) == 0)
-                        return backup_faultf(f, c->line, "unsupported format version");
+        if (n < mlen || memcmp(v, magic, mlen) != 0)
                 return backup_faultf(f, c->line, "not a memmon %s file", full ? "full snapshot" : "diff");
-        }
+        if (n != mlen + 1 || v[mlen] < '1' || v[mlen] > '0' + BACKUP_FORMAT)
+                return backup_faultf(f, c->line, "unsupported format version");
+        h->version = (unsigned)(v[mlen] - '0');
         r = hdr_field(c, "target", &v, &n, f);
         if (r < 0)
                 return r;
@@ -285,7 +323,142 @@ static int parse_common(struct cursor *c, bool full, pid_t name_pid, const char 
         h->time[TS_LEN] = '\0';
         if (strcmp(h->time, name_ts) != 0)
                 return backup_faultf(f, c->line, "time differs from the file name's %s", name_ts);
+        if (h->version >= 2 && next_is(c, "seq")) {
+                r = hdr_dec(c, "seq", UINT64_MAX, &h->seq, f);
+                if (r < 0)
+                        return r;
+                h->has_seq = true;
+        }
         return 0;
+}
+
+/* Takes the lines that follow the kind's own header lines in format 2:
+ * `# lost` and `# events`, both optional. */
+static int parse_tail(struct cursor *c, struct hdr *h, struct backup_fault *f) {
+        uint64_t n;
+        int r;
+
+        r = hdr_optional_count(c, h, "lost", &h->lost, f);
+        if (r < 0)
+                return r;
+        r = hdr_optional_count(c, h, "events", &n, f);
+        if (r < 0)
+                return r;
+        h->line_events = c->line;
+        /* Only what the file holds is ever allocated: the count is checked
+         * against the lines as they are read. */
+        h->n_events = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+        return 0;
+}
+
+/* Makes room for one more event of the file being read, and for its path
+ * (at most the line's length) in the scratch buffers.  Bounded by the
+ * file: one event per line read. */
+static int event_room(struct backup_chain *ch, size_t n, size_t path_need) {
+        if (n == ch->ev_cap) {
+                size_t cap = ch->ev_cap ? 2 * ch->ev_cap : 16;
+                struct capture_event *a = mm_reallocarray(ch->ev_next, cap, sizeof(*a));
+                struct capture_event *b;
+
+                if (!a)
+                        return -ENOMEM;
+                ch->ev_next = a;
+                b = mm_reallocarray(ch->events, cap, sizeof(*b));
+                if (!b)
+                        return -ENOMEM;
+                ch->events = b;
+                ch->ev_cap = cap;
+        }
+        if (path_need > ch->ev_paths_cap) {
+                char *a = mm_realloc(ch->ev_paths_next, path_need);
+                char *b;
+
+                if (!a)
+                        return -ENOMEM;
+                ch->ev_paths_next = a;
+                b = mm_realloc(ch->ev_paths, path_need);
+                if (!b)
+                        return -ENOMEM;
+                ch->ev_paths = b;
+                ch->ev_paths_cap = path_need;
+        }
+        return 0;
+}
+
+/* Reads the h->n_events event lines into ch->ev_next (their paths into
+ * ev_paths_next) and checks their order: among themselves, against the
+ * file's seq, and (after, when set) against the chain so far. */
+static int parse_events(struct backup_chain *ch, struct cursor *c, const struct hdr *h, bool after,
+                        struct backup_fault *f) {
+        const char *prev_time = after && ch->have_event ? ch->last_event_time : NULL;
+        uint64_t prev_seq = after && ch->have_event ? ch->last_event_seq : 0;
+        size_t used = 0;
+        int r;
+
+        for (size_t i = 0; i < h->n_events; i++) {
+                struct capture_event *ev;
+                const char *l, *why = "";
+                size_t n;
+
+                if (c->pos >= c->len || c->buf[c->pos] != '!') {
+                        if (c->pos < c->len && memchr(c->buf + c->pos, '\n', c->len - c->pos))
+                                return backup_faultf(f, h->line_events, "events says %zu, the file has %zu",
+                                                     h->n_events, i);
+                        return missing_line(c, f, "an event line");
+                }
+                if (!next_line(c, &l, &n))
+                        return missing_line(c, f, "an event line");
+                /* Room for every path of the file at once (c->len), so
+                 * the paths of the events so far never move. */
+                r = event_room(ch, i, c->len);
+                if (r < 0)
+                        return r;
+                ev = &ch->ev_next[i];
+                if (backup_event_parse(l, n, ev, ch->ev_paths_next + used, &why) < 0)
+                        return backup_faultf(f, c->line, "%s", why);
+                used += ev->path_len;
+                if (prev_time && (strcmp(ev->time, prev_time) < 0 || ev->seq < prev_seq))
+                        return backup_faultf(f, c->line, "event out of order (time or seq goes back)");
+                if (h->has_seq && ev->seq > h->seq)
+                        return backup_faultf(f, c->line,
+                                             "event seq %" PRIu64 " is after the file's seq %" PRIu64,
+                                             ev->seq, h->seq);
+                prev_time = ev->time;
+                prev_seq = ev->seq;
+        }
+        if (c->pos < c->len && c->buf[c->pos] == '!')
+                return backup_faultf(f, h->line_events ? h->line_events : c->line + 1,
+                                     "more event lines than the %zu the header says", h->n_events);
+        return 0;
+}
+
+/* Makes the file just read the chain's last: its version, seq, lost and
+ * events, and the order the next file must keep. */
+static void keep_events(struct backup_chain *ch, const struct hdr *h) {
+        struct capture_event *ev = ch->ev_next;
+        char *paths = ch->ev_paths_next;
+
+        /* Swapped, not copied: the paths stay where the events point. */
+        ch->ev_next = ch->events;
+        ch->events = ev;
+        ch->ev_paths_next = ch->ev_paths;
+        ch->ev_paths = paths;
+        ch->n_events = h->n_events;
+        if (ch->n_events > 0) {
+                const struct capture_event *last = &ev[ch->n_events - 1];
+
+                ch->have_event = true;
+                ch->last_event_seq = last->seq;
+                memcpy(ch->last_event_time, last->time, TS_SIZE);
+        }
+        ch->version = h->version;
+        ch->has_seq = h->has_seq;
+        ch->seq = h->seq;
+        ch->lost = h->lost;
+        if (h->has_seq) {
+                ch->have_file_seq = true;
+                ch->last_file_seq = h->seq;
+        }
 }
 
 /* The name's identity as a caller hands it in: a pid and a backup
@@ -313,29 +486,39 @@ int backup_chain_load_full(struct backup_chain *ch, const char *buf, size_t len,
         r = hdr_dec(&c, "regions", UINT32_MAX, &h.regions, f);
         if (r < 0)
                 return r;
+        h.line_first = c.line;
         r = hdr_dec(&c, "bytes", UINT64_MAX, &h.bytes, f);
         if (r < 0)
                 return r;
+        h.line_second = c.line;
         r = hdr_hex(&c, "checksum", &h.checksum, f);
+        if (r < 0)
+                return r;
+        h.line_third = c.line;
+        r = parse_tail(&c, &h, f);
+        if (r < 0)
+                return r;
+        /* A full snapshot starts a chain: its events follow nothing. */
+        r = parse_events(ch, &c, &h, false, f);
         if (r < 0)
                 return r;
         rest = c.len - c.pos;
         if (h.bytes != rest)
-                return backup_faultf(f, LINE_BYTES, "bytes says %" PRIu64 ", the file holds %zu", h.bytes,
+                return backup_faultf(f, h.line_second, "bytes says %" PRIu64 ", the file holds %zu", h.bytes,
                                      rest);
         sum = maps_checksum(c.buf + c.pos, rest);
         if (sum != h.checksum)
-                return backup_faultf(f, LINE_CHECKSUM,
-                                     "checksum mismatch (the text hashes to %016" PRIx64 ")", sum);
+                return backup_faultf(f, h.line_third, "checksum mismatch (the text hashes to %016" PRIx64 ")",
+                                     sum);
         /* Parsed into the scratch snapshot, so that a bad file leaves the
          * chain as it was. */
         r = maps_snapshot_set_text(&ch->next, c.buf + c.pos, rest, &bad);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return backup_faultf(f, HEADER_LINES + bad, "bad maps line");
+                return backup_faultf(f, c.line + bad, "bad maps line");
         if (ch->next.n != h.regions)
-                return backup_faultf(f, LINE_REGIONS, "regions says %" PRIu64 ", the text has %zu", h.regions,
+                return backup_faultf(f, h.line_first, "regions says %" PRIu64 ", the text has %zu", h.regions,
                                      ch->next.n);
         ch->next.checksum = sum;
         maps_snapshot_swap(&ch->cur, &ch->next);
@@ -343,6 +526,9 @@ int backup_chain_load_full(struct backup_chain *ch, const char *buf, size_t len,
         ch->pid = h.pid;
         ch->start_time = h.start_time;
         ch->loaded = 1;
+        ch->have_event = false;
+        ch->have_file_seq = false;
+        keep_events(ch, &h);
         return 0;
 }
 
@@ -425,19 +611,31 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
                 return backup_faultf(f, LINE_START_TIME,
                                      "start_time %" PRIu64 " differs from the chain's %" PRIu64, h.start_time,
                                      ch->start_time);
+        if (h.has_seq && ch->have_file_seq && h.seq < ch->last_file_seq)
+                return backup_faultf(f, LINE_TIME + 1, "seq %" PRIu64 " is before the chain's %" PRIu64,
+                                     h.seq, ch->last_file_seq);
         r = hdr_hex(&c, "base", &h.base, f);
         if (r < 0)
                 return r;
+        h.line_first = c.line;
         r = hdr_hex(&c, "result", &h.result, f);
         if (r < 0)
                 return r;
+        h.line_second = c.line;
         r = hdr_dec(&c, "records", UINT64_MAX, &h.records, f);
         if (r < 0)
                 return r;
+        h.line_third = c.line;
         if (h.base != ch->cur.checksum)
-                return backup_faultf(f, LINE_BASE,
+                return backup_faultf(f, h.line_first,
                                      "base %016" PRIx64 " is not the state before it (%016" PRIx64 ")",
                                      h.base, ch->cur.checksum);
+        r = parse_tail(&c, &h, f);
+        if (r < 0)
+                return r;
+        r = parse_events(ch, &c, &h, true, f);
+        if (r < 0)
+                return r;
 
         /* Every result line comes from the state or from a record line that
          * is two bytes longer, so this bounds the result. */
@@ -509,12 +707,16 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
         if (c.pos != c.len)
                 return backup_faultf(f, c.line + 1, "data after '# end'");
         if (nrec != h.records)
-                return backup_faultf(f, LINE_RECORDS, "records says %" PRIu64 ", the file has %zu", h.records,
+                return backup_faultf(f, h.line_third, "records says %" PRIu64 ", the file has %zu", h.records,
                                      nrec);
+        /* No change and no event, no file: format 2 writes a diff with
+         * events only, never an empty one. */
+        if (h.version >= 2 && nrec == 0 && h.n_events == 0)
+                return backup_faultf(f, h.line_third, "a diff with no record and no event");
         copy_state(ch, &i, ch->cur.n, &olen);
         sum = maps_checksum(ch->out, olen);
         if (sum != h.result)
-                return backup_faultf(f, LINE_RESULT,
+                return backup_faultf(f, h.line_second,
                                      "result checksum mismatch (the result hashes to %016" PRIx64 ")", sum);
         r = maps_snapshot_set_text(&ch->next, ch->out, olen, &bad);
         if (r == -ENOMEM)
@@ -523,5 +725,6 @@ int backup_chain_apply_diff(struct backup_chain *ch, const char *buf, size_t len
                 return backup_faultf(f, c.line, "the result is not a valid maps text (its line %zu)", bad);
         ch->next.checksum = sum;
         maps_snapshot_swap(&ch->cur, &ch->next);
+        keep_events(ch, &h);
         return 0;
 }

@@ -754,3 +754,80 @@ out:
         fs_close(&dfd);
         return r;
 }
+
+/* The events of a folder, chain by chain.  A chain's files are read whole
+ * (a diff is only checked against the state it applies to), so a time
+ * range saves the chains that end before it, not the reading of the
+ * chains it touches. */
+int backup_events(const char *dir, const char *from, const char *to, backup_event_fn fn,
+                  backup_report_fn report, void *user) {
+        struct reporter rp = {report, user};
+        struct folder fo = {.full_fd = -1, .incr_fd = -1};
+        const struct listing *l = &fo.l;
+        struct backup_fault f;
+        struct rctx x;
+        size_t i = 0;
+        int dfd = -1, r, bad = 0;
+
+        rctx_init(&x);
+        if (!dir || !fn || (from && !ts_valid(from, strlen(from))) || (to && !ts_valid(to, strlen(to)))) {
+                r = -EINVAL;
+                goto out;
+        }
+        r = folder_open_path(dir, &dfd, &fo);
+        if (r < 0)
+                goto out;
+        if (l->n == 0) {
+                r = -ENOENT;
+                goto out;
+        }
+        while (i < l->n) {
+                size_t end = group_end(l, i);
+
+                /* Events come before the file that holds them: a chain
+                 * whose successor starts before `from` ends before it. */
+                if (!l->v[i].full || (from && end < l->n && strcmp(l->v[end].ts, from) < 0)) {
+                        if (!l->v[i].full) {
+                                reportf(&rp, "%s/incremental/%s: no full snapshot before it", dir,
+                                        l->v[i].name);
+                                bad = 1;
+                        }
+                        i = end;
+                        continue;
+                }
+                for (size_t j = i; j < end; j++) {
+                        const struct entry *e = &l->v[j];
+                        char file[BACKUP_NAME_SIZE + 16];
+
+                        r = read_entry(&x, &fo, e, &f);
+                        if (r == -EBADMSG) {
+                                report_fault(&rp, dir, e->full ? "full" : "incremental", e->name, &f,
+                                             j + 1 < end ? "; the rest of its chain is skipped" : "");
+                                bad = 1;
+                                break;
+                        }
+                        if (r < 0)
+                                goto out;
+                        snprintf(file, sizeof(file), "%s/%s", e->full ? "full" : "incremental", e->name);
+                        /* A file's lost events fall in the interval since the
+                         * file before it. */
+                        if (x.chain.lost > 0 && (!from || strcmp(e->ts, from) >= 0) &&
+                            (!to || j == 0 || strcmp(l->v[j - 1].ts, to) < 0))
+                                fn(user, &(struct backup_event_item){.lost = x.chain.lost, .file = file});
+                        for (size_t k = 0; k < x.chain.n_events; k++) {
+                                const struct capture_event *ev = &x.chain.events[k];
+
+                                if ((from && strcmp(ev->time, from) < 0) || (to && strcmp(ev->time, to) > 0))
+                                        continue;
+                                fn(user, &(struct backup_event_item){.ev = ev, .file = file});
+                        }
+                }
+                i = end;
+        }
+        r = bad;
+out:
+        rctx_fini(&x);
+        folder_close(&fo);
+        fs_close(&dfd);
+        return r;
+}

@@ -100,6 +100,27 @@ typedef int (*backup_walk_fn)(void *user, const struct backup_step *step);
  * returned to stop, or another -errno. */
 int backup_walk(const char *dir, const char *from, const char *to, backup_walk_fn fn, void *user);
 
+/* One item of backup_events(): an event, or (ev NULL) the number of events
+ * a file says the capture lost in the interval it covers.  Borrowed for
+ * the duration of the call. */
+struct backup_event_item {
+        const struct capture_event *ev;
+        uint64_t lost;
+        const char *file; /* "full/backup_...maps" or "incremental/diff_...diff" */
+};
+typedef void (*backup_event_fn)(void *user, const struct backup_event_item *item);
+
+/* Hands every event recorded in DIR (a target's folder) whose time is in
+ * [from, to] (timestamps; NULL: unbounded) to fn, in the order the chains
+ * hold them, and each file's lost count (when it has one and the interval
+ * since the file before it meets the range).  Every file is checked as replay checks it, chain by chain: a
+ * chain that ends before `from` is skipped, and at a bad file report()
+ * says which and why and that chain's later files are skipped.  Returns 0
+ * (all good), 1 (some files were bad), -ENOENT (nothing recorded), -EINVAL
+ * (from or to is not a timestamp), or another -errno. */
+int backup_events(const char *dir, const char *from, const char *to, backup_event_fn fn,
+                  backup_report_fn report, void *user);
+
 #ifdef __cplusplus
 }
 #endif

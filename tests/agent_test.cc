@@ -137,7 +137,7 @@ TEST_F(AgentTest, DaemonLifecycleAndSingleTargetReplies) {
             << Fulls().size() << " full backups";
         EXPECT_TRUE(IsBackupName(Fulls()[0], "backup_" + wpid_ + "_", ".maps")) << Fulls()[0];
         std::string full = ReadFileOr(P("backups/full/" + Fulls()[0]));
-        EXPECT_EQ(0u, full.find("# memmon full 1\n")) << full;
+        EXPECT_EQ(0u, full.find("# memmon full 2\n")) << full;
         EXPECT_TRUE(Diffs().empty());
 
         uintptr_t a = wl_.Map(3, "rw");

@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "core/alloc.h"
+#include "core/backup_event.h"
 #include "core/diff.h"
 #include "core/maps.h"
 
@@ -305,7 +306,7 @@ TEST_F(BackupTest, FullThenReplayIsByteExact) {
         EXPECT_EQ(name.size() - 5, name.find(".maps"));
 
         std::string head = ReadFile(FullPath(name));
-        EXPECT_EQ(0u, head.find("# memmon full 1\n# target web\n# pid 4242\n# start_time 98765\n# time " +
+        EXPECT_EQ(0u, head.find("# memmon full 2\n# target web\n# pid 4242\n# start_time 98765\n# time " +
                                 TsOf(name) + "\n# regions 3\n"));
 
         std::string text;
@@ -850,8 +851,10 @@ TEST_F(BackupTest, HostileHeaders) {
         struct {
                 const char *from, *to, *why;
         } cases[] = {
-            {"# memmon full 1", "# memmon full 2", "line 1: unsupported format version"},
-            {"# memmon full 1", "# memmon diff 1", "line 1: not a memmon full snapshot"},
+            {"# memmon full 2", "# memmon full 3", "line 1: unsupported format version"},
+            {"# memmon full 2", "# memmon full 0", "line 1: unsupported format version"},
+            {"# memmon full 2", "# memmon full 22", "line 1: unsupported format version"},
+            {"# memmon full 2", "# memmon diff 2", "line 1: not a memmon full snapshot"},
             {"# pid 4242", "# pid 04242", "line 3: bad number"},
             {"# pid 4242", "# pid 4243", "line 3: pid 4243 differs"},
             {"# pid 4242", "# pid  4242", "line 3: bad number"},
@@ -873,6 +876,353 @@ TEST_F(BackupTest, HostileHeaders) {
                 EXPECT_TRUE(AnyContains(reports_, FullPath(full) + ": " + c.why)) << c.to << "\n"
                                                                                   << Join(reports_);
         }
+}
+
+// Format 2: what the kernel-driven capture adds to a chain.
+
+// An event as the capture reports one; path given raw.
+struct Ev {
+        capture_event ev{};
+        std::string path;
+
+        Ev(const char *time, uint64_t seq, capture_op op, uint64_t addr = 0, uint64_t len = 0,
+           uint32_t prot = 0, const std::string &p = "") {
+                snprintf(ev.time, sizeof(ev.time), "%s", time);
+                ev.seq = seq;
+                ev.op = op;
+                ev.pid = 4242;
+                ev.tid = 4242;
+                ev.addr = addr;
+                ev.len = len;
+                ev.prot = prot;
+                path = p;
+        }
+        const capture_event &Get() {
+                ev.path = path.empty() ? nullptr : path.data();
+                ev.path_len = path.size();
+                return ev;
+        }
+};
+
+std::vector<capture_event> Events(std::vector<Ev> &v) {
+        std::vector<capture_event> out;
+        for (auto &e : v)
+                out.push_back(e.Get());
+        return out;
+}
+
+std::string Format(const capture_event &ev) {
+        std::string buf(backup_event_line_max(ev.path_len), '\0');
+        int n = backup_event_format(&ev, &buf[0]);
+        EXPECT_GT(n, 0);
+        buf.resize(n > 0 ? n : 0);
+        return buf;
+}
+
+void CollectEvent(void *user, const backup_event_item *item) {
+        auto *v = static_cast<std::vector<std::string> *>(user);
+        if (!item->ev) {
+                v->push_back("lost " + std::to_string(item->lost) + " " + item->file);
+                return;
+        }
+        std::string line = Format(*item->ev);
+        v->push_back(line.substr(0, line.size() - 1));
+}
+
+TEST(BackupEvent, LineIsExactAndRoundTrips) {
+        Ev mm("20261125T183328.123456Z", 17, CAPTURE_OP_MMAP, 0, 0x1000, 7);
+        mm.ev.flags = 0x22;
+        EXPECT_EQ("! 20261125T183328.123456Z 17 mmap 4242/4242 0 1000 rwx 22 0 0 00:00 0 -\n",
+                  Format(mm.Get()));
+
+        // Every control byte, DEL and '\\' escaped; other bytes (UTF-8, 0xff,
+        // spaces) as they are.
+        std::string hostile = "/tmp/a\nb\tc\\d\x7f e\xff\xc3\xa9 (deleted)";
+        Ev f("20261125T183328.123457Z", 18, CAPTURE_OP_MMAP, 0x7f0000000000, 0x2000, 5, hostile);
+        f.ev.pid = 1;
+        f.ev.tid = 99;
+        f.ev.flags = 0x2;
+        f.ev.arg = 0x3000;
+        f.ev.dev_major = 8;
+        f.ev.dev_minor = 0x12345;
+        f.ev.ino = 173521;
+        f.ev.prot = 5 | 0x1000000;
+        std::string line = Format(f.Get());
+        EXPECT_EQ(
+            "! 20261125T183328.123457Z 18 mmap 1/99 7f0000000000 2000 r-x+1000000 2 3000 0 08:12345 173521 "
+            "/tmp/a\\012b\\011c\\134d\\177 e\xff\xc3\xa9 (deleted)\n",
+            line);
+        std::vector<char> pbuf(line.size());
+        capture_event back;
+        const char *why = "";
+        ASSERT_EQ(0, backup_event_parse(line.data(), line.size() - 1, &back, pbuf.data(), &why)) << why;
+        EXPECT_EQ(hostile, std::string(back.path, back.path_len));
+        EXPECT_EQ(Format(back), line);
+
+        // A cut path keeps its tail behind "...".
+        Ev cut("20261125T183328.123457Z", 18, CAPTURE_OP_MMAP, 0, 1, 0, "ong/tail");
+        cut.ev.path_cut = true;
+        line = Format(cut.Get());
+        EXPECT_NE(std::string::npos, line.find(" ...ong/tail\n"));
+        pbuf.resize(line.size());
+        ASSERT_EQ(0, backup_event_parse(line.data(), line.size() - 1, &back, pbuf.data(), &why)) << why;
+        EXPECT_TRUE(back.path_cut);
+        EXPECT_EQ("ong/tail", std::string(back.path, back.path_len));
+
+        // What cannot be written unambiguously is refused.
+        Ev rel("20261125T183328.123457Z", 18, CAPTURE_OP_MMAP, 0, 1, 0, "relative");
+        char out[1024];
+        EXPECT_EQ(-EINVAL, backup_event_format(&rel.Get(), out));
+        Ev bad_op("20261125T183328.123457Z", 1, (capture_op)CAPTURE_OP_COUNT);
+        EXPECT_EQ(-EINVAL, backup_event_format(&bad_op.Get(), out));
+        Ev bad_time("2026", 1, CAPTURE_OP_BRK);
+        EXPECT_EQ(-EINVAL, backup_event_format(&bad_time.Get(), out));
+}
+
+TEST(BackupEvent, OnlyTheCanonicalSpellingIsRead) {
+        const std::string good =
+            "! 20261125T183328.123456Z 17 mmap 4242/4243 7f00 1000 rw- 22 0 0 08:02 99 /x";
+        std::vector<char> pbuf(good.size() + 64);
+        capture_event ev;
+        const char *why = "";
+        ASSERT_EQ(0, backup_event_parse(good.data(), good.size(), &ev, pbuf.data(), &why)) << why;
+        struct {
+                const char *from, *to;
+        } bad[] = {
+            {" 17 ", " 017 "},
+            {" 17 ", " +17 "},
+            {" 17 ", "  17 "},
+            {"mmap", "MMAP"},
+            {"mmap", "mapp"},
+            {"4242/4243", "4242"},
+            {"4242/4243", "0/4243"},
+            {"4242/4243", "4242/-1"},
+            {"7f00", "7F00"},
+            {"7f00", "0x7f00"},
+            {" 1000 ", " 01000 "},
+            {"rw-", "rw"},
+            {"rw-", "rwz"},
+            {"rw-", "rw-+0"},
+            {"rw-", "rw-+4"},
+            {"rw-", "rw-+010"},
+            {" 22 ", " 022 "},
+            {"08:02", "8:02"},
+            {"08:02", "08:2"},
+            {"08:02", "1000:02"},
+            {" 99 ", " 099 "},
+            {"/x", "x"},
+            {"/x", ""},
+            {"/x", "/a\\101"},
+            {"/x", "/a\\01"},
+            {"/x", "/a\tb"},
+            {"/x", "/a\\400"},
+            {"20261125T183328.123456Z", "2026-11-25T18:33:28Z"},
+            {"! ", "!"},
+        };
+        for (const auto &b : bad) {
+                std::string l = good;
+                size_t at = l.find(b.from);
+                ASSERT_NE(std::string::npos, at) << b.from;
+                l.replace(at, strlen(b.from), b.to);
+                pbuf.assign(l.size() + 64, 0);
+                EXPECT_EQ(-EINVAL, backup_event_parse(l.data(), l.size(), &ev, pbuf.data(), &why)) << l;
+        }
+}
+
+// The chain of a process watched by the eBPF capture: seq, events, lost.
+class CapturedTest : public BackupTest {
+      protected:
+        std::string WriteFullCap(const Snap &s, const backup_capture &cap) {
+                char name[BACKUP_NAME_SIZE];
+                EXPECT_EQ(0, backup_write_full_captured(&st_, &info_, &s.s, &cap, name));
+                return name;
+        }
+        std::string WriteDiffCap(const Snap &old, const Snap &cur, const backup_capture &cap) {
+                char name[BACKUP_NAME_SIZE];
+                EXPECT_GE(diff_compute(&old.s, &cur.s, &d_), 0);
+                EXPECT_EQ(0, backup_write_diff_captured(&st_, &info_, &old.s, &cur.s, &d_, &cap, name));
+                return name;
+        }
+        int Events(const char *from, const char *to, std::vector<std::string> *out) {
+                reports_.clear();
+                return backup_events(dir_.c_str(), from, to, CollectEvent, Collect, out);
+        }
+};
+
+TEST_F(CapturedTest, EventsSeqAndLostGoInTheChain) {
+        std::vector<std::string> texts = Timeline();
+        Snap a(texts[0]), b(texts[1]);
+        std::vector<Ev> e0 = {
+            {"20261125T183328.000001Z", 1, CAPTURE_OP_EXECVE},
+            {"20261125T183328.000002Z", 2, CAPTURE_OP_MMAP, 0, 0x52000, 5, "/usr/bin/prog"}};
+        std::vector<capture_event> v0 = ::Events(e0);
+        backup_capture c0 = {true, 2, 0, v0.data(), v0.size()};
+        std::string full = WriteFullCap(a, c0);
+        std::string ftext = ReadFile(FullPath(full));
+        EXPECT_NE(std::string::npos, ftext.find("# time " + TsOf(full) + "\n# seq 2\n# regions 4\n"))
+            << ftext;
+        EXPECT_NE(
+            std::string::npos,
+            ftext.find("# events 2\n! 20261125T183328.000001Z 1 execve 4242/4242 0 0 --- 0 0 0 00:00 0 -\n"));
+
+        // A short-lived rwx page: mapped and unmapped between two reads.
+        std::vector<Ev> e1 = {{"20261125T183329.000001Z", 3, CAPTURE_OP_MMAP, 0, 0x1000, 7},
+                              {"20261125T183329.000002Z", 3, CAPTURE_OP_ADDR, 0x7f0000001000, 0x1000},
+                              {"20261125T183329.000003Z", 4, CAPTURE_OP_MUNMAP, 0x7f0000001000, 0x1000}};
+        std::vector<capture_event> v1 = ::Events(e1);
+        backup_capture c1 = {true, 4, 2, v1.data(), v1.size()};
+        ASSERT_EQ(0, diff_compute(&a.s, &a.s, &d_));
+        char name[BACKUP_NAME_SIZE];
+        // No change and no event, no file; events alone make one.
+        backup_capture none = {true, 4, 0, nullptr, 0};
+        EXPECT_EQ(-ENODATA, backup_write_diff_captured(&st_, &info_, &a.s, &a.s, &d_, &none, name));
+        ASSERT_EQ(0, backup_write_diff_captured(&st_, &info_, &a.s, &a.s, &d_, &c1, name));
+        std::string only = ReadFile(DiffPath(name));
+        EXPECT_NE(std::string::npos, only.find("# seq 4\n"));
+        EXPECT_NE(std::string::npos, only.find("# records 0\n# lost 2\n# events 3\n! "));
+        EXPECT_EQ(only.size() - 6, only.rfind("# end\n"));
+
+        std::vector<Ev> e2 = {{"20261125T183330.000001Z", 5, CAPTURE_OP_MMAP, 0, 0x100000, 3}};
+        std::vector<capture_event> v2 = ::Events(e2);
+        backup_capture c2 = {true, 5, 0, v2.data(), v2.size()};
+        std::string last = WriteDiffCap(a, b, c2);
+
+        std::string text;
+        ASSERT_EQ(0, Replay(nullptr, &text)) << Join(reports_);
+        EXPECT_EQ(texts[1], text);
+        ASSERT_EQ(0, Replay(TsOf(name).c_str(), &text)) << Join(reports_);
+        EXPECT_EQ(texts[0], text);
+        EXPECT_EQ(0, Verify(dir_)) << Join(reports_);
+        EXPECT_EQ("ok " + FullPath(full) + ": 2 diffs", reports_.at(0));
+
+        std::vector<std::string> got;
+        ASSERT_EQ(0, Events(nullptr, nullptr, &got)) << Join(reports_);
+        ASSERT_EQ(7u, got.size()) << Join(got);
+        EXPECT_EQ(Format(v0[1]), got[1] + "\n");
+        EXPECT_EQ("lost 2 incremental/" + std::string(name), got[2]);
+        EXPECT_EQ(Format(v1[2]), got[5] + "\n");
+        // A range keeps the events in it; the lost count of a file goes
+        // with the interval since the file before it (written now, after
+        // the range).
+        got.clear();
+        ASSERT_EQ(0, Events("20261125T183329.000002Z", "20261125T183329.000003Z", &got));
+        ASSERT_EQ(2u, got.size()) << Join(got);
+        EXPECT_EQ(Format(v1[1]), got[0] + "\n");
+        EXPECT_EQ(Format(v1[2]), got[1] + "\n");
+}
+
+TEST_F(CapturedTest, RefusesWhatCannotBeReadBack) {
+        Snap a(Timeline()[0]), b(Timeline()[1]);
+        char name[BACKUP_NAME_SIZE];
+        ASSERT_EQ(0, diff_compute(&a.s, &a.s, &d_));
+        std::vector<Ev> rwx = {{"20261125T183329.000001Z", 3, CAPTURE_OP_MMAP, 0, 0x1000, 7}};
+        std::vector<capture_event> v = ::Events(rwx);
+        backup_capture cap = {true, 3, 0, v.data(), v.size()};
+        // Events alone say the state did not change.
+        ASSERT_GT(diff_compute(&a.s, &b.s, &d_), 0);
+        d_.n = 0;
+        EXPECT_EQ(-EINVAL, backup_write_diff_captured(&st_, &info_, &a.s, &b.s, &d_, &cap, name));
+        // An event after the file's seq, events out of order, a bad event.
+        cap.seq = 2;
+        EXPECT_EQ(-EINVAL, backup_write_full_captured(&st_, &info_, &a.s, &cap, name));
+        std::vector<Ev> back = {{"20261125T183329.000002Z", 3, CAPTURE_OP_MMAP},
+                                {"20261125T183329.000001Z", 3, CAPTURE_OP_MUNMAP}};
+        v = ::Events(back);
+        cap = {false, 0, 0, v.data(), v.size()};
+        EXPECT_EQ(-EINVAL, backup_write_full_captured(&st_, &info_, &a.s, &cap, name));
+        back[1].ev.seq = 2;
+        snprintf(back[1].ev.time, TS_SIZE, "20261125T183329.000003Z");
+        v = ::Events(back);
+        cap = {false, 0, 0, v.data(), v.size()};
+        EXPECT_EQ(-EINVAL, backup_write_full_captured(&st_, &info_, &a.s, &cap, name));
+        v[0].pid = 0;
+        v[1].seq = 3;
+        EXPECT_EQ(-EINVAL, backup_write_full_captured(&st_, &info_, &a.s, &cap, name));
+        EXPECT_TRUE(ListDir(dir_ + "/full").empty());
+        EXPECT_TRUE(ListDir(dir_ + "/incremental").empty());
+}
+
+// A copy of a chain folder of tests/testdata (its runfiles are symlinks,
+// which the readers refuse to follow).
+std::string CopyFixture(const std::string &name, const std::string &to) {
+        const char *srcdir = getenv("TEST_SRCDIR");
+        const char *ws = getenv("TEST_WORKSPACE");
+        std::string from =
+            std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "memmon") + "/tests/testdata/" + name;
+        for (const char *sub : {"full", "incremental"}) {
+                mkdir(to.c_str(), 0700);
+                mkdir((to + "/" + sub).c_str(), 0700);
+                for (const auto &n : ListDir(from + "/" + sub))
+                        WriteFile(to + "/" + sub + "/" + n, ReadFile(from + "/" + sub + "/" + n));
+        }
+        return to;
+}
+
+TEST_F(CapturedTest, Version1ChainsAreStillRead) {
+        std::string v1 = CopyFixture("chain_v1", base_ + "/v1");
+        std::string v2 = CopyFixture("chain_v2", base_ + "/v2");
+        EXPECT_EQ(0, Verify(v1)) << Join(reports_);
+        EXPECT_TRUE(
+            AnyContains(reports_, "ok " + v1 + "/full/backup_1234_20261125T183328.123456Z.maps: 3 diffs"))
+            << Join(reports_);
+        EXPECT_EQ(0, Verify(v2)) << Join(reports_);
+        EXPECT_TRUE(AnyContains(reports_, ": 4 diffs")) << Join(reports_);
+        // The same process, recorded in both formats: the same maps at every
+        // moment the first one names.
+        for (const char *at : {"20261125T183328.123456Z", "20261125T183329.000001Z",
+                               "20261125T183330.000002Z", "20261125T183331.000003Z"}) {
+                Snap o1, o2;
+                ASSERT_EQ(0, backup_replay(v1.c_str(), at, &o1.s, nullptr, nullptr)) << at;
+                ASSERT_EQ(0, backup_replay(v2.c_str(), at, &o2.s, nullptr, nullptr)) << at;
+                EXPECT_EQ(o1.Text(), o2.Text()) << at;
+        }
+        std::vector<std::string> got;
+        ASSERT_EQ(0, backup_events(v1.c_str(), nullptr, nullptr, CollectEvent, Collect, &got));
+        EXPECT_TRUE(got.empty());
+        ASSERT_EQ(0, backup_events(v2.c_str(), nullptr, nullptr, CollectEvent, Collect, &got));
+        ASSERT_EQ(13u, got.size()) << Join(got);
+        EXPECT_TRUE(AnyContains(got, "lost 1 incremental/diff_1234_20261125T183330.500000Z.diff"));
+        EXPECT_TRUE(
+            AnyContains(got, " 14 mmap 1234/1240 0 1000 r-x 2 0 0 08:02 99 /tmp/evil\\012name \\134 \\177x"));
+}
+
+TEST_F(CapturedTest, HostileEventLinesAreNamed) {
+        std::string v2 = CopyFixture("chain_v2", base_ + "/v2");
+        const std::string file = v2 + "/incremental/diff_1234_20261125T183330.500000Z.diff";
+        const std::string good = ReadFile(file);
+        struct {
+                const char *from, *to, *why;
+        } cases[] = {
+            {"# events 3", "# events 4", "line 11: events says 4, the file has 3"},
+            {"# events 3", "# events 2", "line 11: more event lines than the 2 the header says"},
+            {"# events 3", "# events 0", "line 11: '# events 0' is written as no line at all"},
+            {"# lost 1", "# lost 0", "line 10: '# lost 0' is written as no line at all"},
+            {"# seq 12", "# seq 11", "line 14: event seq 12 is after the file's seq 11"},
+            {"# seq 12", "# seq 8", "line 6: seq 8 is before the chain's 9"},
+            {" 11 addr", " 10 addr", "line 13: event out of order"},
+            {"T183330.100100Z 11 addr", "T183330.000100Z 11 addr", "line 13: event out of order"},
+            {"T183330.100000Z 11 mmap", "T183329.000000Z 11 mmap", "line 12: event out of order"},
+            {"rwx 22", "rwX 22", "line 12: bad protections in an event"},
+            {"1234/1234 7f0000001000 1000 --- 0 0 0 00:00 0 -\n# end",
+             "1234/1234 7f0000001000 1000 --- 0 0 0 00:00 0 x\n# end", "line 14: bad path in an event"},
+            {"# records 0\n", "# records 1\n", "line 9: records says 1, the file has 0"},
+        };
+        for (const auto &c : cases) {
+                std::string bad = good;
+                size_t at = bad.find(c.from);
+                ASSERT_NE(std::string::npos, at) << c.from;
+                bad.replace(at, strlen(c.from), c.to);
+                WriteFile(file, bad);
+                EXPECT_EQ(1, Verify(v2)) << c.to;
+                EXPECT_TRUE(AnyContains(reports_, file + ": " + c.why)) << c.to << "\n" << Join(reports_);
+        }
+        // A diff of format 2 with neither record nor event is not one the
+        // writer makes.
+        std::string empty = good.substr(0, good.find("# lost")) + "# end\n";
+        WriteFile(file, empty);
+        EXPECT_EQ(1, Verify(v2));
+        EXPECT_TRUE(AnyContains(reports_, file + ": line 9: a diff with no record and no event"))
+            << Join(reports_);
 }
 
 } // namespace

@@ -254,6 +254,42 @@ TEST(ValueTest, LogLevels) {
         }
 }
 
+TEST(ValueTest, CaptureAndResync) {
+        {
+                OneValue v("agent", "log_level", "info");
+                ASSERT_EQ(v.r, 0) << v.Error();
+                EXPECT_EQ(v.cfg->capture, CAPTURE_AUTO);
+                EXPECT_EQ(v.cfg->resync_us, UINT64_C(60000000));
+        }
+        const struct {
+                const char *s;
+                enum capture_mode mode;
+        } good[] = {{"auto", CAPTURE_AUTO}, {"poll", CAPTURE_POLL}, {"ebpf", CAPTURE_EBPF}};
+        for (const auto &g : good) {
+                OneValue v("agent", "capture", g.s);
+                ASSERT_EQ(v.r, 0) << v.Error();
+                EXPECT_EQ(v.cfg->capture, g.mode);
+        }
+        for (const char *b : {"", "eBPF", "bpf", "1", "auto poll"}) {
+                OneValue v("agent", "capture", b);
+                EXPECT_EQ(v.r, -EINVAL) << b;
+                EXPECT_NE(v.Error().find(": expected auto, poll or ebpf"), std::string::npos) << v.Error();
+        }
+        {
+                OneValue v("agent", "resync", "5m");
+                ASSERT_EQ(v.r, 0) << v.Error();
+                EXPECT_EQ(v.cfg->resync_us, UINT64_C(300000000));
+        }
+        for (const char *b : {"0", "999ms", "25h"}) {
+                OneValue v("agent", "resync", b);
+                EXPECT_EQ(v.r, -EINVAL) << b;
+                EXPECT_NE(v.Error().find("out of range 1s..24h"), std::string::npos) << v.Error();
+        }
+        OneValue t("target:t", "capture", "poll");
+        EXPECT_EQ(t.r, -EINVAL);
+        EXPECT_NE(t.Error().find("it belongs in [agent]"), std::string::npos) << t.Error();
+}
+
 TEST(ValueTest, ExecWords) {
         const struct {
                 const char *value;
@@ -298,6 +334,8 @@ TEST(ConfigTest, GoodFileSetsEveryKey) {
         EXPECT_EQ(std::string(c->base_dir), DataDir() + "/state");
         EXPECT_EQ(c->interval_us, 1500000u);
         EXPECT_EQ(c->log_level, LOG_DEBUG);
+        EXPECT_EQ(c->capture, CAPTURE_POLL);
+        EXPECT_EQ(c->resync_us, UINT64_C(90000000));
         EXPECT_EQ(c->defaults.interval_us, 3000000u);
         EXPECT_EQ(c->defaults.full_every, 50u);
         EXPECT_EQ(c->defaults.full_interval_us, UINT64_C(1800000000));
@@ -681,6 +719,8 @@ TEST(ConfigTest, WrittenConfigLoadsBackEqual) {
                 EXPECT_EQ(back.cfg->events, l.cfg->events);
                 EXPECT_EQ(Words(back.cfg->alert_exec), Words(l.cfg->alert_exec));
                 EXPECT_EQ(back.cfg->alert_exec_rate, l.cfg->alert_exec_rate);
+                EXPECT_EQ(back.cfg->capture, l.cfg->capture);
+                EXPECT_EQ(back.cfg->resync_us, l.cfg->resync_us);
                 EXPECT_TRUE(target_policy_equal(&back.cfg->defaults, &l.cfg->defaults));
                 ASSERT_EQ(back.cfg->n_targets, l.cfg->n_targets);
                 for (size_t i = 0; i < l.cfg->n_targets; i++)
@@ -704,6 +744,7 @@ TEST(ConfigTest, KeyTableIsWritten) {
                 EXPECT_NE(s.find(key), std::string::npos) << key;
         EXPECT_NE(s.find("1ms..1h"), std::string::npos);
         EXPECT_NE(s.find("256M"), std::string::npos);
+        EXPECT_NE(s.find("capture       choice    auto|poll|ebpf auto"), std::string::npos) << s;
 }
 
 // [alerts] reaches every target, key by key; a target's own alert keys win

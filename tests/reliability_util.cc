@@ -43,9 +43,21 @@ BackupHeader ParseBackupHeader(const std::string &text) {
                         break;
                 h.fields[key] = value;
                 pos = nl + 1;
-                // The maps text of a full snapshot follows "# checksum".
-                if (key == "checksum")
+                // The maps text of a full snapshot follows "# checksum", or
+                // (format 2) its "# lost" and "# events" lines.
+                if (key == "checksum" && text.compare(pos, 7, "# lost ") != 0 &&
+                    text.compare(pos, 9, "# events ") != 0)
                         break;
+                if (key == "events")
+                        break;
+        }
+        // Format 2: the event lines come after the header.
+        while (pos < text.size() && text[pos] == '!') {
+                size_t nl = text.find('\n', pos);
+                if (nl == std::string::npos)
+                        break;
+                h.event_lines++;
+                pos = nl + 1;
         }
         h.end = pos;
         return h;
@@ -63,11 +75,28 @@ bool ParseCount(const std::map<std::string, std::string> &f, const std::string &
         return true;
 }
 
+// The event lines of h are as many as its "# events" says.
+bool EventsComplete(const BackupHeader &h, std::string *why) {
+        unsigned long long events = 0;
+        if (h.fields.count("events") && !ParseCount(h.fields, "events", &events)) {
+                *why = "bad '# events'";
+                return false;
+        }
+        if (events != h.event_lines) {
+                *why = "events says " + std::to_string(events) + ", the file has " +
+                       std::to_string(h.event_lines);
+                return false;
+        }
+        return true;
+}
+
 } // namespace
 
 bool BackupComplete(const std::string &text, std::string *why) {
-        if (text.compare(0, 16, "# memmon full 1\n") == 0) {
+        if (text.compare(0, 16, "# memmon full 1\n") == 0 || text.compare(0, 16, "# memmon full 2\n") == 0) {
                 BackupHeader h = ParseBackupHeader(text);
+                if (!EventsComplete(h, why))
+                        return false;
                 for (const char *k :
                      {"target", "pid", "start_time", "time", "regions", "bytes", "checksum"}) {
                         if (!h.fields.count(k)) {
@@ -91,8 +120,10 @@ bool BackupComplete(const std::string &text, std::string *why) {
                 }
                 return true;
         }
-        if (text.compare(0, 16, "# memmon diff 1\n") == 0) {
+        if (text.compare(0, 16, "# memmon diff 1\n") == 0 || text.compare(0, 16, "# memmon diff 2\n") == 0) {
                 BackupHeader h = ParseBackupHeader(text);
+                if (!EventsComplete(h, why))
+                        return false;
                 unsigned long long records;
                 if (!ParseCount(h.fields, "records", &records)) {
                         *why = "diff without a good '# records'";
@@ -114,7 +145,7 @@ bool BackupComplete(const std::string &text, std::string *why) {
                 }
                 return true;
         }
-        *why = "no '# memmon full 1' or '# memmon diff 1' first line (" + std::to_string(text.size()) +
+        *why = "no '# memmon full N' or '# memmon diff N' first line (" + std::to_string(text.size()) +
                " bytes)";
         return false;
 }

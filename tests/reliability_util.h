@@ -20,18 +20,21 @@ namespace memmon_test {
 size_t CountLinesWith(const std::string &text, const std::string &a, const std::string &b = "");
 
 // A backup file's "# KEY VALUE" header lines (up to the first line that is not
-// one), and where the header ends.
+// one), its event lines (format 2), and where they end.
 struct BackupHeader {
         std::map<std::string, std::string> fields;
-        size_t end = 0; // offset of the first byte after the header
+        size_t event_lines = 0;
+        size_t end = 0; // offset of the first byte after the header and events
 };
 BackupHeader ParseBackupHeader(const std::string &text);
 
 // True when text is a complete backup file (what a reader may see under a
-// final name): for a full snapshot ("# memmon full 1") every header line is
-// there, `bytes` is exactly what follows the header and the text ends with a
-// newline; for a diff ("# memmon diff 1") the record lines match `records`
-// and the file ends with "# end\n".  Checksums are left to `agent verify`.
+// final name): for a full snapshot ("# memmon full 1" or "2") every header
+// line is there, `bytes` is exactly what follows the header and events, and
+// the text ends with a newline; for a diff ("# memmon diff 1" or "2") the
+// record lines match `records` and the file ends with "# end\n"; in both,
+// the event lines match `events` (none without it).  Checksums are left to
+// `agent verify`.
 // *why says what is wrong.
 bool BackupComplete(const std::string &text, std::string *why);
 

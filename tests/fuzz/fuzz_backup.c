@@ -7,10 +7,12 @@
  *
  * Besides not crashing, the readers promise that a file is accepted only in
  * the canonical form the writer produces: a full snapshot that loads is
- * byte for byte what backup_write_full would write for its state.  And a
+ * byte for byte what backup_write_full_captured would write for its state,
+ * seq, lost count and events (in the file's format version).  And a
  * second chain, fed only canonical files built from the first chain's
- * states (a full snapshot, then the diffs diff_compute finds), must follow
- * it exactly, so reader and writer agree on the format.
+ * states (a full snapshot, then the diffs diff_compute finds, with each
+ * file's events), must follow it exactly, so reader and writer agree on
+ * the format.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "core/backup_chain.h"
+#include "core/backup_event.h"
 #include "core/diff.h"
 #include "core/maps.h"
 
@@ -51,18 +54,60 @@ static int same_text(const struct maps_snapshot *a, const struct maps_snapshot *
         return a->len == b->len && (a->len == 0 || memcmp(a->text, b->text, a->len) == 0);
 }
 
-/* The full snapshot backup_write_full writes for c's state. */
+/* The header lines every file has, in the version of the last file c
+ * read, with its seq. */
+static size_t format_start(const struct backup_chain *c, bool full, char *buf, size_t size) {
+        int n = snprintf(buf, size,
+                         "# memmon %s %u\n# target %s\n# pid %d\n# start_time %" PRIu64 "\n# time %s\n",
+                         full ? "full" : "diff", c->version, c->target, (int)c->pid, c->start_time, TS);
+        int m = 0;
+
+        FUZZ_CHECK(n > 0 && (size_t)n < size);
+        if (c->has_seq)
+                m = snprintf(buf + n, size - (size_t)n, "# seq %" PRIu64 "\n", c->seq);
+        FUZZ_CHECK(m >= 0 && (size_t)(n + m) < size);
+        return (size_t)(n + m);
+}
+
+/* The lost count and the event lines of the last file c read. */
+static size_t format_events(const struct backup_chain *c, char *buf, size_t size) {
+        size_t len = 0;
+        int n;
+
+        if (c->lost > 0) {
+                n = snprintf(buf, size, "# lost %" PRIu64 "\n", c->lost);
+                FUZZ_CHECK(n > 0 && (size_t)n < size);
+                len += (size_t)n;
+        }
+        if (c->n_events > 0) {
+                n = snprintf(buf + len, size - len, "# events %zu\n", c->n_events);
+                FUZZ_CHECK(n > 0 && (size_t)n < size - len);
+                len += (size_t)n;
+        }
+        for (size_t i = 0; i < c->n_events; i++) {
+                FUZZ_CHECK(size - len >= backup_event_line_max(c->events[i].path_len));
+                n = backup_event_format(&c->events[i], buf + len);
+                FUZZ_CHECK(n > 0);
+                len += (size_t)n;
+        }
+        return len;
+}
+
+/* The full snapshot backup_write_full_captured writes for c's state and
+ * the last file's seq and events (in that file's version). */
 static size_t format_full(const struct backup_chain *c, char *buf, size_t size) {
         const struct maps_snapshot *s = &c->cur;
-        int n = snprintf(buf, size,
-                         "# memmon full 1\n# target %s\n# pid %d\n# start_time %" PRIu64 "\n# time %s\n"
-                         "# regions %zu\n# bytes %zu\n# checksum %016" PRIx64 "\n",
-                         c->target, (int)c->pid, c->start_time, TS, s->n, s->len, s->checksum);
+        size_t len = format_start(c, true, buf, size);
+        int n = snprintf(buf + len, size - len, "# regions %zu\n# bytes %zu\n# checksum %016" PRIx64 "\n",
+                         s->n, s->len, s->checksum);
 
-        FUZZ_CHECK(n > 0 && (size_t)n + s->len <= size);
+        FUZZ_CHECK(n > 0 && (size_t)n < size - len);
+        len += (size_t)n;
+        len += format_events(c, buf + len, size - len);
+        FUZZ_CHECK(len + s->len <= size);
         if (s->len > 0)
-                memcpy(buf + n, s->text, s->len);
-        return (size_t)n + s->len;
+                memcpy(buf + len, s->text, s->len);
+        return len + s->len;
 }
 
 static char *put(char *p, char kind, const struct maps_snapshot *s, const struct region *r) {
@@ -72,17 +117,20 @@ static char *put(char *p, char kind, const struct maps_snapshot *s, const struct
         return p + r->line_len + 1;
 }
 
-/* The diff backup_write_diff writes for d, which turns old into cur. */
-static size_t format_diff(const struct backup_chain *c, const struct maps_snapshot *old,
+/* The diff backup_write_diff_captured writes for d, which turns old into
+ * cur, with the seq and events of the last file ev read. */
+static size_t format_diff(const struct backup_chain *ev, const struct maps_snapshot *old,
                           const struct maps_snapshot *cur, const struct diff *d, char *buf, size_t size) {
-        int n = snprintf(buf, size,
-                         "# memmon diff 1\n# target %s\n# pid %d\n# start_time %" PRIu64 "\n# time %s\n"
-                         "# base %016" PRIx64 "\n# result %016" PRIx64 "\n# records %zu\n",
-                         c->target, (int)c->pid, c->start_time, TS, old->checksum, cur->checksum, d->n);
+        size_t len = format_start(ev, false, buf, size);
+        int n =
+            snprintf(buf + len, size - len, "# base %016" PRIx64 "\n# result %016" PRIx64 "\n# records %zu\n",
+                     old->checksum, cur->checksum, d->n);
         char *p;
 
-        FUZZ_CHECK(n > 0 && (size_t)n < size);
-        p = buf + n;
+        FUZZ_CHECK(n > 0 && (size_t)n < size - len);
+        len += (size_t)n;
+        len += format_events(ev, buf + len, size - len);
+        p = buf + len;
         for (size_t i = 0; i < d->n; i++) {
                 const struct diff_rec *rec = &d->recs[i];
 
@@ -149,12 +197,13 @@ int fuzz_backup(const uint8_t *data, size_t size) {
                 check_state(&ch);
                 r = diff_compute(&twin.cur, &ch.cur, &d);
                 FUZZ_CHECK(r >= 0);
-                if (d.n == 0) {
-                        /* The writer writes no diff without a change. */
+                if (d.n == 0 && (ch.version < 2 || ch.n_events == 0)) {
+                        /* The writer writes no diff without a change or an
+                         * event. */
                         FUZZ_CHECK(same_text(&twin.cur, &ch.cur));
                         continue;
                 }
-                len = format_diff(&twin, &twin.cur, &ch.cur, &d, buf, cap);
+                len = format_diff(&ch, &twin.cur, &ch.cur, &d, buf, cap);
                 r = backup_chain_apply_diff(&twin, buf, len, PID, TS, &f);
                 if (r != 0)
                         fprintf(stderr, "canonical diff refused: line %zu: %s\n", f.line, f.why);

@@ -1,0 +1,133 @@
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/capture.h"
+
+struct capture_queue {
+        pthread_mutex_t lock;
+        struct capture_batch b; /* under lock; paths point into b.paths */
+        size_t max;
+};
+
+void capture_batch_init(struct capture_batch *b) {
+        memset(b, 0, sizeof(*b));
+}
+
+void capture_batch_fini(struct capture_batch *b) {
+        if (!b)
+                return;
+        mm_free(b->ev);
+        mm_free(b->paths);
+        capture_batch_init(b);
+}
+
+int capture_queue_new(size_t max_events, struct capture_queue **ret) {
+        struct capture_queue *q = mm_calloc(1, sizeof(*q));
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        r = -pthread_mutex_init(&q->lock, NULL);
+        if (r < 0) {
+                mm_free(q);
+                return r;
+        }
+        capture_batch_init(&q->b);
+        q->max = max_events;
+        *ret = q;
+        return 0;
+}
+
+void capture_queue_free(struct capture_queue *q) {
+        if (!q)
+                return;
+        capture_batch_fini(&q->b);
+        pthread_mutex_destroy(&q->lock);
+        mm_free(q);
+}
+
+/* Makes room for one more event in b. */
+static int room_for_event(struct capture_batch *b, size_t max) {
+        struct capture_event *v;
+        size_t cap;
+
+        if (b->n < b->cap)
+                return 0;
+        if (b->cap >= max)
+                return -ENOBUFS;
+        cap = b->cap ? 2 * b->cap : 64;
+        if (cap > max)
+                cap = max;
+        v = mm_reallocarray(b->ev, cap, sizeof(*v));
+        if (!v)
+                return -ENOBUFS;
+        b->ev = v;
+        b->cap = cap;
+        return 0;
+}
+
+/* Makes room for len more path bytes in b.  The paths move to a new
+ * buffer while the old one is still there, so that the events queued so
+ * far can be pointed at their new place. */
+static int room_for_path(struct capture_batch *b, size_t len) {
+        size_t cap = b->paths_cap ? b->paths_cap : 4096;
+        char *p;
+
+        if (b->paths_len + len <= b->paths_cap)
+                return 0;
+        while (cap < b->paths_len + len)
+                cap *= 2;
+        p = mm_malloc(cap);
+        if (!p)
+                return -ENOBUFS;
+        if (b->paths_len > 0)
+                memcpy(p, b->paths, b->paths_len);
+        for (size_t i = 0; i < b->n; i++)
+                if (b->ev[i].path)
+                        b->ev[i].path = p + (b->ev[i].path - b->paths);
+        mm_free(b->paths);
+        b->paths = p;
+        b->paths_cap = cap;
+        return 0;
+}
+
+int capture_queue_push(struct capture_queue *q, const struct capture_event *ev) {
+        struct capture_batch *b = &q->b;
+        struct capture_event *to;
+        int r;
+
+        pthread_mutex_lock(&q->lock);
+        r = room_for_event(b, q->max);
+        if (r == 0 && ev->path)
+                r = room_for_path(b, ev->path_len);
+        if (r < 0) {
+                b->dropped++;
+                pthread_mutex_unlock(&q->lock);
+                return r;
+        }
+        to = &b->ev[b->n++];
+        *to = *ev;
+        if (ev->path) {
+                memcpy(b->paths + b->paths_len, ev->path, ev->path_len);
+                to->path = b->paths + b->paths_len;
+                b->paths_len += ev->path_len;
+        }
+        pthread_mutex_unlock(&q->lock);
+        return 0;
+}
+
+size_t capture_queue_take(struct capture_queue *q, struct capture_batch *b) {
+        struct capture_batch t;
+
+        pthread_mutex_lock(&q->lock);
+        t = q->b;
+        q->b = *b;
+        q->b.n = 0;
+        q->b.paths_len = 0;
+        q->b.dropped = 0;
+        pthread_mutex_unlock(&q->lock);
+        *b = t;
+        return b->n;
+}
