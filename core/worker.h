@@ -11,6 +11,7 @@
 #ifndef MEMMON_CORE_WORKER_H
 #define MEMMON_CORE_WORKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -53,6 +54,9 @@ struct worker_params {
         char *match;      /* SELECT_MATCH */
         char *backup_dir; /* backups/<name>, or backups in the single-target layout */
         struct target_policy policy;
+        /* Named after its pid (pid<PID>, the single-target layout): the
+         * `pid` command renames it after the pid it then watches. */
+        bool name_follows_pid;
 };
 
 int worker_params_copy(struct worker_params *dst, const struct worker_params *src);
@@ -72,6 +76,10 @@ struct worker_status {
         /* Why waiting/denied/exited: room for a long pidfile path and the
          * error, but not PATH_MAX, as every worker's stack holds copies. */
         char reason[1024];
+        /* Change ticks whose maps never held still: no two consecutive reads
+         * agreed (the last sound read was recorded unconfirmed, or none was
+         * sound and nothing was recorded). */
+        uint64_t unstable;
 };
 
 enum worker_request {
@@ -117,7 +125,8 @@ enum worker_change {
 /* Compares the worker's current parameters with p. */
 enum worker_change worker_compare(struct worker *w, const struct worker_params *p);
 
-/* The target's name (borrowed: valid until worker_free). */
+/* The target's name (borrowed: valid until worker_free, also after a `pid`
+ * command renamed a target named after its pid). */
 const char *worker_name(const struct worker *w);
 
 /* Stops the thread (with a final snapshot when final), joins and frees. */

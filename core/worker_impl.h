@@ -45,8 +45,14 @@ struct worker {
         struct worker_status st;
         uint64_t first_delay_us;
 
+        /* Names the `pid` command replaced (name_follows_pid): kept until
+         * worker_free, as the control thread may still hold one. */
+        char **old_names;
+        size_t n_old_names;
+
         /* Thread-owned: */
         struct proc_id id;
+        pid_t tid; /* the thread maps_fd reads the process through */
         int maps_fd;
         struct file_stamp pidfile_seen; /* the pidfile as last read */
         int have_prev;
@@ -55,9 +61,15 @@ struct worker {
         struct timespec last_full; /* CLOCK_MONOTONIC */
         struct maps_snapshot prev;
         struct maps_snapshot cur;
+        struct maps_snapshot alt; /* the confirming re-read of a change */
         struct diff diff;
         struct backup_store store;
-        struct timespec last_error_log; /* rate limit for write errors */
+        struct timespec last_error_log;    /* rate limit for write errors */
+        struct timespec last_unstable_log; /* rate limit for unstable ticks */
+        uint64_t unstable_unlogged;        /* since the last such line */
+        int compare_only;                  /* torn reads are found by comparing alone (sample.c) */
+        struct proc_dents dents;           /* for listing its file mappings */
+        unsigned size_failures;            /* change ticks in a row lost to the size check */
 };
 
 /* Room for strerror_r's message: strerror() is not safe in worker threads. */
@@ -81,6 +93,10 @@ enum target_event {
 /* Applies an event: moves to the state machine's next state (if any) with
  * reason.  Returns 1 when the state changed or the reason did, 0 otherwise. */
 int worker_fire(struct worker *w, enum target_event ev, const char *reason);
+
+/* Renames the target (called by its thread; see worker_name()).  Returns
+ * 0 or -ENOMEM (the name unchanged). */
+int worker_set_name(struct worker *w, const char *name);
 
 /* Reports one message line through the worker's event callback. */
 void worker_emit(struct worker *w, enum log_level level, const char *fmt, ...)

@@ -687,19 +687,19 @@ TEST_F(BackupTest, RetentionDeletesWholeOldestChains) {
         std::string before;
         ASSERT_EQ(0, Replay(nullptr, &before));
 
-        EXPECT_EQ(0, backup_retention(&st_, 4, 0));
-        EXPECT_EQ(0, backup_retention(&st_, 0, 0));
-        EXPECT_EQ(6, backup_retention(&st_, 2, 0));
+        EXPECT_EQ(0, backup_retention(&st_, 4, 0, nullptr, nullptr));
+        EXPECT_EQ(0, backup_retention(&st_, 0, 0, nullptr, nullptr));
+        EXPECT_EQ(6, backup_retention(&st_, 2, 0, nullptr, nullptr));
         EXPECT_EQ((std::vector<std::string>{fulls[2], fulls[3]}), ListDir(dir_ + "/full"));
         EXPECT_EQ(4u, ListDir(dir_ + "/incremental").size());
         EXPECT_EQ(0, Verify(dir_)) << Join(reports_);
         EXPECT_EQ(2u, reports_.size());
 
         // A byte limit deletes down to the newest chain, never that one.
-        EXPECT_EQ(3, backup_retention(&st_, 0, 1));
+        EXPECT_EQ(3, backup_retention(&st_, 0, 1, nullptr, nullptr));
         EXPECT_EQ(std::vector<std::string>{fulls[3]}, ListDir(dir_ + "/full"));
         EXPECT_EQ(2u, ListDir(dir_ + "/incremental").size());
-        EXPECT_EQ(0, backup_retention(&st_, 1, 1));
+        EXPECT_EQ(0, backup_retention(&st_, 1, 1, nullptr, nullptr));
         std::string after;
         ASSERT_EQ(0, Replay(nullptr, &after));
         EXPECT_EQ(before, after);
