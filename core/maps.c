@@ -187,7 +187,8 @@ static void size_sample(int fd, struct maps_sizes *sz) {
 
         if (fd < 0)
                 return;
-        if (statm_pages(fd, &pages) < 0) {
+        /* A size of 0 is a thread that has no address space any more. */
+        if (statm_pages(fd, &pages) < 0 || pages == 0) {
                 sz->failed = true;
                 return;
         }

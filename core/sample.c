@@ -458,8 +458,12 @@ static int judge(struct worker *w, struct maps_snapshot *s, const struct maps_si
                 file_ranges(&w->prev, &prev_n, &prev_hash);
         if (w->have_prev && n == prev_n && hash == prev_hash)
                 return 1;
-        struct proc_task t = {.id = w->id, .tid = w->tid};
+        struct proc_task t;
         uint64_t now_n, now_hash;
+        /* The kernel lists them for the main thread only: none once it has
+         * exited. */
+        if (proc_task_find(w->id.pid, &t) < 0 || t.tid != t.id.pid)
+                return 1;
         r = proc_file_ranges(&t, &w->dents, &now_n, &now_hash);
         if (r == -ENOMEM)
                 return r;
@@ -487,6 +491,10 @@ static int judge(struct worker *w, struct maps_snapshot *s, const struct maps_si
 static int settle(struct worker *w, struct settle_stats *st) {
         struct proc_task t = {.id = w->id, .tid = w->tid};
         struct maps_sizes cur_sz = {0}, older_sz = {0}, alt_sz;
+        /* Through a thread that still runs: the main thread's statm reads
+         * 0 once it has exited. */
+        if (proc_task_find(w->id.pid, &t) < 0 || t.id.start_time != w->id.start_time)
+                t = (struct proc_task){.id = w->id, .tid = w->tid};
         int statm = w->compare_only ? -1 : proc_task_open(&t, "statm");
         int r;
 
