@@ -183,7 +183,7 @@ static int statm_pages(int fd, uint64_t *ret) {
 }
 
 static void size_sample(int fd, struct maps_sizes *sz) {
-        uint64_t pages;
+        uint64_t pages = 0;
 
         if (fd < 0)
                 return;
