@@ -24,7 +24,7 @@
  *   protect ADDR PAGES PROT
  *   ping
  *   exit
- *   leader-exit               the main thread exits (pthread_exit) and a new
+ *   leader-exit               the main thread exits (as pthread_exit) and a new
  *                             thread serves the commands and --churn from then
  *                             on: the process lives on with a zombie main thread
  * and the techniques memmon's alert rules look for (bench/techniques.c),
@@ -54,6 +54,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,14 +238,29 @@ static void start_phantom(char *base, uint64_t n, const char *path) {
         }
 }
 
+/* The state letter of the main thread (/proc/self/stat field 3), or 0. */
+static char main_thread_state(void) {
+        char buf[512];
+        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        return p && p[1] == ' ' ? p[2] : 0;
+}
+
 /* Serves commands from stdin and flips pages for --churn; ends the process
  * at the end of --seconds or of stdin.  After `leader-exit`, hands over to
- * a new thread and exits its own; arg, in that new thread, is the thread
- * it takes over from. */
+ * a new thread and exits its own; arg is non-NULL in that new thread. */
 static void *serve(void *arg) {
         if (arg) {
-                /* Taking over from the main thread: answer once it is gone. */
-                (void)pthread_join(*(pthread_t *)arg, NULL);
+                /* Taking over from the main thread: answer once it is gone
+                 * (a zombie, state Z in /proc/PID/stat). */
+                for (int i = 0; i < 5000 && main_thread_state() != 'Z'; i++)
+                        usleep(1000);
                 printf("ok\n");
                 fflush(stdout);
         }
@@ -287,16 +303,18 @@ static void *serve(void *arg) {
                                 sv.len = 0;
                 }
                 if (hand_over) {
-                        static pthread_t self;
+                        static int taking_over = 1;
                         pthread_t t;
                         hand_over = 0;
-                        self = pthread_self();
-                        if (pthread_create(&t, NULL, serve, &self) != 0) {
+                        if (pthread_create(&t, NULL, serve, &taking_over) != 0) {
                                 printf("error pthread_create\n");
                                 fflush(stdout);
                                 continue;
                         }
-                        pthread_exit(NULL);
+                        /* Only this thread ends, as pthread_exit() would
+                         * end it, but without C++ unwinding or sanitizer
+                         * runtimes that expect the main thread to stay. */
+                        syscall(SYS_exit, 0);
                 }
                 if (sv.churn) {
                         clock_gettime(CLOCK_MONOTONIC, &now);

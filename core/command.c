@@ -112,7 +112,7 @@ static void status_one(struct worker *w, int named, struct strbuf *reply) {
                 strbuf_printf(reply, "\nWrite errors: %llu", (unsigned long long)st.write_errors);
         if (st.unstable)
                 strbuf_printf(reply,
-                              "\nUnstable samples: %llu (the maps changed during every re-read; see the log)",
+                              "\nUnstable samples: %llu (the maps changed while they were read; see the log)",
                               (unsigned long long)st.unstable);
 }
 

@@ -69,7 +69,7 @@ struct worker {
         uint64_t unstable_unlogged;        /* since the last such line */
         int compare_only;                  /* torn reads are found by comparing alone (sample.c) */
         struct proc_dents dents;           /* for listing its file mappings */
-        unsigned size_failures;            /* change ticks in a row lost to the size check */
+        unsigned size_failures;            /* see SIZE_DISTRUST_TICKS in sample.c */
 };
 
 /* Room for strerror_r's message: strerror() is not safe in worker threads. */
