@@ -394,8 +394,8 @@ static void note_change(struct worker *w) {
  * its lines overlap or go backwards, when its regions add up to none of the
  * sizes the process had while it was read (maps_sizes_refute), or when its
  * file-backed regions are not those the kernel lists at one instant in
- * /proc/PID/map_files.  That listing is taken only when they differ from
- * the ones last recorded: those existed. */
+ * /proc/PID/map_files.  That listing is taken only when they cover other
+ * addresses than the ones last recorded. */
 
 /* What the reads of one change tick were, for the log. */
 struct settle_stats {
@@ -408,18 +408,35 @@ struct settle_stats {
         int steady;
 };
 
-/* The count and proc_ranges_hash() of the file-backed regions of s. */
-static void file_ranges(const struct maps_snapshot *s, uint64_t *ret_count, uint64_t *ret_hash) {
-        uint64_t count = 0, hash = PROC_RANGES_HASH_INIT;
+/* The file-backed regions of s: their count and proc_ranges_hash(), and
+ * the hash of the addresses they cover (adjacent ones joined). */
+struct file_part {
+        uint64_t count;
+        uint64_t ranges;
+        uint64_t coverage;
+};
+
+static void file_part(const struct maps_snapshot *s, struct file_part *ret) {
+        struct file_part f = {0, PROC_RANGES_HASH_INIT, PROC_RANGES_HASH_INIT};
+        uint64_t from = 0, to = 0;
         for (size_t i = 0; i < s->n; i++) {
                 const struct region *r = &s->regions[i];
                 if (r->inode == 0)
                         continue;
-                hash = proc_ranges_hash(hash, r->start, r->end);
-                count++;
+                f.ranges = proc_ranges_hash(f.ranges, r->start, r->end);
+                f.count++;
+                if (f.count > 1 && r->start == to) {
+                        to = r->end;
+                        continue;
+                }
+                if (f.count > 1)
+                        f.coverage = proc_ranges_hash(f.coverage, from, to);
+                from = r->start;
+                to = r->end;
         }
-        *ret_count = count;
-        *ret_hash = hash;
+        if (f.count)
+                f.coverage = proc_ranges_hash(f.coverage, from, to);
+        *ret = f;
 }
 
 /* True when one size, the same, was seen all through both reads. */
@@ -452,12 +469,18 @@ static int judge(struct worker *w, struct maps_snapshot *s, const struct maps_si
                 st->steady += b && size_stood_still(a, b);
                 return 0;
         }
-        uint64_t n, hash, prev_n = 0, prev_hash = 0;
-        file_ranges(s, &n, &hash);
-        if (w->have_prev)
-                file_ranges(&w->prev, &prev_n, &prev_hash);
-        if (w->have_prev && n == prev_n && hash == prev_hash)
-                return 1;
+        /* A read that shows a file mapping twice or not at all covers
+         * other addresses with files than the last record; one that only
+         * splits, joins or changes file regions where files were (an
+         * mprotect) does not, and if torn its lines overlap or its size is
+         * off. */
+        struct file_part now_part, prev_part;
+        file_part(s, &now_part);
+        if (w->have_prev) {
+                file_part(&w->prev, &prev_part);
+                if (now_part.coverage == prev_part.coverage)
+                        return 1;
+        }
         struct proc_task t;
         uint64_t now_n, now_hash;
         /* The kernel lists them for the main thread only: none once it has
@@ -469,7 +492,7 @@ static int judge(struct worker *w, struct maps_snapshot *s, const struct maps_si
                 return r;
         /* Not allowed to list them (an older kernel or a lesser user): the
          * other checks stand. */
-        if (r < 0 || (now_n == n && now_hash == hash))
+        if (r < 0 || (now_n == now_part.count && now_hash == now_part.ranges))
                 return 1;
         st->files++;
         st->steady += b && size_stood_still(a, b);
