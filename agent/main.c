@@ -198,10 +198,15 @@ static int startup_failed(struct agent *a, int code, const char *fmt, ...) {
 static int check_targets_exist(struct agent *a) {
         for (size_t i = 0; i < a->opt.n_pids; i++) {
                 pid_t pid = a->opt.pids[i];
-                struct proc_id id;
-                if (proc_identity(pid, &id) < 0)
+                /* Alive while any of its threads is: its main thread may
+                 * have exited (then its maps are read through another). */
+                struct proc_task t;
+                if (proc_task_find(pid, &t) < 0)
                         return fail(EX_NOINPUT, "no such process: %d", (int)pid);
-                int fd = maps_open(pid);
+                if (t.kernel_thread)
+                        return fail(EX_NOINPUT, "pid %d is a kernel thread: it has no memory mappings",
+                                    (int)pid);
+                int fd = proc_task_open(&t, "maps");
                 if (fd == -EACCES || fd == -EPERM)
                         return fail(EX_NOPERM,
                                     "not allowed to read /proc/%d/maps (another user's process, or not "

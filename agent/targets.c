@@ -111,6 +111,8 @@ static int target_params(struct agent *a, const struct target_config *t, struct 
             .filter = t->filter,
             .backup_dir = dir,
             .policy = t->policy,
+            /* Named pid<PID> after the one -p: `pid N` renames it. */
+            .name_follows_pid = agent_single_target_layout(a),
         };
         return worker_params_copy(ret, &p);
 }

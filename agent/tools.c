@@ -114,6 +114,38 @@ static int replay_events(const char *dir, const char *from, const char *to) {
         return code;
 }
 
+static void print_target(void *user, const char *name, const struct backup_span *sp) {
+        const char *dir = user;
+        if (sp->chains)
+                fprintf(stderr, "  agent replay %s/%s   (recorded %s to %s, %zu chain%s)\n", dir, name,
+                        sp->first, sp->last, sp->chains, sp->chains == 1 ? "" : "s");
+        else
+                fprintf(stderr, "  agent replay %s/%s   (nothing to replay)\n", dir, name);
+}
+
+/* Why backup_replay() found nothing, said as well as DIR allows.  Returns
+ * the exit code. */
+static int nothing_recorded(const char *dir, const char *at_arg) {
+        /* The root of the multi-target layout: name its targets. */
+        int n = backup_list_targets(dir, NULL, NULL);
+        if (n > 0) {
+                fprintf(stderr, "agent replay: %s holds the backups of %d target%s; replay one of them:\n",
+                        dir, n, n == 1 ? "" : "s");
+                (void)backup_list_targets(dir, print_target, (void *)dir);
+                return EX_USAGE;
+        }
+        struct backup_span sp;
+        if (at_arg && backup_span(dir, &sp) == 0 && sp.chains)
+                fprintf(stderr,
+                        "agent replay: nothing recorded in %s at or before %s: the oldest recorded moment is "
+                        "%s (older history was never recorded, or was deleted by retention)\n",
+                        dir, at_arg, sp.first);
+        else
+                fprintf(stderr, "agent replay: nothing recorded in %s%s%s\n", dir,
+                        at_arg ? " at or before " : "", at_arg ? at_arg : "");
+        return EX_NOINPUT;
+}
+
 int tool_replay(int argc, char **argv) {
         const char *dir = NULL, *at_arg = NULL, *from_arg = NULL, *to_arg = NULL;
         bool events = false;
@@ -149,9 +181,7 @@ int tool_replay(int argc, char **argv) {
         int r = backup_replay(dir, at_arg ? at : NULL, &s, to_stderr, "agent replay");
         int code = 0;
         if (r == -ENOENT) {
-                fprintf(stderr, "agent replay: nothing recorded in %s%s%s\n", dir,
-                        at_arg ? " at or before " : "", at_arg ? at_arg : "");
-                code = EX_NOINPUT;
+                code = nothing_recorded(dir, at_arg);
         } else if (r < 0) {
                 fprintf(stderr, "agent replay: %s: %s\n", dir, strerror(-r));
                 code = EX_IOERR;

@@ -19,7 +19,13 @@
  *         path on a tick where nothing changed)
  *   d     the workload has just flipped one page (untimed, by command):
  *         read + maps_parse_since + checksum + diff + backup_write_diff in a
- *         temp folder
+ *         temp folder: the change tick as the agent did it before reads
+ *         were confirmed (issue 9)
+ *   e     the same change, through the agent's own code: worker_tick(),
+ *         which reads again until two reads agree and checks them against
+ *         the process's size and file mappings before it writes (the page
+ *         is flipped back, and that change recorded, untimed)
+ *   e0    worker_tick() on a tick with no change (read + memcmp)
  *   pmap  `pmap PID` as a whole process (fork, exec, wait), when installed
  * and prints markdown tables: median and p90 wall time (CLOCK_MONOTONIC) in
  * microseconds; the ratio to (a), as the median over rounds of each sample's
@@ -29,6 +35,7 @@
  * core/alloc's mm_alloc_count and by wrapping malloc at link time (which
  * also gives the bytes).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,6 +57,7 @@
 #include "core/diff.h"
 #include "core/maps.h"
 #include "core/proc.h"
+#include "core/worker.h"
 
 /* Link-time wrappers (-Wl,--wrap=...): every malloc call made by code linked
  * into this binary, core/ included, is counted here with its size. */
@@ -89,6 +97,8 @@ enum variant {
         V_C,
         V_C2,
         V_D,
+        V_E,
+        V_E0,
         V_PMAP,
         V_COUNT,
 };
@@ -101,6 +111,8 @@ static const char *const variant_name[V_COUNT] = {
     [V_C] = "(c) read + parse + diff, no change",
     [V_C2] = "(c2) read + memcmp (worker, no change)",
     [V_D] = "(d) change: read + parse + xxh3 + diff + write",
+    [V_E] = "(e) change: worker_tick (confirmed re-read) + write",
+    [V_E0] = "(e0) worker_tick, no change",
     [V_PMAP] = "pmap PID (fork, exec, wait)",
 };
 
@@ -160,6 +172,8 @@ struct bench {
         struct diff diff_c, diff_d;
         struct backup_store store;
         char store_dir[4096];
+        struct worker *worker; /* (e), (e0) */
+        char worker_dir[4096];
         struct backup_info info;
         uint64_t flip_addr;
         struct series ser[V_COUNT];
@@ -505,6 +519,56 @@ static void remove_store(struct bench *b) {
         rmdir(b->store_dir);
 }
 
+/* Removes the files of one folder of a store, then the folder. */
+static void remove_files(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char p[4400];
+        while (d && (e = readdir(d))) {
+                if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+                        continue;
+                snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+                unlink(p);
+        }
+        if (d)
+                closedir(d);
+        rmdir(dir);
+}
+
+/* The agent's worker for (e) and (e0): the workload by pid, its backups in
+ * a folder of their own, no full snapshot but the first, no retention. */
+static void worker_setup(struct bench *b) {
+        int n = snprintf(b->worker_dir, sizeof(b->worker_dir), "%s/memmon_bench_%d_worker", b->opt->dir,
+                         (int)getpid());
+        if (n < 0 || (size_t)n >= sizeof(b->worker_dir))
+                die("--dir too long");
+        struct worker_params p = {
+            .name = "bench",
+            .selector = SELECT_PID,
+            .pid = b->wl.target,
+            .backup_dir = b->worker_dir,
+            .policy = {.interval_us = 1000000, .full_every = UINT32_MAX},
+        };
+        struct worker_env env = {0};
+        int r = worker_new(&p, &env, 0, &b->worker);
+        if (r < 0)
+                die("worker_new: %s", strerror(-r));
+        r = worker_tick(b->worker);
+        if (r < 0)
+                die("the worker's first snapshot: %s", strerror(-r));
+}
+
+static void worker_teardown(struct bench *b) {
+        char p[4200];
+        worker_free(b->worker, 0);
+        b->worker = NULL;
+        snprintf(p, sizeof(p), "%s/incremental", b->worker_dir);
+        remove_files(p);
+        snprintf(p, sizeof(p), "%s/full", b->worker_dir);
+        remove_files(p);
+        rmdir(b->worker_dir);
+}
+
 static void setup(struct bench *b, uint64_t regions, int file) {
         const struct options *o = b->opt;
         char path[4096];
@@ -547,6 +611,7 @@ static void setup(struct bench *b, uint64_t regions, int file) {
         if (proc_identity(b->wl.target, &id) < 0)
                 die("the workload is gone");
         b->info = (struct backup_info){.target = "bench", .pid = id.pid, .start_time = id.start_time};
+        worker_setup(b);
         for (int v = 0; v < V_COUNT; v++)
                 series_reset(&b->ser[v]);
         for (int s = 0; s < S_COUNT; s++)
@@ -565,6 +630,7 @@ static void teardown(struct bench *b) {
         diff_fini(&b->diff_c);
         diff_fini(&b->diff_d);
         remove_store(b);
+        worker_teardown(b);
         wl_stop(&b->wl);
         free(b->buf);
         b->buf = NULL;
@@ -602,8 +668,11 @@ static double run_variant(struct bench *b, enum variant v, int record) {
         int r = 0;
         char name[BACKUP_NAME_SIZE];
 
-        if (v == V_D)
+        if (v == V_D || v == V_E)
                 wl_command(&b->wl, "protect %llx 1 rw\n", (unsigned long long)b->flip_addr);
+        struct worker_status ws0, ws1;
+        if (v == V_E || v == V_E0)
+                worker_get_status(b->worker, &ws0);
         uint64_t a0 = mm_alloc_count(), w0 = wrap_calls, wb0 = wrap_bytes;
         c0 = cpu_us();
         t0 = now_us();
@@ -666,6 +735,10 @@ static double run_variant(struct bench *b, enum variant v, int record) {
                         r = -ENODATA;
                 st[5] = now_us();
                 break;
+        case V_E:
+        case V_E0:
+                r = worker_tick(b->worker);
+                break;
         case V_PMAP:
                 r = run_pmap(b);
                 break;
@@ -682,6 +755,20 @@ static double run_variant(struct bench *b, enum variant v, int record) {
                 if (unlinkat(b->store.incr_fd, name, 0) < 0)
                         die("unlink %s: %s", name, strerror(errno));
                 wl_command(&b->wl, "protect %llx 1 r\n", (unsigned long long)b->flip_addr);
+        }
+        if (v == V_E || v == V_E0) {
+                worker_get_status(b->worker, &ws1);
+                uint64_t written =
+                    ws1.diffs_written + ws1.full_written - ws0.diffs_written - ws0.full_written;
+                if (written != (v == V_E ? 1u : 0u))
+                        b->unexpected++;
+        }
+        if (v == V_E) {
+                /* Back as it was, and that recorded, so that the next (e)
+                 * sees a change and (e0) none. */
+                wl_command(&b->wl, "protect %llx 1 r\n", (unsigned long long)b->flip_addr);
+                if (worker_tick(b->worker) < 0)
+                        die("worker_tick after the flip back failed");
         }
         if (record) {
                 series_add(ser, t1 - t0, c1 - c0);

@@ -3,13 +3,19 @@
  * memmon's tests, demo and benchmarks.
  *
  *   workload [--regions N] [--file PATH] [--churn PER_SEC] [--seconds S] [--nodump] [--exit-code N]
+ *            [--mremap-phantom PATH]
  *
  * --regions N makes N extra regions that the kernel cannot merge (adjacent
  * pages with alternating protections), anonymous or, with --file, mapped
  * from PATH (created and sized as needed).  --churn flips one page's
  * protection PER_SEC times a second.  --nodump makes the process
  * non-dumpable (prctl PR_SET_DUMPABLE 0), as a setuid program is: an
- * unprivileged process of the same uid may then not read its maps.  It prints
+ * unprivileged process of the same uid may then not read its maps.
+ * --mremap-phantom PATH maps one page of PATH (created as needed) in a hole
+ * left at one end of the --regions block, and a thread of its own moves it
+ * with mremap to a hole at the other end and back, as fast as it can, for
+ * ever: a reader of the maps that is not careful sees it twice or not at
+ * all, as the walk passes one end before the other.  It prints
  * "ready PID" when set up, then reads commands, one per line, from stdin,
  * answering each with "ok ..." or "error ...":
  *   map PAGES [PROT]          anonymous mapping (PROT: r, rw, rx, rwx, none)
@@ -18,6 +24,9 @@
  *   protect ADDR PAGES PROT
  *   ping
  *   exit
+ *   leader-exit               the main thread exits (as pthread_exit) and a new
+ *                             thread serves the commands and --churn from then
+ *                             on: the process lives on with a zombie main thread
  * and the techniques memmon's alert rules look for (bench/techniques.c),
  * each answering "ok ADDR" with the address of the region it affected:
  *   map PAGES rwx             writable and executable memory (wx)
@@ -37,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +54,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +62,8 @@
 
 static long page;
 static int exit_code;
+/* Set by `leader-exit`: the serving thread hands over to a new one. */
+static int hand_over;
 
 static int parse_prot(const char *s, int *ret) {
         static const struct {
@@ -127,6 +140,10 @@ static void command(char *line) {
                 printf("ok\n");
                 fflush(stdout);
                 exit(exit_code);
+        } else if (strcmp(argv[0], "leader-exit") == 0) {
+                /* Answered by the new thread once the main one is gone. */
+                hand_over = 1;
+                return;
         } else if (strcmp(argv[0], "map") == 0 && argc >= 2 && parse_u64(argv[1], 10, &n) == 0 && n > 0 &&
                    (argc < 3 || parse_prot(argv[2], &prot) == 0)) {
                 void *p = mmap(NULL, (size_t)n * (size_t)page, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -168,99 +185,149 @@ static void command(char *line) {
         fflush(stdout);
 }
 
-int main(int argc, char **argv) {
-        uint64_t regions = 0, churn = 0, seconds = 0, code = 0;
-        const char *file = NULL;
-        int nodump = 0;
-        page = sysconf(_SC_PAGESIZE);
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--regions") == 0 && i + 1 < argc &&
-                    parse_u64(argv[i + 1], 10, &regions) == 0)
-                        i++;
-                else if (strcmp(argv[i], "--churn") == 0 && i + 1 < argc &&
-                         parse_u64(argv[i + 1], 10, &churn) == 0)
-                        i++;
-                else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc &&
-                         parse_u64(argv[i + 1], 10, &seconds) == 0)
-                        i++;
-                else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc)
-                        file = argv[++i];
-                else if (strcmp(argv[i], "--nodump") == 0)
-                        nodump = 1;
-                else if (strcmp(argv[i], "--exit-code") == 0 && i + 1 < argc &&
-                         parse_u64(argv[i + 1], 10, &code) == 0 && code <= 255) {
-                        exit_code = (int)code;
-                        i++;
-                } else {
-                        fprintf(stderr, "usage: workload [--regions N] [--file PATH] [--churn PER_SEC] "
-                                        "[--seconds S] [--nodump] [--exit-code N]\n");
-                        return 64;
-                }
-        }
-        if (nodump && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-                perror("prctl(PR_SET_DUMPABLE)");
-                return 1;
-        }
-        char *base = regions ? make_regions(regions, file) : NULL;
-        printf("ready %d\n", (int)getpid());
-        fflush(stdout);
-
+/* What the serving thread works on: kept outside it, so that after
+ * `leader-exit` a new thread goes on where the old one stopped. */
+static struct {
+        uint64_t regions, churn, seconds;
+        char *base;
         struct timespec start;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        uint64_t flips = 0;
-        int stdin_open = 1;
+        uint64_t flips;
+        int stdin_open;
         char line[4096];
-        size_t len = 0;
+        size_t len;
+} sv;
+
+/* Moves one page between the two holes at the ends of the block, for ever. */
+static void *phantom_mover(void *arg) {
+        char **ends = arg;
+        char *at = ends[0], *other = ends[1];
+        for (;;) {
+                if (mremap(at, (size_t)page, (size_t)page, MREMAP_MAYMOVE | MREMAP_FIXED, other) ==
+                    MAP_FAILED) {
+                        perror("mremap");
+                        exit(1);
+                }
+                char *t = at;
+                at = other;
+                other = t;
+        }
+        return NULL;
+}
+
+/* Makes holes of the first and last of the n pages at base, maps a page
+ * of path in the first, and starts the thread that moves it. */
+static void start_phantom(char *base, uint64_t n, const char *path) {
+        static char *ends[2];
+        pthread_t t;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || ftruncate(fd, page) < 0) {
+                perror(path);
+                exit(1);
+        }
+        ends[0] = base;
+        ends[1] = base + (size_t)(n - 1) * (size_t)page;
+        if (munmap(ends[1], (size_t)page) < 0 ||
+            mmap(ends[0], (size_t)page, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
+                perror("mmap");
+                exit(1);
+        }
+        close(fd);
+        if (pthread_create(&t, NULL, phantom_mover, ends) != 0) {
+                fprintf(stderr, "workload: cannot start the mremap thread\n");
+                exit(1);
+        }
+}
+
+/* The state letter of the main thread (/proc/self/stat field 3), or 0. */
+static char main_thread_state(void) {
+        char buf[512];
+        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Serves commands from stdin and flips pages for --churn; ends the process
+ * at the end of --seconds or of stdin.  After `leader-exit`, hands over to
+ * a new thread and exits its own; arg is non-NULL in that new thread. */
+static void *serve(void *arg) {
+        if (arg) {
+                /* Taking over from the main thread: answer once it is gone
+                 * (a zombie, state Z in /proc/PID/stat). */
+                for (int i = 0; i < 5000 && main_thread_state() != 'Z'; i++)
+                        usleep(1000);
+                printf("ok\n");
+                fflush(stdout);
+        }
         for (;;) {
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 double elapsed =
-                    (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
-                if (seconds && elapsed >= (double)seconds)
-                        return exit_code;
-                if (!stdin_open && !seconds && !churn)
-                        return exit_code;
+                    (double)(now.tv_sec - sv.start.tv_sec) + (double)(now.tv_nsec - sv.start.tv_nsec) / 1e9;
+                if (sv.seconds && elapsed >= (double)sv.seconds)
+                        exit(exit_code);
+                if (!sv.stdin_open && !sv.seconds && !sv.churn)
+                        exit(exit_code);
                 int timeout = -1;
-                if (churn) {
-                        double due = (double)(flips + 1) / (double)churn;
+                if (sv.churn) {
+                        double due = (double)(sv.flips + 1) / (double)sv.churn;
                         timeout = due > elapsed ? (int)((due - elapsed) * 1000) : 0;
-                } else if (seconds) {
-                        timeout = (int)(((double)seconds - elapsed) * 1000) + 1;
+                } else if (sv.seconds) {
+                        timeout = (int)(((double)sv.seconds - elapsed) * 1000) + 1;
                 }
-                struct pollfd p = {.fd = stdin_open ? 0 : -1, .events = POLLIN};
+                struct pollfd p = {.fd = sv.stdin_open ? 0 : -1, .events = POLLIN};
                 int n = poll(&p, 1, timeout);
                 if (n > 0) {
-                        ssize_t got = read(0, line + len, sizeof(line) - 1 - len);
+                        ssize_t got = read(0, sv.line + sv.len, sizeof(sv.line) - 1 - sv.len);
                         if (got <= 0) {
-                                stdin_open = 0;
-                                if (!seconds && !churn)
-                                        return exit_code;
+                                sv.stdin_open = 0;
+                                if (!sv.seconds && !sv.churn)
+                                        exit(exit_code);
                                 continue;
                         }
-                        len += (size_t)got;
+                        sv.len += (size_t)got;
                         char *nl;
-                        while ((nl = memchr(line, '\n', len))) {
+                        while ((nl = memchr(sv.line, '\n', sv.len))) {
                                 *nl = '\0';
-                                command(line);
-                                size_t used = (size_t)(nl - line) + 1;
-                                memmove(line, nl + 1, len - used);
-                                len -= used;
+                                command(sv.line);
+                                size_t used = (size_t)(nl - sv.line) + 1;
+                                memmove(sv.line, nl + 1, sv.len - used);
+                                sv.len -= used;
                         }
-                        if (len == sizeof(line) - 1)
-                                len = 0;
+                        if (sv.len == sizeof(sv.line) - 1)
+                                sv.len = 0;
                 }
-                if (churn) {
+                if (hand_over) {
+                        static int taking_over = 1;
+                        pthread_t t;
+                        hand_over = 0;
+                        if (pthread_create(&t, NULL, serve, &taking_over) != 0) {
+                                printf("error pthread_create\n");
+                                fflush(stdout);
+                                continue;
+                        }
+                        /* Only this thread ends, as pthread_exit() would
+                         * end it, but without C++ unwinding or sanitizer
+                         * runtimes that expect the main thread to stay. */
+                        syscall(SYS_exit, 0);
+                }
+                if (sv.churn) {
                         clock_gettime(CLOCK_MONOTONIC, &now);
-                        elapsed =
-                            (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
-                        while ((double)(flips + 1) / (double)churn <= elapsed) {
+                        elapsed = (double)(now.tv_sec - sv.start.tv_sec) +
+                                  (double)(now.tv_nsec - sv.start.tv_nsec) / 1e9;
+                        while ((double)(sv.flips + 1) / (double)sv.churn <= elapsed) {
                                 /* Flip a page that is read-only in the layout:
                                  * its region merges with both neighbours and
                                  * splits again on the next flip. */
-                                if (base && regions > 2) {
-                                        uint64_t i = ((flips / 2) * 2) % (regions - 1);
-                                        int prot = (flips & 1) ? PROT_READ : PROT_READ | PROT_WRITE;
-                                        (void)mprotect(base + i * (size_t)page, (size_t)page, prot);
+                                if (sv.base && sv.regions > 2) {
+                                        uint64_t i = ((sv.flips / 2) * 2) % (sv.regions - 1);
+                                        int prot = (sv.flips & 1) ? PROT_READ : PROT_READ | PROT_WRITE;
+                                        (void)mprotect(sv.base + i * (size_t)page, (size_t)page, prot);
                                 } else {
                                         static void *p;
                                         if (p) {
@@ -271,8 +338,63 @@ int main(int argc, char **argv) {
                                                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                                         }
                                 }
-                                flips++;
+                                sv.flips++;
                         }
                 }
         }
+}
+
+int main(int argc, char **argv) {
+        uint64_t code = 0;
+        const char *file = NULL, *phantom = NULL;
+        int nodump = 0;
+        page = sysconf(_SC_PAGESIZE);
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--regions") == 0 && i + 1 < argc &&
+                    parse_u64(argv[i + 1], 10, &sv.regions) == 0)
+                        i++;
+                else if (strcmp(argv[i], "--churn") == 0 && i + 1 < argc &&
+                         parse_u64(argv[i + 1], 10, &sv.churn) == 0)
+                        i++;
+                else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc &&
+                         parse_u64(argv[i + 1], 10, &sv.seconds) == 0)
+                        i++;
+                else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc)
+                        file = argv[++i];
+                else if (strcmp(argv[i], "--mremap-phantom") == 0 && i + 1 < argc)
+                        phantom = argv[++i];
+                else if (strcmp(argv[i], "--nodump") == 0)
+                        nodump = 1;
+                else if (strcmp(argv[i], "--exit-code") == 0 && i + 1 < argc &&
+                         parse_u64(argv[i + 1], 10, &code) == 0 && code <= 255) {
+                        exit_code = (int)code;
+                        i++;
+                } else {
+                        fprintf(stderr, "usage: workload [--regions N] [--file PATH] [--churn PER_SEC] "
+                                        "[--seconds S] [--nodump] [--exit-code N] [--mremap-phantom PATH]\n");
+                        return 64;
+                }
+        }
+        if (nodump && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                perror("prctl(PR_SET_DUMPABLE)");
+                return 1;
+        }
+        if (phantom) {
+                if (sv.regions < 2) {
+                        fprintf(stderr, "workload: --mremap-phantom needs --regions 2 or more\n");
+                        return 64;
+                }
+                sv.base = make_regions(sv.regions + 2, file);
+                start_phantom(sv.base, sv.regions + 2, phantom);
+                /* The block proper lies between the two holes. */
+                sv.base += page;
+        } else if (sv.regions) {
+                sv.base = make_regions(sv.regions, file);
+        }
+        printf("ready %d\n", (int)getpid());
+        fflush(stdout);
+        clock_gettime(CLOCK_MONOTONIC, &sv.start);
+        sv.stdin_open = 1;
+        serve(NULL);
+        return exit_code;
 }

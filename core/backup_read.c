@@ -303,7 +303,42 @@ static int remove_file(int fd, const char *name, int *deleted) {
         return 0;
 }
 
-int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes) {
+/* Deletes the group [g, end) of l: its diffs newest first, then its full
+ * snapshot, so that a crash at any point leaves a full snapshot with a
+ * prefix of its diffs (a shorter chain that still verifies), never a chain
+ * with a hole in it.  Counts what goes in *n, *deleted and *total.
+ * Returns 0 or -errno. */
+static int delete_chain(struct backup_store *st, const struct listing *l, size_t g, size_t end,
+                        struct backup_retention_note *n, int *deleted, uint64_t *total) {
+        bool any_diff = false;
+        int r;
+
+        for (size_t j = end; j-- > g;) {
+                if (l->v[j].full)
+                        continue;
+                r = remove_file(st->incr_fd, l->v[j].name, deleted);
+                if (r < 0)
+                        return r;
+                any_diff = true;
+                *total -= l->v[j].size;
+                n->files++;
+                n->bytes += l->v[j].size;
+        }
+        if (any_diff && fsync(st->incr_fd) < 0)
+                return -errno;
+        if (!l->v[g].full)
+                return 0;
+        r = remove_file(st->full_fd, l->v[g].name, deleted);
+        if (r < 0)
+                return r;
+        *total -= l->v[g].size;
+        n->files++;
+        n->bytes += l->v[g].size;
+        return fsync(st->full_fd) < 0 ? -errno : 0;
+}
+
+int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes,
+                     backup_retention_fn note, void *user) {
         struct listing l = {0};
         char now[TS_SIZE];
         uint64_t total = 0;
@@ -336,36 +371,24 @@ int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_b
         while (g < last_group &&
                ((keep_full > 0 && nfull > keep_full) || (max_bytes > 0 && total > max_bytes))) {
                 size_t end = group_end(&l, g);
-                bool any_diff = false;
+                struct backup_retention_note n = {
+                    .first = l.v[g].name,
+                    .from_ts = l.v[g].ts,
+                    .to_ts = l.v[end - 1].ts,
+                    .over_keep_full = keep_full > 0 && nfull > keep_full,
+                    .over_max_bytes = max_bytes > 0 && total > max_bytes,
+                };
 
-                /* Diffs newest first, then the full snapshot: a crash at any
-                 * point leaves a full snapshot with a prefix of its diffs (a
-                 * shorter chain that still verifies), never a chain with a
-                 * hole in it. */
-                for (size_t j = end; j-- > g;) {
-                        if (l.v[j].full)
-                                continue;
-                        r = remove_file(st->incr_fd, l.v[j].name, &deleted);
-                        if (r < 0)
-                                goto out;
-                        any_diff = true;
-                        total -= l.v[j].size;
-                }
-                if (any_diff && fsync(st->incr_fd) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                if (l.v[g].full) {
-                        r = remove_file(st->full_fd, l.v[g].name, &deleted);
-                        if (r < 0)
-                                goto out;
-                        total -= l.v[g].size;
+                r = delete_chain(st, &l, g, end, &n, &deleted, &total);
+                if (l.v[g].full && r == 0)
                         nfull--;
-                        if (fsync(st->full_fd) < 0) {
-                                r = -errno;
-                                goto out;
-                        }
-                }
+                n.complete = r == 0;
+                /* What was deleted is told, also when deleting failed
+                 * midway: history never goes silently. */
+                if (note)
+                        note(user, &n);
+                if (r < 0)
+                        goto out;
                 g = end;
         }
         r = deleted;
@@ -591,12 +614,74 @@ static int list_subdirs(int dfd, char ***ret_names, size_t *ret_n) {
         return 0;
 }
 
+/* Called by walk_targets() for each target folder of a root: its name, its
+ * path (root/name) and an fd on it (closed after the call), or -errno
+ * when it could not be opened.  Returns 0 to go on, or -errno to stop. */
+typedef int (*target_fn)(void *user, const char *name, const char *path, int fd);
+
+/* Walks the target folders of the root dfd (named dir): the subfolders that
+ * hold full/ or incremental/, in name order.  Returns how many were
+ * visited, or -errno (also what fn returned to stop). */
+static int walk_targets(int dfd, const char *dir, target_fn fn, void *user) {
+        char **names = NULL;
+        size_t nnames = 0;
+        int ntargets = 0, r;
+
+        r = list_subdirs(dfd, &names, &nnames);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < nnames; i++) {
+                char path[PATH_MAX];
+                int sub, n;
+
+                n = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+                if (n < 0 || (size_t)n >= sizeof(path)) {
+                        r = -ENAMETOOLONG;
+                        goto out;
+                }
+                sub = fs_open_dir_at(dfd, names[i]);
+                if (sub >= 0 && !is_target_dir(sub)) {
+                        close(sub);
+                        continue;
+                }
+                if (sub >= 0)
+                        ntargets++;
+                r = fn(user, names[i], path, sub);
+                fs_close(&sub);
+                if (r < 0)
+                        goto out;
+        }
+        r = ntargets;
+out:
+        for (size_t i = 0; i < nnames; i++)
+                mm_free(names[i]);
+        mm_free(names);
+        return r;
+}
+
+struct verify_walk {
+        struct rctx *x;
+        const struct reporter *rp;
+        unsigned broken;
+};
+
+static int verify_one(void *user, const char *name, const char *path, int fd) {
+        struct verify_walk *vw = user;
+
+        (void)name;
+        if (fd < 0) {
+                char eb[128];
+                reportf(vw->rp, "%s: cannot open: %s", path, strerror_r(-fd, eb, sizeof(eb)));
+                vw->broken++;
+                return 0;
+        }
+        return verify_target(vw->x, path, fd, vw->rp, &vw->broken);
+}
+
 int backup_verify(const char *dir, backup_report_fn report, void *user) {
         struct reporter rp = {report, user};
         struct rctx x;
-        char **names = NULL;
-        size_t nnames = 0, ntargets = 0;
-        unsigned broken = 0;
+        struct verify_walk vw = {&x, &rp, 0};
         int dfd = -1, r;
 
         rctx_init(&x);
@@ -610,50 +695,15 @@ int backup_verify(const char *dir, backup_report_fn report, void *user) {
                 goto out;
         }
         if (is_target_dir(dfd)) {
-                r = verify_target(&x, dir, dfd, &rp, &broken);
-                if (r < 0)
-                        goto out;
-                r = broken > INT_MAX ? INT_MAX : (int)broken;
-                goto out;
+                r = verify_target(&x, dir, dfd, &rp, &vw.broken);
+        } else {
+                r = walk_targets(dfd, dir, verify_one, &vw);
+                if (r == 0)
+                        r = -ENOENT;
         }
-        r = list_subdirs(dfd, &names, &nnames);
-        if (r < 0)
-                goto out;
-        for (size_t i = 0; i < nnames; i++) {
-                char path[PATH_MAX];
-                int sub, n;
-
-                n = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-                if (n < 0 || (size_t)n >= sizeof(path)) {
-                        r = -ENAMETOOLONG;
-                        goto out;
-                }
-                sub = fs_open_dir_at(dfd, names[i]);
-                if (sub < 0) {
-                        char eb[128];
-                        reportf(&rp, "%s: cannot open: %s", path, strerror_r(-sub, eb, sizeof(eb)));
-                        broken++;
-                        continue;
-                }
-                if (!is_target_dir(sub)) {
-                        close(sub);
-                        continue;
-                }
-                ntargets++;
-                r = verify_target(&x, path, sub, &rp, &broken);
-                close(sub);
-                if (r < 0)
-                        goto out;
-        }
-        if (ntargets == 0) {
-                r = -ENOENT;
-                goto out;
-        }
-        r = broken > INT_MAX ? INT_MAX : (int)broken;
+        if (r >= 0)
+                r = vw.broken > INT_MAX ? INT_MAX : (int)vw.broken;
 out:
-        for (size_t i = 0; i < nnames; i++)
-                mm_free(names[i]);
-        mm_free(names);
         rctx_fini(&x);
         fs_close(&dfd);
         return r;
@@ -829,5 +879,70 @@ out:
         rctx_fini(&x);
         folder_close(&fo);
         fs_close(&dfd);
+        return r;
+}
+
+/* The span of the target folder dfd. */
+static int span_at(int dfd, struct backup_span *ret) {
+        struct folder fo;
+        struct backup_span sp = {0};
+        int r = folder_open(dfd, &fo);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < fo.l.n; i++) {
+                const struct entry *e = &fo.l.v[i];
+
+                if (e->full && sp.chains++ == 0)
+                        memcpy(sp.first, e->ts, TS_SIZE);
+                memcpy(sp.last, e->ts, TS_SIZE);
+        }
+        sp.files = fo.l.n;
+        folder_close(&fo);
+        if (sp.files == 0)
+                return -ENOENT;
+        *ret = sp;
+        return 0;
+}
+
+int backup_span(const char *dir, struct backup_span *ret) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (dfd < 0)
+                return -errno;
+        r = span_at(dfd, ret);
+        close(dfd);
+        return r;
+}
+
+struct list_walk {
+        backup_target_fn fn;
+        void *user;
+};
+
+static int list_one(void *user, const char *name, const char *path, int fd) {
+        struct list_walk *lw = user;
+        struct backup_span sp = {0};
+
+        (void)path;
+        if (!lw->fn)
+                return 0;
+        /* A folder that cannot be read is listed, with nothing in it. */
+        if (fd >= 0)
+                (void)span_at(fd, &sp);
+        lw->fn(lw->user, name, &sp);
+        return 0;
+}
+
+int backup_list_targets(const char *dir, backup_target_fn fn, void *user) {
+        struct list_walk lw = {fn, user};
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (dfd < 0)
+                return -errno;
+        r = is_target_dir(dfd) ? 0 : walk_targets(dfd, dir, list_one, &lw);
+        close(dfd);
         return r;
 }

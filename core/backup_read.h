@@ -7,6 +7,7 @@
 #ifndef MEMMON_CORE_BACKUP_READ_H
 #define MEMMON_CORE_BACKUP_READ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/backup.h"
@@ -15,6 +16,22 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* One chain that retention deleted. */
+struct backup_retention_note {
+        const char *first;   /* its full snapshot's file name (or its first diff's) */
+        const char *from_ts; /* the moments it recorded, first and last */
+        const char *to_ts;
+        size_t files; /* deleted: the full snapshot and its diffs */
+        uint64_t bytes;
+        bool over_keep_full; /* the limit(s) that were passed */
+        bool over_max_bytes;
+        bool complete; /* false: deleting it failed midway (see the result) */
+};
+
+/* Called for every chain retention deletes, once it is gone (or once
+ * deleting it failed). */
+typedef void (*backup_retention_fn)(void *user, const struct backup_retention_note *note);
 
 /* Retention: deletes whole chains, oldest first, while there are more than
  * keep_full full snapshots (0: no limit) or the files take more than
@@ -25,9 +42,10 @@ extern "C" {
  * prefix of its diffs, a shorter chain that still verifies, never a chain
  * with a hole, nor diffs without their full snapshot.  Files whose names
  * are not backup names or whose timestamps lie in the future are left out:
- * never counted, never deleted.  Returns the number of files deleted or
- * -errno. */
-int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes);
+ * never counted, never deleted.  note (may be NULL) hears of each chain
+ * deleted.  Returns the number of files deleted or -errno. */
+int backup_retention(struct backup_store *st, unsigned keep_full, uint64_t max_bytes,
+                     backup_retention_fn note, void *user);
 
 /* Sets st->bytes to the size of the backup files in its folders (temp files
  * and foreign names left out).  Leaves it as it was when a folder cannot be
@@ -120,6 +138,31 @@ typedef void (*backup_event_fn)(void *user, const struct backup_event_item *item
  * (from or to is not a timestamp), or another -errno. */
 int backup_events(const char *dir, const char *from, const char *to, backup_event_fn fn,
                   backup_report_fn report, void *user);
+
+/* What a target's folder holds, for messages. */
+struct backup_span {
+        /* The oldest moment replay can rebuild (the oldest full
+         * snapshot's), "" when there is none; the newest recorded moment. */
+        char first[TS_SIZE];
+        char last[TS_SIZE];
+        size_t chains; /* full snapshots */
+        size_t files;
+};
+
+/* The span of the target folder DIR.  Returns 0, -ENOENT when it holds no
+ * backup file, or another -errno. */
+int backup_span(const char *dir, struct backup_span *ret);
+
+/* Called for each target folder of a root: its name and span (zeroed when
+ * it holds nothing readable). */
+typedef void (*backup_target_fn)(void *user, const char *name, const struct backup_span *span);
+
+/* Lists the target folders of DIR (the backups folder of the multi-target
+ * layout) to fn (NULL: only counts them): its subfolders that hold full/ or
+ * incremental/, in name order.
+ * Returns how many there are (0 also when DIR is itself a target's folder),
+ * or -errno. */
+int backup_list_targets(const char *dir, backup_target_fn fn, void *user);
 
 #ifdef __cplusplus
 }

@@ -126,6 +126,10 @@ static void status_one(struct worker *w, int named, struct strbuf *reply) {
                       (unsigned long long)st.diffs_written);
         if (st.write_errors)
                 strbuf_printf(reply, "\nWrite errors: %llu", (unsigned long long)st.write_errors);
+        if (st.unstable)
+                strbuf_printf(reply,
+                              "\nUnstable samples: %llu (the maps changed while they were read; see the log)",
+                              (unsigned long long)st.unstable);
 }
 
 /* The workers a command addresses: one (by @name) or all. */
@@ -233,9 +237,15 @@ static int cmd_pid(struct command_host *h, const struct command *c, const struct
                 strbuf_printf(reply, "Invalid PID: '%s'", p->argv[1]);
                 return -EINVAL;
         }
-        struct proc_id id;
-        if (proc_identity(pid, &id) < 0) {
+        /* Alive while any of its threads is (its main thread may have
+         * exited); a kernel thread has nothing to watch. */
+        struct proc_task task;
+        if (proc_task_find(pid, &task) < 0) {
                 strbuf_printf(reply, "No such process: %d", (int)pid);
+                return -EINVAL;
+        }
+        if (task.kernel_thread) {
+                strbuf_printf(reply, "pid %d is a kernel thread: it has no memory mappings", (int)pid);
                 return -EINVAL;
         }
         struct selection sel;
@@ -292,6 +302,11 @@ static int post_and_wait(struct command_host *h, const struct selection *sel, un
                                 strbuf_printf(reply, "%s: no backup: target is %s%s%s", name,
                                               target_state_name(st.state), st.reason[0] ? ": " : "",
                                               st.reason);
+                        else if (r == -EAGAIN)
+                                strbuf_printf(reply,
+                                              "%s: no backup: the maps changed during every read (a state "
+                                              "that never existed is not recorded); try again",
+                                              name);
                         else
                                 strbuf_printf(reply, "%s: backup failed: %s", name,
                                               strerror_r(-r, eb, sizeof(eb)));

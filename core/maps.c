@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -163,8 +164,54 @@ static ssize_t pread_retry(int fd, void *buf, size_t count, size_t off) {
         return k < 0 ? -errno : k;
 }
 
-int maps_read_fd(int fd, struct maps_snapshot *s) {
-        size_t len = 0;
+/* Reads the first field of /proc/PID/statm (the size of the address space
+ * in pages) from fd.  Returns 0 or -errno. */
+static int statm_pages(int fd, uint64_t *ret) {
+        char buf[128];
+        ssize_t k = pread_retry(fd, buf, sizeof(buf) - 1, 0);
+        uint64_t v = 0;
+        size_t i = 0;
+
+        if (k < 0)
+                return (int)k;
+        while (i < (size_t)k && buf[i] >= '0' && buf[i] <= '9' && v <= (UINT64_MAX - 9) / 10)
+                v = v * 10 + (uint64_t)(buf[i++] - '0');
+        if (i == 0 || i == (size_t)k || buf[i] != ' ')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static void size_sample(int fd, struct maps_sizes *sz) {
+        uint64_t pages = 0;
+
+        if (fd < 0)
+                return;
+        /* A size of 0 is a thread that has no address space any more. */
+        if (statm_pages(fd, &pages) < 0 || pages == 0) {
+                sz->failed = true;
+                return;
+        }
+        sz->samples++;
+        for (size_t i = 0; i < sz->n; i++)
+                if (sz->value[i] == pages)
+                        return;
+        if (sz->n == MAPS_SIZES_MAX) {
+                sz->overflow = true;
+                return;
+        }
+        sz->value[sz->n++] = pages;
+}
+
+/* A sized read samples the size after every this many read() calls (a call
+ * returns about a page of text, so every 32 KiB or so). */
+#define SIZE_SAMPLE_EVERY 8
+
+/* Reads the text as maps_read_fd() documents; with statm_fd >= 0 the size
+ * of the address space is sampled before the read, during it and at its
+ * end. */
+static int read_text(int fd, struct maps_snapshot *s, int statm_fd, struct maps_sizes *sz) {
+        size_t len = 0, calls = 0;
         ssize_t k;
         int r;
 
@@ -173,6 +220,7 @@ int maps_read_fd(int fd, struct maps_snapshot *s) {
         r = text_reserve(s, MAPS_TEXT_MIN_CAP);
         if (r < 0)
                 goto fail;
+        size_sample(statm_fd, sz);
         for (;;) {
                 if (len == s->cap) {
                         /* The buffer is full, which may mean the file fits
@@ -201,7 +249,10 @@ int maps_read_fd(int fd, struct maps_snapshot *s) {
                 if (k == 0)
                         break;
                 len += (size_t)k;
+                if (statm_fd >= 0 && ++calls % SIZE_SAMPLE_EVERY == 0)
+                        size_sample(statm_fd, sz);
         }
+        size_sample(statm_fd, sz);
         s->len = len;
         return 0;
 
@@ -209,6 +260,45 @@ fail:
         /* Part of the text may have been overwritten: leave no stale half. */
         s->len = 0;
         return r;
+}
+
+int maps_read_fd(int fd, struct maps_snapshot *s) {
+        return read_text(fd, s, -1, NULL);
+}
+
+int maps_read_fd_sized(int fd, int statm_fd, struct maps_snapshot *s, struct maps_sizes *ret) {
+        struct maps_sizes sz = {0};
+        int r = read_text(fd, s, statm_fd, &sz);
+
+        if (r < 0)
+                return r;
+        *ret = sz;
+        return 0;
+}
+
+bool maps_sizes_refute(const struct maps_sizes *sz, uint64_t pages) {
+        if (sz->samples == 0 || sz->failed || sz->overflow)
+                return false;
+        for (size_t i = 0; i < sz->n; i++)
+                if (sz->value[i] == pages)
+                        return false;
+        return true;
+}
+
+uint64_t maps_mapped_bytes(const struct maps_snapshot *s) {
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < s->n; i++) {
+                const struct region *r = &s->regions[i];
+
+                /* The kernel prints the vsyscall page in every x86-64
+                 * process's maps, but it is no mapping of the process's own
+                 * and is not in its size. */
+                if (r->path_len == 10 && memcmp(s->text + r->path_off, "[vsyscall]", 10) == 0)
+                        continue;
+                sum += r->end - r->start;
+        }
+        return sum;
 }
 
 #define BYTES_ONES UINT64_C(0x0101010101010101)

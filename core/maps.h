@@ -10,6 +10,7 @@
 #ifndef MEMMON_CORE_MAPS_H
 #define MEMMON_CORE_MAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -69,6 +70,38 @@ int maps_open(pid_t pid);
  * exited or exec'd since fd was opened).  Returns 0, -ESRCH when the process is
  * gone, or another -errno.  Does not parse. */
 int maps_read_fd(int fd, struct maps_snapshot *s);
+
+/* The sizes of the address space (the first field of /proc/PID/statm, in
+ * pages) seen during one read. */
+#define MAPS_SIZES_MAX 8
+struct maps_sizes {
+        uint64_t value[MAPS_SIZES_MAX]; /* each distinct size seen */
+        size_t n;
+        uint32_t samples;
+        bool overflow; /* more distinct sizes than fit */
+        bool failed;   /* a sample could not be read */
+};
+
+/* Reads as maps_read_fd() does, and samples the size of the address space
+ * from statm_fd (/proc/PID/statm of the same process) before the read,
+ * every few read() calls during it, and after it.  Returns 0 with *ret
+ * set, -ESRCH, or another -errno, as maps_read_fd() does. */
+int maps_read_fd_sized(int fd, int statm_fd, struct maps_snapshot *s, struct maps_sizes *ret);
+
+/* True when a text of that read whose regions add up to pages (see
+ * maps_mapped_bytes) adds up to none of the sizes the process had while it
+ * was read: a read that spans a change and shows a mapping twice or not at
+ * all, or misses a range, mostly does.  (The kernel counts a region moved
+ * by mremap at both places for an instant, under a lock no reader of the
+ * maps gets past, so a size one mapping too large is seen and proves
+ * nothing; one too small is never seen.)  False when nothing was sampled,
+ * or a sample failed. */
+bool maps_sizes_refute(const struct maps_sizes *sz, uint64_t pages);
+
+/* The bytes the parsed regions of s cover: the process's size as statm
+ * counts it (the x86-64 [vsyscall] page, printed in every process's maps
+ * but no mapping of its own, left out). */
+uint64_t maps_mapped_bytes(const struct maps_snapshot *s);
 
 /* Parses one maps line (without '\n') at text + off.  Pure.  Fills *ret with
  * offsets relative to text.  Returns 0 or -EINVAL. */

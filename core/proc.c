@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/users.h"
 
-int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char *ret_state) {
+int proc_parse_stat_fields(const char *buf, size_t len, struct proc_stat *ret) {
         const char *p = NULL;
         for (size_t i = len; i > 0; i--) {
                 if (buf[i - 1] == ')') {
@@ -24,9 +26,9 @@ int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char 
         if (!p)
                 return -EINVAL;
         const char *end = buf + len;
-        /* Field 3 (state) is the first after ')', start time is field 22. */
-        char state = 0;
-        uint64_t value = 0;
+        /* Field 3 (state) is the first after ')', flags field 9, start time
+         * field 22. */
+        struct proc_stat st = {0};
         for (int field = 3; field <= 22; field++) {
                 while (p < end && *p == ' ')
                         p++;
@@ -36,9 +38,9 @@ int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char 
                 while (p < end && *p != ' ' && *p != '\n')
                         p++;
                 if (field == 3)
-                        state = *tok;
-                if (field == 22) {
-                        value = 0;
+                        st.state = *tok;
+                if (field == 9 || field == 22) {
+                        uint64_t value = 0;
                         if (tok == p)
                                 return -EINVAL;
                         for (const char *q = tok; q < p; q++) {
@@ -46,11 +48,25 @@ int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char 
                                         return -EINVAL;
                                 value = value * 10 + (uint64_t)(*q - '0');
                         }
+                        if (field == 9 && value > UINT_MAX)
+                                return -EINVAL;
+                        if (field == 9)
+                                st.flags = (unsigned)value;
+                        else
+                                st.start_time = value;
                 }
         }
-        *ret_start_time = value;
+        *ret = st;
+        return 0;
+}
+
+int proc_parse_stat(const char *buf, size_t len, uint64_t *ret_start_time, char *ret_state) {
+        struct proc_stat st;
+        if (proc_parse_stat_fields(buf, len, &st) < 0)
+                return -EINVAL;
+        *ret_start_time = st.start_time;
         if (ret_state)
-                *ret_state = state;
+                *ret_state = st.state;
         return 0;
 }
 
@@ -76,29 +92,107 @@ static ssize_t read_small_file(const char *path, char *buf, size_t size) {
         return (ssize_t)got;
 }
 
-int proc_identity(pid_t pid, struct proc_id *ret) {
+/* Writes the path of a file in the /proc folder of pid, or of its thread
+ * tid (tid 0 or pid: the process's own).  Returns 0 or -EINVAL. */
+static int task_path(pid_t pid, pid_t tid, const char *name, char *buf, size_t size) {
+        int n = tid > 0 && tid != pid ? snprintf(buf, size, "/proc/%d/task/%d/%s", (int)pid, (int)tid, name)
+                                      : snprintf(buf, size, "/proc/%d/%s", (int)pid, name);
+        return n < 0 || (size_t)n >= size ? -EINVAL : 0;
+}
+
+/* Reads /proc/PID/stat (or that of the thread tid of pid).  Returns 0,
+ * -ESRCH when there is no such process, or another -errno. */
+static int read_stat(pid_t pid, pid_t tid, struct proc_stat *ret) {
         char path[64];
         /* A stat line is well under 1 KiB unless comm is odd; 4 KiB is plenty. */
         char buf[4096];
         if (pid <= 0)
                 return -ESRCH;
-        int n = snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        if (n < 0 || (size_t)n >= sizeof(path))
+        if (task_path(pid, tid, "stat", path, sizeof(path)) < 0)
                 return -EINVAL;
         ssize_t len = read_small_file(path, buf, sizeof(buf));
         if (len == -ENOENT || len == -ESRCH)
                 return -ESRCH;
         if (len < 0)
                 return (int)len;
-        uint64_t start;
-        char state;
-        if (proc_parse_stat(buf, (size_t)len, &start, &state) < 0)
-                return -EINVAL;
-        if (state == 'Z' || state == 'X')
+        return proc_parse_stat_fields(buf, (size_t)len, ret);
+}
+
+static bool exited(char state) {
+        return state == 'Z' || state == 'X';
+}
+
+int proc_identity(pid_t pid, struct proc_id *ret) {
+        struct proc_stat st;
+        int r = read_stat(pid, 0, &st);
+        if (r < 0)
+                return r;
+        if (exited(st.state))
                 return -ESRCH;
         ret->pid = pid;
-        ret->start_time = start;
+        ret->start_time = st.start_time;
         return 0;
+}
+
+/* A thread of pid other than the main one that has not exited.  Returns
+ * 0, -ESRCH when there is none, or another -errno. */
+static int live_thread(pid_t pid, pid_t *ret) {
+        char path[64];
+        int n = snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return -EINVAL;
+        DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? -ESRCH : -errno;
+        int r = -ESRCH;
+        struct dirent *de;
+        while (r == -ESRCH && (de = readdir(d))) {
+                pid_t tid;
+                struct proc_stat st;
+                if (proc_parse_pid(de->d_name, strlen(de->d_name), &tid) < 0 || tid == pid)
+                        continue;
+                if (read_stat(pid, tid, &st) == 0 && !exited(st.state)) {
+                        *ret = tid;
+                        r = 0;
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+int proc_task_find(pid_t pid, struct proc_task *ret) {
+        struct proc_stat st;
+        int r = read_stat(pid, 0, &st);
+        if (r < 0)
+                return r;
+        struct proc_task t = {
+            .id = {.pid = pid, .start_time = st.start_time},
+            .tid = pid,
+            .kernel_thread = (st.flags & PROC_PF_KTHREAD) != 0,
+        };
+        /* The main thread's state is the process's in /proc/PID/stat: a
+         * zombie main thread with live threads is a live process, whose
+         * own maps file reads empty (the main thread has no address space
+         * any more) while its threads' show the process's. */
+        if (exited(st.state)) {
+                r = live_thread(pid, &t.tid);
+                if (r < 0)
+                        return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+int proc_task_open(const struct proc_task *t, const char *name) {
+        char path[96];
+        if (t->id.pid <= 0)
+                return -ESRCH;
+        if (task_path(t->id.pid, t->tid, name, path, sizeof(path)) < 0)
+                return -EINVAL;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+        return fd;
 }
 
 int proc_parse_pid(const char *s, size_t len, pid_t *ret) {
@@ -420,4 +514,91 @@ int proc_effective_uid(pid_t pid, uid_t *ret) {
                 p = end;
         }
         return -EINVAL;
+}
+
+void proc_dents_fini(struct proc_dents *d) {
+        mm_free(d->buf);
+        d->buf = NULL;
+        d->cap = 0;
+}
+
+/* Parses a map_files name, "start-end" in hex. */
+static int parse_range(const char *name, uint64_t *ret_start, uint64_t *ret_end) {
+        char *dash, *end;
+        errno = 0;
+        unsigned long long a = strtoull(name, &dash, 16);
+        if (dash == name || *dash != '-' || errno)
+                return -EINVAL;
+        unsigned long long b = strtoull(dash + 1, &end, 16);
+        if (end == dash + 1 || *end || errno || b <= a)
+                return -EINVAL;
+        *ret_start = a;
+        *ret_end = b;
+        return 0;
+}
+
+int proc_file_ranges(const struct proc_task *t, struct proc_dents *d, uint64_t *ret_count,
+                     uint64_t *ret_hash) {
+        int fd = proc_task_open(t, "map_files");
+        uint64_t count = 0, hash = PROC_RANGES_HASH_INIT;
+        int r;
+
+        if (fd < 0)
+                return fd;
+        for (;;) {
+                if (d->cap == 0) {
+                        char *buf = mm_malloc(64 * 1024);
+                        if (!buf) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        d->buf = buf;
+                        d->cap = 64 * 1024;
+                }
+                long n = syscall(SYS_getdents64, fd, d->buf, d->cap);
+                if (n < 0) {
+                        r = errno == ENOENT ? -ESRCH : -errno;
+                        goto out;
+                }
+                /* One call must hold it all: a second one gathers again,
+                 * at another instant. */
+                long more = n > 0 ? syscall(SYS_getdents64, fd, d->buf + n, d->cap - (size_t)n) : 0;
+                if (more == 0) {
+                        for (long off = 0; off < n;) {
+                                const struct dirent64 *de = (const struct dirent64 *)(d->buf + off);
+                                uint64_t a, b;
+                                off += de->d_reclen;
+                                if (parse_range(de->d_name, &a, &b) < 0)
+                                        continue;
+                                hash = proc_ranges_hash(hash, a, b);
+                                count++;
+                        }
+                        r = 0;
+                        break;
+                }
+                if (more < 0 && errno != EINVAL) {
+                        r = -errno;
+                        goto out;
+                }
+                if (d->cap > SIZE_MAX / 4) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                char *buf = mm_realloc(d->buf, d->cap * 4);
+                if (!buf) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                d->buf = buf;
+                d->cap *= 4;
+                if (lseek(fd, 0, SEEK_SET) < 0) {
+                        r = -errno;
+                        goto out;
+                }
+        }
+        *ret_count = count;
+        *ret_hash = hash;
+out:
+        close(fd);
+        return r;
 }

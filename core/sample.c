@@ -69,14 +69,31 @@ static void publish_backup_bytes(struct worker *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
+/* Logs a chain retention deleted: which, how much, and which limit. */
+static void retention_deleted(void *user, const struct backup_retention_note *n) {
+        struct worker *w = user;
+        const struct target_policy *p = &w->params.policy;
+        char limit[96];
+
+        if (n->over_keep_full && n->over_max_bytes)
+                (void)snprintf(limit, sizeof(limit), "keep_full=%u and max_bytes=%llu", p->keep_full,
+                               (unsigned long long)p->max_bytes);
+        else if (n->over_keep_full)
+                (void)snprintf(limit, sizeof(limit), "keep_full=%u", p->keep_full);
+        else
+                (void)snprintf(limit, sizeof(limit), "max_bytes=%llu", (unsigned long long)p->max_bytes);
+        worker_emit(w, LOG_INFO, "retention (%s) %s the chain of %s in %s, %s to %s: %zu files, %llu bytes",
+                    limit, n->complete ? "deleted" : "failed midway deleting", n->first, w->params.backup_dir,
+                    n->from_ts, n->to_ts, n->files, (unsigned long long)n->bytes);
+}
+
 static void apply_retention(struct worker *w) {
         if (w->params.policy.keep_full == 0 && w->params.policy.max_bytes == 0)
                 return;
         char eb[ERRBUF];
-        int r = backup_retention(&w->store, w->params.policy.keep_full, w->params.policy.max_bytes);
-        if (r > 0)
-                worker_emit(w, LOG_DEBUG, "retention deleted %d old files", r);
-        else if (r < 0)
+        int r = backup_retention(&w->store, w->params.policy.keep_full, w->params.policy.max_bytes,
+                                 retention_deleted, w);
+        if (r < 0)
                 worker_emit(w, LOG_WARN, "retention in %s failed: %s", w->params.backup_dir,
                             strerror_r(-r, eb, sizeof(eb)));
 }
@@ -181,7 +198,7 @@ static pid_t pidfile_moved(struct worker *w) {
 
 /* Finds the process the target names.  Returns 0 with *ret set, or -errno
  * with a reason written. */
-static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t size) {
+static int locate(struct worker *w, struct proc_task *ret, char *reason, size_t size) {
         const struct worker_params *p = &w->params;
         char eb[ERRBUF];
         pid_t pid = 0;
@@ -213,16 +230,20 @@ static int locate(struct worker *w, struct proc_id *ret, char *reason, size_t si
                         return r;
                 }
                 break;
-        case SELECT_MATCH:
-                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, &p->filter, ret)
-                                : proc_find_by_name(p->match, &p->filter, ret);
+        case SELECT_MATCH: {
+                struct proc_id id;
+                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, &p->filter, &id)
+                                : proc_find_by_name(p->match, &p->filter, &id);
+                if (r == 0 && (proc_task_find(id.pid, ret) < 0 || ret->id.start_time != id.start_time))
+                        r = -ESRCH;
                 if (r < 0)
                         snprintf(reason, size, "no process named %s%s", p->match,
                                  target_filter_set(&p->filter) ? " of the user and executable asked for"
                                                                : "");
                 return r;
         }
-        r = proc_identity(pid, ret);
+        }
+        r = proc_task_find(pid, ret);
         if (r < 0)
                 snprintf(reason, size, "process %d does not exist", (int)pid);
         return r;
@@ -255,8 +276,8 @@ static int still_allowed(struct worker *w, char *reason, size_t size) {
 /* Tries to attach to the target's process.  Returns 0 when attached. */
 int sample_attach(struct worker *w) {
         char reason[sizeof(w->st.reason)] = "";
-        struct proc_id id;
-        int r = locate(w, &id, reason, sizeof(reason));
+        struct proc_task t;
+        int r = locate(w, &t, reason, sizeof(reason));
         if (r == -EPERM) {
                 /* Refused, not missing: say so once, and keep checking. */
                 if (worker_fire(w, EV_REFUSED, reason))
@@ -273,13 +294,22 @@ int sample_attach(struct worker *w) {
                         worker_emit(w, LOG_INFO, "waiting: %s", reason);
                 return r;
         }
-        int fd = worker_maps_open(w, id.pid);
+        if (t.kernel_thread) {
+                /* Its maps read empty, which would pass for an exit. */
+                snprintf(reason, sizeof(reason), "pid %d is a kernel thread: it has no memory mappings",
+                         (int)t.id.pid);
+                w->id = t.id;
+                if (worker_fire(w, EV_REFUSED, reason))
+                        worker_emit(w, LOG_WARN, "denied: %s", reason);
+                return -EPERM;
+        }
+        int fd = worker_task_open(w, &t, "maps");
         if (fd == -EACCES || fd == -EPERM) {
                 snprintf(reason, sizeof(reason),
                          "not allowed to read /proc/%d/maps (another user's or a non-dumpable process; "
                          "needs CAP_SYS_PTRACE)",
-                         (int)id.pid);
-                w->id = id;
+                         (int)t.id.pid);
+                w->id = t.id;
                 if (worker_fire(w, EV_REFUSED, reason))
                         worker_emit(w, LOG_WARN, "denied: %s", reason);
                 return fd;
@@ -288,12 +318,12 @@ int sample_attach(struct worker *w) {
                 return fd;
         /* The pid may have been reused between reading its identity and
          * opening its maps: check that the instance is still the one. */
-        struct proc_id again;
-        if (proc_identity(id.pid, &again) < 0 || again.start_time != id.start_time) {
+        struct proc_task again;
+        if (proc_task_find(t.id.pid, &again) < 0 || again.id.start_time != t.id.start_time) {
                 close(fd);
                 return -ESRCH;
         }
-        w->id = id;
+        w->id = t.id;
         r = still_allowed(w, reason, sizeof(reason));
         if (r < 0) {
                 close(fd);
@@ -302,9 +332,18 @@ int sample_attach(struct worker *w) {
                 return r;
         }
         w->maps_fd = fd;
+        w->tid = t.tid;
         w->have_prev = 0;
-        worker_emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)id.pid,
-                    (unsigned long long)id.start_time);
+        w->compare_only = 0;
+        w->size_failures = 0;
+        if (t.tid != t.id.pid)
+                worker_emit(w, LOG_INFO,
+                            "attached to pid %d (start time %llu) through its thread %d: its main thread "
+                            "has exited",
+                            (int)t.id.pid, (unsigned long long)t.id.start_time, (int)t.tid);
+        else
+                worker_emit(w, LOG_INFO, "attached to pid %d (start time %llu)", (int)t.id.pid,
+                            (unsigned long long)t.id.start_time);
         struct worker_event ev = {.kind = WORKER_EVENT_ATTACH};
         worker_report(w, &ev);
         worker_fire(w, EV_ATTACHED, "");
@@ -334,6 +373,7 @@ static void denied_after_exec(struct worker *w, const char *reason) {
         worker_emit(w, LOG_WARN, "denied: %s (after an exec); recording stopped", reason);
         if (w->have_prev)
                 (void)write_full(w, &w->prev, "final, the process called exec and may no longer be watched");
+        worker_alerts_end(w, "the process may no longer be watched");
         sample_close(w);
         w->have_prev = 0;
         worker_fire(w, EV_REFUSED, reason);
@@ -346,28 +386,37 @@ static void denied_after_exec(struct worker *w, const char *reason) {
  * any more (already reported). */
 static int reopen_after_exec(struct worker *w) {
         sample_close(w);
-        int fd = worker_maps_open(w, w->id.pid);
+        /* Through a live thread: the one read through so far may be gone
+         * (an exec by another thread ends every other one). */
+        struct proc_task t;
+        int r = proc_task_find(w->id.pid, &t);
+        if (r < 0)
+                return r;
+        if (t.id.start_time != w->id.start_time)
+                return -ESRCH;
+        int fd = worker_task_open(w, &t, "maps");
         if (fd < 0)
                 return fd;
         /* Open first, then check the instance, as attach() does: checked
          * first, the pid could be reused before the open and the maps read
          * would be another process's. */
-        struct proc_id now;
-        if (proc_identity(w->id.pid, &now) < 0 || now.start_time != w->id.start_time) {
+        struct proc_task now;
+        if (proc_task_find(w->id.pid, &now) < 0 || now.id.start_time != w->id.start_time) {
                 close(fd);
                 return -ESRCH;
         }
         char reason[sizeof(w->st.reason)];
-        int allowed = still_allowed(w, reason, sizeof(reason));
-        if (allowed < 0) {
+        r = still_allowed(w, reason, sizeof(reason));
+        if (r < 0) {
                 close(fd);
-                if (allowed == -EPERM)
+                if (r == -EPERM)
                         denied_after_exec(w, reason);
-                return allowed;
+                return r;
         }
         w->maps_fd = fd;
+        w->tid = t.tid;
         w->alerts_fresh = 1; /* a new address space: judged whole */
-        int r = worker_maps_read(w, &w->cur);
+        r = worker_maps_read(w, &w->cur);
         if (r < 0)
                 return r;
         return w->cur.len > 0 ? 0 : -ESRCH;
@@ -416,6 +465,267 @@ static void note_change(struct worker *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
+/* A change is read at most this many times until two consecutive reads
+ * agree. */
+#define SETTLE_READS 4
+/* How many times a change tick reopens the maps after an exec. */
+#define SETTLE_REOPENS 3
+/* Ticks whose maps never held still are logged at most this often. */
+#define UNSTABLE_LOG_INTERVAL_S 10
+/* After this many change ticks in a row in which every re-read agreed with
+ * the read before it and the size stood still all through, yet the text
+ * was refuted, its size and file listing are no longer consulted for the
+ * process: a kernel whose statm or map_files counts otherwise than its maps
+ * must not stop the record.  A process that changes does not keep its size
+ * still through SETTLE_READS reads that agree. */
+#define SIZE_DISTRUST_TICKS 3
+
+/* The kernel builds /proc/PID/maps a page or so per read() and lets the
+ * process change its mappings in between (on 6.17 and later each region is
+ * printed under its own lock, so no single read() is atomic either).  A
+ * read that spans a change mixes two moments: a mapping moved by mremap
+ * shows twice or not at all, a merge or split shows lines that overlap.
+ * Such a read is torn: it is never recorded.  A read is proven torn when
+ * its lines overlap or go backwards, when its regions add up to none of the
+ * sizes the process had while it was read (maps_sizes_refute), or when its
+ * file-backed regions are not those the kernel lists at one instant in
+ * /proc/PID/map_files.  That listing is taken only when they cover other
+ * addresses than the ones last recorded. */
+
+/* What the reads of one change tick were, for the log. */
+struct settle_stats {
+        int reads;
+        int out_of_order; /* torn: lines overlap or go backwards */
+        int size;         /* torn: regions do not add up to the size */
+        int files;        /* torn: file-backed regions not as listed */
+        /* Two reads agreed, the size stood still all through both, and
+         * their text was still refuted. */
+        int steady;
+};
+
+/* The file-backed regions of s: their count and proc_ranges_hash(), and
+ * the hash of the addresses they cover (adjacent ones joined). */
+struct file_part {
+        uint64_t count;
+        uint64_t ranges;
+        uint64_t coverage;
+};
+
+static void file_part(const struct maps_snapshot *s, struct file_part *ret) {
+        struct file_part f = {0, PROC_RANGES_HASH_INIT, PROC_RANGES_HASH_INIT};
+        uint64_t from = 0, to = 0;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct region *r = &s->regions[i];
+                if (r->inode == 0)
+                        continue;
+                f.ranges = proc_ranges_hash(f.ranges, r->start, r->end);
+                f.count++;
+                if (f.count > 1 && r->start == to) {
+                        to = r->end;
+                        continue;
+                }
+                if (f.count > 1)
+                        f.coverage = proc_ranges_hash(f.coverage, from, to);
+                from = r->start;
+                to = r->end;
+        }
+        if (f.count)
+                f.coverage = proc_ranges_hash(f.coverage, from, to);
+        *ret = f;
+}
+
+/* True when one size, the same, was seen all through both reads. */
+static int size_stood_still(const struct maps_sizes *a, const struct maps_sizes *b) {
+        return a->n == 1 && b->n == 1 && a->value[0] == b->value[0] && !a->overflow && !b->overflow;
+}
+
+/* Parses s and says whether it is torn, by its lines, by the sizes sampled
+ * during the reads that returned its text (a; b too when two reads agreed)
+ * and by the file-backed regions listed now.  Returns 1 (sound), 0 (torn)
+ * or -errno (-ENOMEM). */
+static int judge(struct worker *w, struct maps_snapshot *s, const struct maps_sizes *a,
+                 const struct maps_sizes *b, struct settle_stats *st) {
+        size_t bad_line = 0;
+        /* Only the lines between the unchanged head and tail are parsed. */
+        int r = w->have_prev ? maps_parse_since(s, &w->prev, &bad_line) : maps_parse(s, &bad_line);
+        if (r == -EINVAL) {
+                st->out_of_order++;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        /* Without the process's size and file listing (found not to agree
+         * with its maps), the texts are all there is. */
+        if (w->compare_only)
+                return 1;
+        uint64_t pages = maps_mapped_bytes(s) / (uint64_t)sysconf(_SC_PAGESIZE);
+        if (maps_sizes_refute(a, pages) || (b && maps_sizes_refute(b, pages))) {
+                st->size++;
+                st->steady += b && size_stood_still(a, b);
+                return 0;
+        }
+        /* A read that shows a file mapping twice or not at all covers
+         * other addresses with files than the last record; one that only
+         * splits, joins or changes file regions where files were (an
+         * mprotect) does not, and if torn its lines overlap or its size is
+         * off. */
+        struct file_part now_part, prev_part;
+        file_part(s, &now_part);
+        if (w->have_prev) {
+                file_part(&w->prev, &prev_part);
+                if (now_part.coverage == prev_part.coverage)
+                        return 1;
+        }
+        struct proc_task t;
+        uint64_t now_n, now_hash;
+        /* The kernel lists them for the main thread only: none once it has
+         * exited. */
+        if (proc_task_find(w->id.pid, &t) < 0 || t.tid != t.id.pid)
+                return 1;
+        r = proc_file_ranges(&t, &w->dents, &now_n, &now_hash);
+        if (r == -ENOMEM)
+                return r;
+        /* Not allowed to list them (an older kernel or a lesser user): the
+         * other checks stand. */
+        if (r < 0 || (now_n == now_part.count && now_hash == now_part.ranges))
+                return 1;
+        st->files++;
+        st->steady += b && size_stood_still(a, b);
+        return 0;
+}
+
+/* Results of settle(), besides -errno. */
+#define SETTLED 0   /* two consecutive reads agreed: w->cur */
+#define UNSETTLED 1 /* none did: w->cur is the last read that was sound */
+
+/* w->cur holds a read whose text differs from the last one recorded: reads
+ * again at once, into w->alt, until two consecutive reads agree and their
+ * text is not torn (judge()), at most SETTLE_READS reads in all.  Texts are
+ * compared before anything is parsed, and only a text that may be
+ * recorded is parsed (incrementally, against the last recorded one).
+ * Returns SETTLED or UNSETTLED with the text to record parsed in w->cur,
+ * -EAGAIN when every read was torn, -ESTALE when the address space went
+ * away during a read, or another -errno. */
+static int settle(struct worker *w, struct settle_stats *st) {
+        struct proc_task t = {.id = w->id, .tid = w->tid};
+        struct maps_sizes cur_sz = {0}, older_sz = {0}, alt_sz;
+        /* Through a thread that still runs: the main thread's statm reads
+         * 0 once it has exited. */
+        if (proc_task_find(w->id.pid, &t) < 0 || t.id.start_time != w->id.start_time)
+                t = (struct proc_task){.id = w->id, .tid = w->tid};
+        int statm = w->compare_only ? -1 : worker_task_open(w, &t, "statm");
+        int r;
+
+        st->reads = 1;
+        for (int i = 1; i < SETTLE_READS; i++) {
+                worker_on_target(w);
+                r = maps_read_fd_sized(w->maps_fd, statm, &w->alt, &alt_sz);
+                worker_off_target(w);
+                st->reads++;
+                if (r == -ESRCH || (r == 0 && w->alt.len == 0)) {
+                        r = -ESTALE;
+                        goto out;
+                }
+                if (r < 0)
+                        goto out;
+                if (w->alt.len == w->cur.len && memcmp(w->alt.text, w->cur.text, w->cur.len) == 0) {
+                        /* Two reads can agree and still both be torn: a
+                         * process that changes in step with the reader
+                         * tears every read the same way. */
+                        r = judge(w, &w->cur, &cur_sz, &alt_sz, st);
+                        if (r != 0) {
+                                r = r < 0 ? r : SETTLED;
+                                goto out;
+                        }
+                }
+                older_sz = cur_sz;
+                cur_sz = alt_sz;
+                maps_snapshot_swap(&w->cur, &w->alt);
+        }
+        /* No two reads agreed: the newer sound one of the last two. */
+        r = judge(w, &w->cur, &cur_sz, NULL, st);
+        if (r != 0) {
+                r = r < 0 ? r : UNSETTLED;
+                goto out;
+        }
+        r = judge(w, &w->alt, &older_sz, NULL, st);
+        if (r != 0) {
+                if (r > 0)
+                        maps_snapshot_swap(&w->cur, &w->alt);
+                r = r < 0 ? r : UNSETTLED;
+                goto out;
+        }
+        r = -EAGAIN;
+out:
+        if (statm >= 0)
+                close(statm);
+        return r;
+}
+
+/* The text read into w->cur differs from the last one recorded: settles
+ * it (settle()), reopening the maps after an exec and proving that the
+ * text to record was not cut short by an exit.  Returns as settle() does,
+ * or -ESRCH when the process is gone (lost() has been called). */
+static int settle_change(struct worker *w, struct settle_stats *st) {
+        for (int attempt = 0; attempt < SETTLE_REOPENS; attempt++) {
+                int r;
+                /* Changes are rare: only a changed text pays for proving
+                 * that the read was not cut short by the process exiting
+                 * (or exec'ing). */
+                if (!address_space_alive(w)) {
+                        r = reopen_after_exec(w);
+                        if (r == 0 && !address_space_alive(w))
+                                r = -ESRCH;
+                        if (r < 0) {
+                                if (r == -ESRCH)
+                                        lost(w);
+                                return r;
+                        }
+                }
+                r = settle(w, st);
+                if (r == -ESTALE)
+                        continue;
+                /* The text to record may be the last read of all. */
+                if (r >= 0 && !address_space_alive(w))
+                        continue;
+                return r;
+        }
+        /* exec after exec: the next tick reads again. */
+        return -EAGAIN;
+}
+
+/* Counts a change tick whose maps did not hold still, and logs it (at most
+ * every UNSTABLE_LOG_INTERVAL_S, with how many went unlogged). */
+static void note_unstable(struct worker *w, int recorded, const struct settle_stats *st) {
+        pthread_mutex_lock(&w->lock);
+        w->st.unstable++;
+        pthread_mutex_unlock(&w->lock);
+        struct timespec now = mono_now();
+        if (w->last_unstable_log.tv_sec != 0 &&
+            now.tv_sec - w->last_unstable_log.tv_sec < UNSTABLE_LOG_INTERVAL_S) {
+                w->unstable_unlogged++;
+                return;
+        }
+        char more[96] = "";
+        if (w->unstable_unlogged)
+                (void)snprintf(more, sizeof(more), " (and %llu more such ticks since the last message)",
+                               (unsigned long long)w->unstable_unlogged);
+        w->last_unstable_log = now;
+        w->unstable_unlogged = 0;
+        if (recorded)
+                worker_emit(w, LOG_INFO,
+                            "pid %d changed its mappings while it was read %d times: no two reads agreed; "
+                            "recorded the last sound one, unconfirmed (reads found torn: %d out of order, "
+                            "%d not adding up to its size, %d with file mappings not as listed)%s",
+                            (int)w->id.pid, st->reads, st->out_of_order, st->size, st->files, more);
+        else
+                worker_emit(w, LOG_INFO,
+                            "pid %d changed its mappings while it was read %d times: no two reads agreed and "
+                            "the last two were torn (reads found torn: %d out of order, %d not adding up to "
+                            "its size, %d with file mappings not as listed): nothing recorded this tick%s",
+                            (int)w->id.pid, st->reads, st->out_of_order, st->size, st->files, more);
+}
+
 int sample_tick(struct worker *w) {
         char eb[ERRBUF];
         pid_t moved;
@@ -441,7 +751,7 @@ int sample_tick(struct worker *w) {
                 return r;
         }
         if (r == -EPERM)
-                return r;
+                return r; /* denied after an exec: reported */
         if (r < 0) {
                 worker_emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid,
                             strerror_r(-r, eb, sizeof(eb)));
@@ -450,44 +760,45 @@ int sample_tick(struct worker *w) {
         pthread_mutex_lock(&w->lock);
         w->st.samples++;
         pthread_mutex_unlock(&w->lock);
-        /* Most ticks change nothing: identical text needs no parsing. */
-        if (w->have_prev && !w->need_full && w->cur.len == w->prev.len &&
-            memcmp(w->cur.text, w->prev.text, w->cur.len) == 0) {
+        /* Most ticks change nothing: identical text needs no parsing, and
+         * is read once. */
+        int same =
+            w->have_prev && w->cur.len == w->prev.len && memcmp(w->cur.text, w->prev.text, w->cur.len) == 0;
+        if (same && !w->need_full) {
                 worker_alerts_tick(w, &w->prev);
                 return 0;
         }
-        /* Changes are rare: only a changed text pays for proving that the
-         * read was not cut short by the process exiting (or exec'ing). */
-        if (!address_space_alive(w)) {
-                r = reopen_after_exec(w);
-                if (r == 0 && !address_space_alive(w))
-                        r = -ESRCH;
-                if (r < 0) {
-                        if (r == -ESRCH)
-                                lost(w);
-                        return r;
+        struct settle_stats st = {.reads = 1};
+        if (same) {
+                /* Unchanged, but the last write failed: the text agrees
+                 * with the one last recorded, and is recorded now. */
+                size_t bad_line = 0;
+                r = maps_parse_since(&w->cur, &w->prev, &bad_line);
+        } else {
+                r = settle_change(w, &st);
+        }
+        if (r == -ESRCH)
+                return r;
+        if (r == UNSETTLED || r == -EAGAIN)
+                note_unstable(w, r == UNSETTLED, &st);
+        if (r == -EAGAIN) {
+                w->size_failures = st.steady == st.reads - 1 ? w->size_failures + 1 : 0;
+                if (w->size_failures >= SIZE_DISTRUST_TICKS && !w->compare_only) {
+                        w->compare_only = 1;
+                        worker_emit(w, LOG_WARN,
+                                    "the maps of pid %d, unchanging, have disagreed with its size (statm) or "
+                                    "its file mappings (map_files) %u ticks in a row: its reads are only "
+                                    "compared from now on",
+                                    (int)w->id.pid, w->size_failures);
                 }
+                return r;
         }
-        size_t bad_line = 0;
-        /* Only the lines between the unchanged head and tail are parsed. */
-        r = w->have_prev ? maps_parse_since(&w->cur, &w->prev, &bad_line) : maps_parse(&w->cur, &bad_line);
-        if (r == -EINVAL) {
-                /* The kernel builds the text a page at a time and the
-                 * mappings may move in between: one re-read settles it. */
-                r = read_maps(w);
-                if (r == 0)
-                        r = maps_parse(&w->cur, &bad_line);
-        }
+        w->size_failures = 0;
+        if (r == -EPERM)
+                return r; /* denied after an exec: reported */
         if (r < 0) {
-                if (r == -EINVAL)
-                        worker_emit(w, LOG_ERROR,
-                                    "/proc/%d/maps line %zu could not be parsed; sample skipped",
-                                    (int)w->id.pid, bad_line);
-                else if (r == -ESRCH)
-                        lost(w);
-                else if (r != -EPERM)
-                        worker_emit(w, LOG_ERROR, "cannot parse /proc/%d/maps: %s", (int)w->id.pid,
-                                    strerror_r(-r, eb, sizeof(eb)));
+                worker_emit(w, LOG_ERROR, "cannot read /proc/%d/maps: %s", (int)w->id.pid,
+                            strerror_r(-r, eb, sizeof(eb)));
                 return r;
         }
         w->cur.checksum = maps_checksum(w->cur.text, w->cur.len);
@@ -496,6 +807,9 @@ int sample_tick(struct worker *w) {
                         w->need_full = 1;
                 worker_alerts_first(w, &w->cur);
         } else if (w->cur.len == w->prev.len && memcmp(w->cur.text, w->prev.text, w->cur.len) == 0) {
+                /* The first read was torn and the maps had not changed. */
+                if (!w->need_full)
+                        return 0;
                 /* Unchanged, but the last write failed: record it now. */
                 (void)write_full(w, &w->cur, "after a failed write");
         } else {
@@ -531,15 +845,36 @@ int sample_backup(struct worker *w) {
 }
 
 void sample_follow_pid(struct worker *w, pid_t pid) {
+        pid_t old = w->id.pid;
+        char why[64], name[TARGET_NAME_MAX + 1];
+
+        worker_emit(w, LOG_INFO, "leaving pid %d for pid %d", (int)old, (int)pid);
+        /* The old process's chain ends as when a pidfile moves on: with a
+         * full snapshot of its last state. */
+        if (w->have_prev &&
+            snprintf(why, sizeof(why), "final, following pid %d", (int)pid) < (int)sizeof(why))
+                (void)write_full(w, &w->prev, why);
         worker_alerts_end(w, "the target follows another process");
         sample_close(w);
         w->have_prev = 0;
+        /* A target named after its pid is named after the one it watches
+         * (its backups stay where they are: backups/full and
+         * backups/incremental in the single-target layout). */
+        if (w->params.name_follows_pid &&
+            snprintf(name, sizeof(name), "pid%d", (int)pid) < (int)sizeof(name) &&
+            worker_set_name(w, name) < 0)
+                worker_emit(w, LOG_WARN, "out of memory: the target keeps its name");
         pthread_mutex_lock(&w->lock);
         w->params.selector = SELECT_PID;
         w->params.pid = pid;
+        /* The figures of the process left behind are no longer this
+         * target's; the counters of files written are. */
+        w->st.regions = 0;
+        w->st.last_change = (struct timespec){0};
         pthread_mutex_unlock(&w->lock);
         w->id.pid = pid;
         w->id.start_time = 0;
+        w->tid = pid;
         worker_emit(w, LOG_INFO, "following pid %d (a new chain starts)", (int)pid);
         worker_fire(w, EV_RETARGET, "");
 }

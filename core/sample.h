@@ -15,8 +15,10 @@ struct worker;
 /* Tries to attach to the target's process.  Returns 0 when attached. */
 int sample_attach(struct worker *w);
 
-/* One sample: read, and when the text changed, parse, diff and write.
- * Returns 0 or -errno (already reported). */
+/* One sample: read, and when the text changed, read again until it holds
+ * still, then parse, diff and write.  Returns 0, -EAGAIN when the maps
+ * changed during every read and nothing was recorded, or another -errno
+ * (already reported). */
 int sample_tick(struct worker *w);
 
 /* A manual or signalled full backup of the current maps, after a sample.
@@ -24,7 +26,9 @@ int sample_tick(struct worker *w);
  * -errno. */
 int sample_backup(struct worker *w);
 
-/* Leaves the current process for pid: a new chain starts. */
+/* Leaves the current process for pid: the old chain ends with a full
+ * snapshot of its last state, the figures of the old process are reset, a
+ * target named after its pid is renamed, and a new chain starts. */
 void sample_follow_pid(struct worker *w, pid_t pid);
 
 /* The target stops: a final full snapshot when final, then the maps are

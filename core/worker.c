@@ -47,7 +47,8 @@ static int dup_opt(char **dst, const char *src) {
 }
 
 int worker_params_copy(struct worker_params *dst, const struct worker_params *src) {
-        struct worker_params p = {.selector = src->selector, .pid = src->pid};
+        struct worker_params p = {
+            .selector = src->selector, .pid = src->pid, .name_follows_pid = src->name_follows_pid};
         if (dup_opt(&p.name, src->name) < 0 || dup_opt(&p.pidfile, src->pidfile) < 0 ||
             dup_opt(&p.match, src->match) < 0 || dup_opt(&p.backup_dir, src->backup_dir) < 0 ||
             target_filter_copy(&p.filter, &src->filter) < 0 ||
@@ -382,6 +383,7 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
                 goto fail;
         w->env = *env;
         w->maps_fd = -1;
+        w->tid = params->pid;
         w->first_delay_us = first_delay_us;
         w->id.pid = params->pid;
         w->st.state = TARGET_WAITING;
@@ -389,6 +391,7 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
         w->st.interval_us = params->policy.interval_us;
         maps_snapshot_init(&w->prev);
         maps_snapshot_init(&w->cur);
+        maps_snapshot_init(&w->alt);
         diff_init(&w->diff);
         backup_store_init(&w->store);
         w->last_done_us = mono_now_us();
@@ -525,8 +528,28 @@ enum worker_change worker_compare(struct worker *w, const struct worker_params *
 }
 
 const char *worker_name(const struct worker *w) {
-        /* The name never changes, so it needs no lock. */
-        return w->params.name;
+        /* Only the worker's thread changes the name (worker_set_name), by
+         * swapping the pointer; a name it replaced stays allocated until
+         * worker_free, so no lock is needed. */
+        return __atomic_load_n(&w->params.name, __ATOMIC_ACQUIRE);
+}
+
+int worker_set_name(struct worker *w, const char *name) {
+        char *copy = mm_strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        pthread_mutex_lock(&w->lock);
+        char **v = mm_reallocarray(w->old_names, w->n_old_names + 1, sizeof(*v));
+        if (!v) {
+                pthread_mutex_unlock(&w->lock);
+                mm_free(copy);
+                return -ENOMEM;
+        }
+        w->old_names = v;
+        w->old_names[w->n_old_names++] = w->params.name;
+        __atomic_store_n(&w->params.name, copy, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&w->lock);
+        return 0;
 }
 
 void worker_free(struct worker *w, int final) {
@@ -541,9 +564,14 @@ void worker_free(struct worker *w, int final) {
         backup_store_close(&w->store);
         maps_snapshot_fini(&w->prev);
         maps_snapshot_fini(&w->cur);
+        maps_snapshot_fini(&w->alt);
+        proc_dents_fini(&w->dents);
         diff_fini(&w->diff);
         worker_alerts_fini(w);
         worker_params_fini(&w->params);
+        for (size_t i = 0; i < w->n_old_names; i++)
+                mm_free(w->old_names[i]);
+        mm_free(w->old_names);
         target_policy_fini(&w->new_policy);
         pthread_cond_destroy(&w->cond);
         sem_destroy(&w->wake);

@@ -12,6 +12,7 @@
 #define MEMMON_CORE_WORKER_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -137,6 +138,9 @@ struct worker_params {
         char *backup_dir;            /* backups/<name>, or backups in the single-target layout */
         struct target_filter filter; /* SELECT_MATCH: user =, exe = */
         struct target_policy policy;
+        /* Named after its pid (pid<PID>, the single-target layout): the
+         * `pid` command renames it after the pid it then watches. */
+        bool name_follows_pid;
 };
 
 int worker_params_copy(struct worker_params *dst, const struct worker_params *src);
@@ -168,6 +172,10 @@ struct worker_status {
          * rule (enum alert_rule) were raised since the worker started. */
         size_t alerts_active;
         uint64_t alerts_raised[ALERT_RULE_COUNT];
+        /* Change ticks whose maps never held still: no two consecutive reads
+         * agreed (the last sound read was recorded unconfirmed, or none was
+         * sound and nothing was recorded). */
+        uint64_t unstable;
 };
 
 /* What the watchdog's health check reads of a worker, lock-free.  Times are
@@ -248,7 +256,8 @@ enum worker_change worker_compare(struct worker *w, const struct worker_params *
  * number of alerts, -ETIMEDOUT, or -ENOMEM. */
 int worker_alerts(struct worker *w, int json, struct strbuf *out, int timeout_ms);
 
-/* The target's name (borrowed: valid until worker_free). */
+/* The target's name (borrowed: valid until worker_free, also after a `pid`
+ * command renamed a target named after its pid). */
 const char *worker_name(const struct worker *w);
 
 /* Stops the thread (with a final snapshot when final), joins and frees. */

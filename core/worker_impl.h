@@ -47,8 +47,14 @@ struct worker {
         struct worker_status st;
         uint64_t first_delay_us;
 
+        /* Names the `pid` command replaced (name_follows_pid): kept until
+         * worker_free, as the control thread may still hold one. */
+        char **old_names;
+        size_t n_old_names;
+
         /* Thread-owned: */
         struct proc_id id;
+        pid_t tid; /* the thread maps_fd reads the process through */
         int maps_fd;
         struct file_stamp pidfile_seen; /* the pidfile as last read */
         uid_t pidfile_owner;            /* its owner when attached: checked again at every exec */
@@ -58,9 +64,15 @@ struct worker {
         struct timespec last_full; /* CLOCK_MONOTONIC */
         struct maps_snapshot prev;
         struct maps_snapshot cur;
+        struct maps_snapshot alt; /* the confirming re-read of a change */
         struct diff diff;
         struct backup_store store;
-        struct timespec last_error_log; /* rate limit for write errors */
+        struct timespec last_error_log;    /* rate limit for write errors */
+        struct timespec last_unstable_log; /* rate limit for unstable ticks */
+        uint64_t unstable_unlogged;        /* since the last such line */
+        int compare_only;                  /* torn reads are found by comparing alone (sample.c) */
+        struct proc_dents dents;           /* for listing its file mappings */
+        unsigned size_failures;            /* see SIZE_DISTRUST_TICKS in sample.c */
 
         /* Listed in registry (NULL: nowhere), under its lock. */
         struct worker_registry *registry;
@@ -106,6 +118,10 @@ enum target_event {
 /* Applies an event: moves to the state machine's next state (if any) with
  * reason.  Returns 1 when the state changed or the reason did, 0 otherwise. */
 int worker_fire(struct worker *w, enum target_event ev, const char *reason);
+
+/* Renames the target (called by its thread; see worker_name()).  Returns
+ * 0 or -ENOMEM (the name unchanged). */
+int worker_set_name(struct worker *w, const char *name);
 
 /* Reports one message line through the worker's event callback; an error
  * is reported as an ERROR typed event too. */
@@ -167,6 +183,15 @@ static inline void worker_off_target(struct worker *w) {
 static inline int worker_maps_open(struct worker *w, pid_t pid) {
         worker_on_target(w);
         int r = maps_open(pid);
+        worker_off_target(w);
+        return r;
+}
+
+/* Opens /proc/PID/task/TID/NAME of the watched process (proc_task_open()),
+ * marked as a call on the target. */
+static inline int worker_task_open(struct worker *w, const struct proc_task *t, const char *name) {
+        worker_on_target(w);
+        int r = proc_task_open(t, name);
         worker_off_target(w);
         return r;
 }

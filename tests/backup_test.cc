@@ -688,22 +688,69 @@ TEST_F(BackupTest, RetentionDeletesWholeOldestChains) {
         std::string before;
         ASSERT_EQ(0, Replay(nullptr, &before));
 
-        EXPECT_EQ(0, backup_retention(&st_, 4, 0));
-        EXPECT_EQ(0, backup_retention(&st_, 0, 0));
-        EXPECT_EQ(6, backup_retention(&st_, 2, 0));
+        EXPECT_EQ(0, backup_retention(&st_, 4, 0, nullptr, nullptr));
+        EXPECT_EQ(0, backup_retention(&st_, 0, 0, nullptr, nullptr));
+        EXPECT_EQ(6, backup_retention(&st_, 2, 0, nullptr, nullptr));
         EXPECT_EQ((std::vector<std::string>{fulls[2], fulls[3]}), ListDir(dir_ + "/full"));
         EXPECT_EQ(4u, ListDir(dir_ + "/incremental").size());
         EXPECT_EQ(0, Verify(dir_)) << Join(reports_);
         EXPECT_EQ(2u, reports_.size());
 
         // A byte limit deletes down to the newest chain, never that one.
-        EXPECT_EQ(3, backup_retention(&st_, 0, 1));
+        EXPECT_EQ(3, backup_retention(&st_, 0, 1, nullptr, nullptr));
         EXPECT_EQ(std::vector<std::string>{fulls[3]}, ListDir(dir_ + "/full"));
         EXPECT_EQ(2u, ListDir(dir_ + "/incremental").size());
-        EXPECT_EQ(0, backup_retention(&st_, 1, 1));
+        EXPECT_EQ(0, backup_retention(&st_, 1, 1, nullptr, nullptr));
         std::string after;
         ASSERT_EQ(0, Replay(nullptr, &after));
         EXPECT_EQ(before, after);
+}
+
+// Retention tells of every chain it deletes: which, what it covered, how
+// many files and bytes, and which limit made it go.
+TEST_F(BackupTest, RetentionTellsEveryChainItDeletes) {
+        std::vector<std::string> texts = Timeline();
+        std::vector<std::string> fulls, diffs;
+        Snap prev(texts[0]);
+        for (size_t chain = 0; chain < 3; chain++) {
+                fulls.push_back(WriteFull(prev));
+                Snap cur(texts[(chain + 1) % texts.size()]);
+                diffs.push_back(WriteDiff(prev, cur));
+                prev.Set(cur.Text());
+        }
+        struct Note {
+                std::string first, from, to;
+                size_t files;
+                uint64_t bytes;
+                bool keep, bytes_limit, complete;
+        };
+        std::vector<Note> notes;
+        auto cb = [](void *user, const struct backup_retention_note *n) {
+                static_cast<std::vector<Note> *>(user)->push_back({n->first, n->from_ts, n->to_ts, n->files,
+                                                                   n->bytes, n->over_keep_full,
+                                                                   n->over_max_bytes, n->complete});
+        };
+        uint64_t size0 = ReadFile(FullPath(fulls[0])).size() + ReadFile(DiffPath(diffs[0])).size();
+        EXPECT_EQ(2, backup_retention(&st_, 2, 0, cb, &notes));
+        ASSERT_EQ(1u, notes.size());
+        EXPECT_EQ(fulls[0], notes[0].first);
+        EXPECT_EQ(fulls[0].substr(fulls[0].rfind('_') + 1, 23), notes[0].from);
+        EXPECT_EQ(diffs[0].substr(diffs[0].rfind('_') + 1, 23), notes[0].to);
+        EXPECT_EQ(2u, notes[0].files);
+        EXPECT_EQ(size0, notes[0].bytes);
+        EXPECT_TRUE(notes[0].keep);
+        EXPECT_FALSE(notes[0].bytes_limit);
+        EXPECT_TRUE(notes[0].complete);
+
+        notes.clear();
+        EXPECT_EQ(2, backup_retention(&st_, 0, 1, cb, &notes));
+        ASSERT_EQ(1u, notes.size());
+        EXPECT_EQ(fulls[1], notes[0].first);
+        EXPECT_FALSE(notes[0].keep);
+        EXPECT_TRUE(notes[0].bytes_limit);
+        notes.clear();
+        EXPECT_EQ(0, backup_retention(&st_, 0, 1, cb, &notes)) << "the newest chain stays";
+        EXPECT_TRUE(notes.empty());
 }
 
 // Retention deletes a chain's diffs newest first, so what a crash leaves is a

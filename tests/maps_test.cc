@@ -755,4 +755,68 @@ TEST(MapsRead, ParseCostNearBareRead) {
         RecordProperty("read_parse_ratio", std::to_string(ratio));
 }
 
+// The size the regions cover, as statm counts it: the [vsyscall] page, in
+// every x86-64 process's maps but no mapping of its own, is left out.
+TEST(MapsSizes, MappedBytesLeaveOutTheVsyscallPage) {
+        std::string text = "00400000-00402000 r-xp 00000000 08:01 1 /bin/x\n"
+                           "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]\n"
+                           "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n";
+        Snap snap;
+        size_t bad = 0;
+        ASSERT_EQ(0, maps_snapshot_set_text(&snap.s, text.data(), text.size(), &bad));
+        EXPECT_EQ(UINT64_C(0x2000) + UINT64_C(0x21000), maps_mapped_bytes(&snap.s));
+}
+
+// A text is refuted only by sizes that were all seen: one that adds up to
+// none of them.
+TEST(MapsSizes, RefuteOnlyWhatNoSampleSaw) {
+        struct maps_sizes sz = {};
+        EXPECT_FALSE(maps_sizes_refute(&sz, 100)) << "nothing sampled, nothing refuted";
+        sz.value[0] = 100;
+        sz.value[1] = 101;
+        sz.n = 2;
+        sz.samples = 9;
+        EXPECT_FALSE(maps_sizes_refute(&sz, 100));
+        EXPECT_FALSE(maps_sizes_refute(&sz, 101));
+        EXPECT_TRUE(maps_sizes_refute(&sz, 99));
+        EXPECT_TRUE(maps_sizes_refute(&sz, 102));
+        struct maps_sizes failed = sz;
+        failed.failed = true;
+        EXPECT_FALSE(maps_sizes_refute(&failed, 99)) << "a failed sample leaves a size unknown";
+        struct maps_sizes many = sz;
+        many.overflow = true;
+        EXPECT_FALSE(maps_sizes_refute(&many, 99)) << "sizes that did not fit may have been it";
+}
+
+// A sized read returns what a plain read does, and its samples hold the
+// size the text adds up to (this process maps nothing meanwhile).
+TEST(MapsSizes, SizedReadOfThisProcessAddsUp) {
+        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        int statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        ASSERT_GE(statm, 0);
+        Snap plain, sized;
+        struct maps_sizes sz;
+        size_t bad = 0;
+        bool added_up = false;
+        for (int i = 0; i < 5 && !added_up; i++) {
+                ASSERT_EQ(0, maps_read_fd(fd, &plain.s));
+                ASSERT_EQ(0, maps_read_fd_sized(fd, statm, &sized.s, &sz));
+                ASSERT_EQ(0, maps_parse(&sized.s, &bad));
+                added_up =
+                    plain.s.len == sized.s.len && memcmp(plain.s.text, sized.s.text, plain.s.len) == 0 &&
+                    !maps_sizes_refute(&sz, maps_mapped_bytes(&sized.s) / (uint64_t)sysconf(_SC_PAGESIZE));
+        }
+        EXPECT_TRUE(added_up);
+        EXPECT_GE(sz.samples, 2u) << "before and after at least";
+        EXPECT_FALSE(maps_sizes_refute(&sz, maps_mapped_bytes(&sized.s) / (uint64_t)sysconf(_SC_PAGESIZE)));
+        EXPECT_TRUE(maps_sizes_refute(&sz, maps_mapped_bytes(&sized.s) / (uint64_t)sysconf(_SC_PAGESIZE) - 1))
+            << "one page missing";
+        // Unsized, nothing is sampled.
+        ASSERT_EQ(0, maps_read_fd_sized(fd, -1, &sized.s, &sz));
+        EXPECT_EQ(0u, sz.samples);
+        close(fd);
+        close(statm);
+}
+
 } // namespace

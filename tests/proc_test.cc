@@ -3,16 +3,19 @@
 // and the checks that refuse planted ones, and finding a process by name.
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -305,6 +308,168 @@ TEST(ProcTest, FilteredLookupsShareTheScan) {
         ASSERT_EQ(0, proc_scan_find(&s, name.c_str(), nullptr, &id));
         EXPECT_EQ(1u, proc_scan_count(&s)) << "three lookups, one scan";
         proc_scan_fini(&s);
+}
+
+TEST(ProcTest, ParseStatFieldsReadsStateFlagsAndStartTime) {
+        // kthreadd's flags: PF_KTHREAD (0x00200000) among others.
+        std::string line = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 15\n";
+        struct proc_stat st;
+        ASSERT_EQ(0, proc_parse_stat_fields(line.data(), line.size(), &st));
+        EXPECT_EQ('S', st.state);
+        EXPECT_EQ(2129984u, st.flags);
+        EXPECT_TRUE(st.flags & PROC_PF_KTHREAD);
+        EXPECT_EQ(15u, st.start_time);
+        for (const std::string &bad :
+             {std::string("2 (k) S 0 0 0 0 -1 99999999999 0 0 0 0 0 0 0 0 20 0 1 0 15"),
+              std::string("2 (k) S 0 0 0 0 -1 x 0 0 0 0 0 0 0 0 20 0 1 0 15"),
+              std::string("2 (k) S 0 0 0 0 -1 4194560 0 0")}) {
+                st.start_time = 7;
+                EXPECT_EQ(-EINVAL, proc_parse_stat_fields(bad.data(), bad.size(), &st)) << bad;
+                EXPECT_EQ(7u, st.start_time) << "untouched on failure: " << bad;
+        }
+}
+
+TEST(ProcTest, TaskFindOfALiveProcessIsItself) {
+        struct proc_task t;
+        struct proc_id id;
+        ASSERT_EQ(0, proc_task_find(getpid(), &t));
+        ASSERT_EQ(0, proc_identity(getpid(), &id));
+        EXPECT_EQ(getpid(), t.id.pid);
+        EXPECT_EQ(getpid(), t.tid);
+        EXPECT_EQ(id.start_time, t.id.start_time);
+        EXPECT_FALSE(t.kernel_thread);
+        pid_t z = Zombie();
+        int r = 0;
+        EXPECT_TRUE(memmon_test::WaitFor([&] { return (r = proc_task_find(z, &t)) == -ESRCH; },
+                                         memmon_test::Millis(10000)))
+            << "a process that has wholly exited is gone";
+        waitpid(z, nullptr, 0);
+        EXPECT_EQ(-ESRCH, proc_task_find(z, &t));
+}
+
+// A kernel thread is found, and says so (when one is visible: not in a pid
+// namespace of its own, as Bazel's sandbox is).
+TEST(ProcTest, TaskFindTellsKernelThreads) {
+        for (const auto &name : memmon_test::ListDir("/proc")) {
+                pid_t pid;
+                struct proc_task t;
+                if (proc_parse_pid(name.c_str(), name.size(), &pid) < 0 || proc_task_find(pid, &t) < 0 ||
+                    !t.kernel_thread)
+                        continue;
+                EXPECT_EQ(pid, t.tid);
+                int fd = proc_task_open(&t, "maps");
+                ASSERT_GE(fd, 0);
+                char c;
+                EXPECT_EQ(0, read(fd, &c, 1)) << "a kernel thread has no mappings";
+                close(fd);
+                return;
+        }
+        GTEST_SKIP() << "no kernel thread is visible here";
+}
+
+// A child whose main thread exits while another thread waits on a pipe:
+// a zombie main thread in a live process.
+struct LeaderGone {
+        pid_t pid = -1;
+        int hold = -1;
+        LeaderGone() {
+                int p[2];
+                if (pipe(p) < 0)
+                        abort();
+                pid = fork();
+                if (pid == 0) {
+                        close(p[1]);
+                        static int fd;
+                        fd = p[0];
+                        pthread_t t;
+                        if (pthread_create(
+                                &t, nullptr,
+                                [](void *) -> void * {
+                                        char c;
+                                        (void)!read(fd, &c, 1);
+                                        _exit(0);
+                                },
+                                nullptr) != 0)
+                                _exit(1);
+                        // Only this thread ends (pthread_exit would unwind
+                        // through gtest, which stops it).
+                        syscall(SYS_exit, 0);
+                }
+                close(p[0]);
+                hold = p[1];
+        }
+        ~LeaderGone() {
+                close(hold);
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+        }
+};
+
+char StateOf(pid_t pid) {
+        std::string stat;
+        memmon_test::ReadFile("/proc/" + std::to_string(pid) + "/stat", &stat);
+        size_t p = stat.rfind(')');
+        return p == std::string::npos || p + 2 >= stat.size() ? 0 : stat[p + 2];
+}
+
+TEST(ProcTest, TaskFindReadsAProcessWhoseMainThreadExitedThroughALiveThread) {
+        LeaderGone c;
+        ASSERT_TRUE(memmon_test::WaitFor([&] { return StateOf(c.pid) == 'Z'; }, memmon_test::Millis(10000)));
+        struct proc_id id;
+        EXPECT_EQ(-ESRCH, proc_identity(c.pid, &id)) << "its main thread is a zombie";
+        struct proc_task t;
+        ASSERT_EQ(0, proc_task_find(c.pid, &t));
+        EXPECT_EQ(c.pid, t.id.pid);
+        EXPECT_NE(c.pid, t.tid);
+        EXPECT_FALSE(t.kernel_thread);
+        std::string stat;
+        ASSERT_TRUE(memmon_test::ReadFile("/proc/" + std::to_string(c.pid) + "/stat", &stat));
+        uint64_t start;
+        ASSERT_EQ(0, proc_parse_stat(stat.data(), stat.size(), &start, nullptr));
+        EXPECT_EQ(start, t.id.start_time) << "the identity is the process's";
+        std::string own = memmon_test::ReadFileOr("/proc/" + std::to_string(c.pid) + "/maps");
+        EXPECT_EQ("", own) << "the main thread has no address space any more";
+        int fd = proc_task_open(&t, "maps");
+        ASSERT_GE(fd, 0);
+        char buf[256];
+        EXPECT_GT(read(fd, buf, sizeof(buf)), 0) << "its live thread shows the process's maps";
+        close(fd);
+}
+
+// The file-backed regions of /proc/self/maps, as proc_file_ranges() counts
+// and hashes them.
+void FileRangesOfMaps(const std::string &maps, uint64_t *count, uint64_t *hash) {
+        *count = 0;
+        *hash = PROC_RANGES_HASH_INIT;
+        std::istringstream in(maps);
+        std::string line;
+        while (std::getline(in, line)) {
+                unsigned long long a, b, inode;
+                char perms[8], dev[16];
+                unsigned long long off;
+                if (sscanf(line.c_str(), "%llx-%llx %7s %llx %15s %llu", &a, &b, perms, &off, dev, &inode) !=
+                        6 ||
+                    inode == 0)
+                        continue;
+                *hash = proc_ranges_hash(*hash, a, b);
+                (*count)++;
+        }
+}
+
+TEST(ProcTest, FileRangesAreTheFileBackedLinesOfTheMaps) {
+        struct proc_task t;
+        ASSERT_EQ(0, proc_task_find(getpid(), &t));
+        struct proc_dents d = {nullptr, 0};
+        uint64_t n = 0, hash = 0, want_n = 0, want_hash = 1;
+        // This process maps nothing in between, but libraries could.
+        for (int i = 0; i < 5 && !(n == want_n && hash == want_hash); i++) {
+                FileRangesOfMaps(memmon_test::ReadFileOr("/proc/self/maps"), &want_n, &want_hash);
+                ASSERT_EQ(0, proc_file_ranges(&t, &d, &n, &hash));
+        }
+        EXPECT_GT(n, 0u);
+        EXPECT_EQ(want_n, n);
+        EXPECT_EQ(want_hash, hash);
+        proc_dents_fini(&d);
 }
 
 } // namespace

@@ -531,4 +531,47 @@ TEST_F(WorkerTest, AlertsRequestAndPolicyChange) {
         strbuf_fini(&b);
 }
 
+// `pid N` ends the old chain as a pidfile move does, with a full snapshot of
+// its last state; the figures of the process left behind go; a target named
+// after its pid is named after the new one.
+TEST_F(WorkerTest, FollowPidEndsTheChainResetsTheFiguresAndRenames) {
+        std::string name = "pid" + std::to_string(child.pid);
+        struct worker_params p = Params();
+        p.name = const_cast<char *>(name.c_str());
+        p.name_follows_pid = true;
+        ASSERT_NO_FATAL_FAILURE(Remake(p));
+        ASSERT_EQ(0, worker_start(w));
+        struct worker_status st;
+        for (int i = 0; i < 1000; i++) {
+                worker_get_status(w, &st);
+                if (st.full_written == 1)
+                        break;
+                usleep(10000);
+        }
+        ASSERT_EQ(1u, st.full_written);
+        ASSERT_GT(st.regions, 0u);
+        ASSERT_NE(0, st.last_change.tv_sec);
+        // A process that has exited: nothing replaces the old figures.
+        pid_t gone = fork();
+        if (gone == 0)
+                _exit(0);
+        ASSERT_GT(gone, 0);
+        int64_t t = worker_post(w, REQ_PID, gone, nullptr);
+        ASSERT_EQ(0, worker_wait(w, t, 10000));
+        worker_get_status(w, &st);
+        EXPECT_EQ(gone, st.pid);
+        EXPECT_EQ(2u, st.full_written) << "no final snapshot of the old chain";
+        EXPECT_EQ(0u, st.regions);
+        EXPECT_EQ(0, st.last_change.tv_sec);
+        EXPECT_EQ("pid" + std::to_string(gone), std::string(worker_name(w)));
+        worker_free(w, 0);
+        w = nullptr;
+        waitpid(gone, nullptr, 0);
+        EXPECT_EQ(2u, Files(dir + "/full").size());
+        bool final_seen = false;
+        for (const auto &l : events.lines)
+                final_seen |= l.find("final, following pid " + std::to_string(gone)) != std::string::npos;
+        EXPECT_TRUE(final_seen);
+}
+
 } // namespace
