@@ -124,6 +124,17 @@ const char *keys_type_name(enum key_type t);
  * other keys. */
 size_t keys_field_size(enum key_type t);
 
+/* The field of key k in base (struct config, target_config or policy). */
+void *keys_field_of(void *base, const struct key_def *k);
+
+/* Appends s to buf (of size bytes, *len used); a cut is harmless where this
+ * is used: the result only decorates a message. */
+void keys_append(char *buf, size_t size, size_t *len, const char *s);
+
+/* A process name for match is at most this long (an exe basename is at
+ * most NAME_MAX). */
+#define KEYS_MATCH_MAX 255
+
 /* The numeric field of key k in base, as a number. */
 uint64_t keys_number(const void *base, const struct key_def *k);
 

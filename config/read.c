@@ -19,6 +19,7 @@
 
 #include "config/keys.h"
 #include "config/paths.h"
+#include "config/read_int.h"
 #include "config/strv.h"
 #include "core/alerts.h"
 #include "core/alloc.h"
@@ -28,77 +29,15 @@
 #include "core/users.h"
 #include "core/utf8.h"
 
-struct target_rec {
-        struct target_config t;
-        struct key_origin set[KEYS_N];
-        struct key_origin alert_set[ALERT_POLICY_KEYS]; /* its own alert keys */
-        int sel_key;  /* index in config_keys[] of the selector set, or -1 */
-        bool discard; /* bad or duplicate name: checked, then dropped */
-};
-
-struct parse_ctx;
-
-/* One file being read. Frames of nested includes form a stack through
- * parent, which is what detects include cycles. */
-struct frame {
-        struct parse_ctx *ctx;
-        struct frame *parent;
-        unsigned depth;   /* 0 for the main file */
-        const char *file; /* as shown in messages; borrowed from ctx->files */
-        char *dir;        /* absolute folder, for relative values */
-        char *glob_dir;   /* the folder as shown, escaped for glob(3): "" or "dir/" */
-        dev_t dev;        /* the file's identity: cycles and files read twice */
-        ino_t ino;
-        char *text; /* the whole file */
-        size_t text_len, text_pos;
-        char *buf; /* the current line, NUL-terminated */
-        size_t buf_size;
-        /* The current line as handed to inih, in chunks if need be. */
-        const char *out;
-        size_t out_len, out_pos;
-        unsigned line;
-        bool done;
-        int read_error; /* -errno of a failed read, or 0 */
-        enum section_kind sec;
-        size_t target; /* index in ctx->recs when sec is SEC_TARGET */
-        struct key_origin include_files;
-};
-
-struct parse_ctx {
-        struct config *cfg;
-        struct key_origin agent_set[KEYS_N];
-        struct key_origin defaults_set[KEYS_N];
-        struct key_origin alerts_set[ALERT_POLICY_KEYS]; /* [alerts] */
-        struct target_rec *recs;
-        size_t n_recs, cap_recs;
-        char **files;
-        size_t n_files, cap_files;
-        struct config_errors *errs;
-        size_t n_errors;
-        struct frame *top;
-        int fatal; /* -ENOMEM: stop reading */
-        /* Every file read, by identity: each is read once however often it
-         * is included. */
-        struct file_id {
-                dev_t dev;
-                ino_t ino;
-        } * read;
-        size_t n_read, cap_read;
-        bool too_many; /* CONFIG_MAX_FILES was reached (and reported) */
-};
-
 /* glob(3) gives its error callback no user pointer, so the errno of a failed
  * folder read comes back through this. */
 static _Thread_local int glob_errno;
 
-static const char *errno_str(int e, char *buf, size_t size) {
+const char *cfg_errno_str(int e, char *buf, size_t size) {
         return strerror_r(e, buf, size);
 }
 
-static void add_error(struct parse_ctx *ctx, const char *file, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add_error(struct parse_ctx *ctx, const char *file, unsigned line, const char *fmt, ...) {
+void cfg_add_error(struct parse_ctx *ctx, const char *file, unsigned line, const char *fmt, ...) {
         struct config_errors *errs = ctx->errs;
         struct config_error *e;
         struct strbuf text;
@@ -155,107 +94,6 @@ static void add_error(struct parse_ctx *ctx, const char *file, unsigned line, co
         e->message = text.s + prefix;
 }
 
-/* "[agent]", "[target:web]", ... for the section being read. */
-static void section_label(const struct frame *fr, char *buf, size_t size) {
-        const char *name = keys_section_name(fr->sec);
-        int n;
-
-        if (fr->sec == SEC_TARGET)
-                n = snprintf(buf, size, "[target:%s]", fr->ctx->recs[fr->target].t.name);
-        else
-                n = snprintf(buf, size, "%s", name ? name : "");
-        /* A cut is harmless: the label only decorates a message. */
-        (void)n;
-}
-
-/* Reports a target of the section that ends without a selector. */
-static void section_end(struct frame *fr) {
-        struct target_rec *rec;
-
-        if (fr->sec != SEC_TARGET || fr->ctx->fatal)
-                return;
-        rec = &fr->ctx->recs[fr->target];
-        if (!rec->discard && rec->sel_key < 0)
-                add_error(fr->ctx, fr->file, rec->t.line,
-                          "target '%s' has no selector; set one of pid, pidfile, match, exec", rec->t.name);
-        int fi = keys_filter_set(rec->set);
-        if (!rec->discard && rec->sel_key >= 0 && rec->t.sel != SELECT_MATCH && fi >= 0)
-                add_error(fr->ctx, rec->set[fi].file, rec->set[fi].line,
-                          "target '%s': '%s' narrows a match target only, and this one is selected by '%s'",
-                          rec->t.name, config_keys[fi].name, config_keys[rec->sel_key].name);
-}
-
-static void target_begin(struct frame *fr, const char *name) {
-        struct parse_ctx *ctx = fr->ctx;
-        struct target_rec *rec;
-
-        if (mm_grow(&ctx->recs, &ctx->cap_recs, ctx->n_recs + 1, sizeof(*ctx->recs)) < 0)
-                goto oom;
-        rec = &ctx->recs[ctx->n_recs];
-        memset(rec, 0, sizeof(*rec));
-        rec->sel_key = -1;
-        alert_policy_init(&rec->t.policy.alerts);
-        rec->t.name = mm_strdup(name);
-        rec->t.file = mm_strdup(fr->file);
-        ctx->n_recs++;
-        if (!rec->t.name || !rec->t.file)
-                goto oom;
-        rec->t.line = fr->line;
-        fr->sec = SEC_TARGET;
-        fr->target = ctx->n_recs - 1;
-
-        if (target_name_valid(name) < 0) {
-                rec->discard = true;
-                if (target_name_reserved(name))
-                        add_error(ctx, fr->file, fr->line, "target name '%s' is reserved", name);
-                else
-                        add_error(ctx, fr->file, fr->line,
-                                  "invalid target name " QFMT ": use 1 to %d of A-Z a-z 0-9 _ . -",
-                                  QARG(name), TARGET_NAME_MAX);
-                return;
-        }
-        for (size_t i = 0; i + 1 < ctx->n_recs; i++) {
-                const struct target_rec *first = &ctx->recs[i];
-
-                if (first->discard || strcmp(first->t.name, name) != 0)
-                        continue;
-                rec->discard = true;
-                add_error(ctx, fr->file, fr->line, "duplicate target '%s'; first defined at %s:%u", name,
-                          first->t.file, first->t.line);
-                return;
-        }
-        return;
-oom:
-        ctx->fatal = -ENOMEM;
-}
-
-/* Starts the section of the header [NAME] on the current line. */
-static void section_begin(struct frame *fr, const char *name) {
-        static const char target_prefix[] = "target:";
-
-        section_end(fr);
-        fr->sec = SEC_SKIP;
-        fr->include_files = (struct key_origin){0};
-        if (strcmp(name, "agent") == 0)
-                fr->sec = SEC_AGENT;
-        else if (strcmp(name, "defaults") == 0)
-                fr->sec = SEC_DEFAULTS;
-        else if (strcmp(name, "include") == 0)
-                fr->sec = SEC_INCLUDE;
-        else if (strcmp(name, "alerts") == 0)
-                fr->sec = SEC_ALERTS;
-        else if (strncmp(name, target_prefix, sizeof(target_prefix) - 1) == 0)
-                target_begin(fr, name + sizeof(target_prefix) - 1);
-        else if (strcmp(name, "target") == 0)
-                add_error(fr->ctx, fr->file, fr->line, "a target section needs a name: [target:NAME]");
-        else
-                add_error(
-                    fr->ctx, fr->file, fr->line,
-                    "unknown section [%.*s%s]; expected [agent], [defaults], [alerts], [target:NAME] or "
-                    "[include]",
-                    QARG(name));
-}
-
 /* inih's rule for where a line's syntax ends: at one of CHARS (if not
  * NULL), or at an inline comment, which is a comment prefix after a blank. */
 static const char *find_chars_or_comment(const char *s, const char *chars) {
@@ -292,10 +130,10 @@ static bool check_line(struct frame *fr, char *line) {
                         while (e > start && strv_blank(e[-1]))
                                 e--;
                         *e = '\0';
-                        section_end(fr);
+                        cfg_section_end(fr);
                         fr->sec = SEC_SKIP;
-                        add_error(fr->ctx, fr->file, fr->line, "unterminated section header " QFMT,
-                                  QARG(start));
+                        cfg_add_error(fr->ctx, fr->file, fr->line, "unterminated section header " QFMT,
+                                      QARG(start));
                         return false;
                 }
                 rest = end + 1;
@@ -304,14 +142,14 @@ static bool check_line(struct frame *fr, char *line) {
                 if (*rest && !strchr(ini_inline_comment_prefixes, *rest) &&
                     !strchr(ini_start_comment_prefixes, *rest)) {
                         *end = '\0';
-                        section_end(fr);
+                        cfg_section_end(fr);
                         fr->sec = SEC_SKIP;
-                        add_error(fr->ctx, fr->file, fr->line, "unexpected text after [%.*s%s]",
-                                  QARG(start + 1));
+                        cfg_add_error(fr->ctx, fr->file, fr->line, "unexpected text after [%.*s%s]",
+                                      QARG(start + 1));
                         return false;
                 }
                 *end = '\0';
-                section_begin(fr, start + 1);
+                cfg_section_begin(fr, start + 1);
                 return false;
         }
         end = (char *)find_chars_or_comment(start, "=:");
@@ -320,8 +158,8 @@ static bool check_line(struct frame *fr, char *line) {
         while (end > start && strv_blank(end[-1]))
                 end--;
         *end = '\0';
-        add_error(fr->ctx, fr->file, fr->line, "expected 'key = value' or '[section]', got " QFMT,
-                  QARG(start));
+        cfg_add_error(fr->ctx, fr->file, fr->line, "expected 'key = value' or '[section]', got " QFMT,
+                      QARG(start));
         return false;
 }
 
@@ -390,25 +228,25 @@ static int next_line(struct frame *fr) {
         fr->out_len = 1;
         fr->out_pos = 0;
         if (memchr(fr->buf, '\0', n)) {
-                add_error(fr->ctx, fr->file, fr->line, "line contains a NUL byte");
+                cfg_add_error(fr->ctx, fr->file, fr->line, "line contains a NUL byte");
                 return 1;
         }
         if (n - (n > 0 && fr->buf[n - 1] == '\n') > CONFIG_MAX_LINE) {
-                add_error(fr->ctx, fr->file, fr->line, "line too long (%zu bytes, at most %d)", n,
-                          CONFIG_MAX_LINE);
+                cfg_add_error(fr->ctx, fr->file, fr->line, "line too long (%zu bytes, at most %d)", n,
+                              CONFIG_MAX_LINE);
                 return 1;
         }
         if ((bad = find_control(fr->buf, n)) < n) {
                 uint32_t cp = 0;
                 size_t len = utf8_decode((const unsigned char *)fr->buf + bad, n - bad, &cp);
                 if (len > 1)
-                        add_error(fr->ctx, fr->file, fr->line,
-                                  "control character U+%04X at byte %zu: not allowed in a configuration",
-                                  (unsigned)cp, bad + 1);
+                        cfg_add_error(fr->ctx, fr->file, fr->line,
+                                      "control character U+%04X at byte %zu: not allowed in a configuration",
+                                      (unsigned)cp, bad + 1);
                 else
-                        add_error(fr->ctx, fr->file, fr->line,
-                                  "control character 0x%02x at byte %zu: not allowed in a configuration",
-                                  (unsigned char)fr->buf[bad], bad + 1);
+                        cfg_add_error(fr->ctx, fr->file, fr->line,
+                                      "control character 0x%02x at byte %zu: not allowed in a configuration",
+                                      (unsigned char)fr->buf[bad], bad + 1);
                 return 1;
         }
         /* check_line() may cut a rejected line to quote it; accepted lines
@@ -475,8 +313,8 @@ static void include_file(struct frame *fr, const char *path) {
                         ctx->fatal = -ENOMEM;
                         return;
                 }
-                add_error(ctx, fr->file, fr->line, "includes nested deeper than %d files: %s",
-                          CONFIG_MAX_DEPTH, strbuf_str(&chain));
+                cfg_add_error(ctx, fr->file, fr->line, "includes nested deeper than %d files: %s",
+                              CONFIG_MAX_DEPTH, strbuf_str(&chain));
                 strbuf_fini(&chain);
                 return;
         }
@@ -484,7 +322,7 @@ static void include_file(struct frame *fr, const char *path) {
 }
 
 /* The files = ... key of [include] on the current line of FR. */
-static void include_globs(struct frame *fr, const char *value) {
+void cfg_include_globs(struct frame *fr, const char *value) {
         struct parse_ctx *ctx = fr->ctx;
         char **patterns = NULL, eb[128];
         int r, n;
@@ -493,12 +331,12 @@ static void include_globs(struct frame *fr, const char *value) {
         if (n == -ENOMEM)
                 goto oom;
         if (n < 0) {
-                add_error(ctx, fr->file, fr->line, "files = " QFMT ": unterminated double quote",
-                          QARG(value));
+                cfg_add_error(ctx, fr->file, fr->line, "files = " QFMT ": unterminated double quote",
+                              QARG(value));
                 return;
         }
         if (n == 0)
-                add_error(ctx, fr->file, fr->line, "files: no pattern given");
+                cfg_add_error(ctx, fr->file, fr->line, "files: no pattern given");
         for (int i = 0; i < n && !ctx->fatal; i++) {
                 char *pattern =
                     patterns[i][0] == '/' ? mm_strdup(patterns[i]) : path_concat(fr->glob_dir, patterns[i]);
@@ -515,9 +353,9 @@ static void include_globs(struct frame *fr, const char *value) {
                 } else if (r == GLOB_NOSPACE) {
                         ctx->fatal = -ENOMEM;
                 } else if (r == GLOB_ABORTED) {
-                        add_error(ctx, fr->file, fr->line, "files: cannot expand " QFMT ": %s",
-                                  QARG(patterns[i]),
-                                  errno_str(glob_errno ? glob_errno : EIO, eb, sizeof(eb)));
+                        cfg_add_error(ctx, fr->file, fr->line, "files: cannot expand " QFMT ": %s",
+                                      QARG(patterns[i]),
+                                      cfg_errno_str(glob_errno ? glob_errno : EIO, eb, sizeof(eb)));
                 }
                 globfree(&g);
                 mm_free(pattern);
@@ -527,146 +365,6 @@ static void include_globs(struct frame *fr, const char *value) {
 oom:
         strv_free(patterns);
         ctx->fatal = -ENOMEM;
-}
-
-static struct key_origin *origin_of(struct frame *fr, size_t key) {
-        struct parse_ctx *ctx = fr->ctx;
-
-        switch (fr->sec) {
-        case SEC_AGENT:
-                return &ctx->agent_set[key];
-        case SEC_DEFAULTS:
-                return &ctx->defaults_set[key];
-        case SEC_TARGET:
-                return &ctx->recs[fr->target].set[key];
-        case SEC_INCLUDE:
-                return &fr->include_files;
-        default:
-                return NULL;
-        }
-}
-
-/* The struct that key K of the current section is a field of. */
-static void *base_of(struct frame *fr, const struct key_def *k) {
-        struct parse_ctx *ctx = fr->ctx;
-
-        switch (fr->sec) {
-        case SEC_AGENT:
-                return ctx->cfg;
-        case SEC_DEFAULTS:
-                return &ctx->cfg->defaults;
-        case SEC_TARGET:
-                return keys_is_policy(k) ? (void *)&ctx->recs[fr->target].t.policy
-                                         : (void *)&ctx->recs[fr->target].t;
-        default:
-                return NULL;
-        }
-}
-
-/* The alert keys (issue 10): [alerts] and the same keys in a target, parsed
- * by core/alerts.h's key table; index is the key's row there.  Errors are
- * recorded as on_key() records them. */
-static void on_alert_key(struct frame *fr, int index, const char *name, const char *value,
-                         const char *label) {
-        struct parse_ctx *ctx = fr->ctx;
-        struct alert_policy *p =
-            fr->sec == SEC_ALERTS ? &ctx->cfg->defaults.alerts : &ctx->recs[fr->target].t.policy.alerts;
-        struct key_origin *o =
-            fr->sec == SEC_ALERTS ? &ctx->alerts_set[index] : &ctx->recs[fr->target].alert_set[index];
-        size_t n = strlen(name);
-        char why[KEYS_MSG_SIZE];
-        const char *msg = why;
-        int r;
-
-        if (o->line) {
-                add_error(ctx, fr->file, fr->line, "duplicate key '%s' in %s; first set at %s:%u", name,
-                          label, o->file, o->line);
-                return;
-        }
-        o->file = fr->file;
-        o->line = fr->line;
-        r = alert_policy_set(p, name, value, why, sizeof(why));
-        if (r == -ENOMEM)
-                ctx->fatal = r;
-        if (r == -ENOMEM || r == 0)
-                return;
-        /* why[] starts with the key's name, which the message puts first. */
-        if (strncmp(why, name, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
-                msg = why + n + 2;
-        add_error(ctx, fr->file, fr->line, "%s = " QFMT ": %s", name, QARG(value), msg);
-}
-
-/* inih's handler, called for each "key = value" line. The section comes
- * from the reader, which knows its full name; errors are recorded rather
- * than returned, so that inih goes on and every error gets reported. */
-static int on_key(void *user, const char *section, const char *name, const char *value) {
-        struct parse_ctx *ctx = user;
-        struct frame *fr = ctx->top;
-        char label[TARGET_NAME_MAX + 16], hint[128], msg[KEYS_MSG_SIZE];
-        const struct key_def *k;
-        struct key_origin *o;
-        size_t idx;
-        int r;
-
-        (void)section;
-        if (ctx->fatal || fr->sec == SEC_SKIP)
-                return 1;
-        if (fr->sec == SEC_NONE) {
-                add_error(ctx, fr->file, fr->line, "key " QFMT " is outside any section", QARG(name));
-                return 1;
-        }
-        section_label(fr, label, sizeof(label));
-        if (!*name) {
-                add_error(ctx, fr->file, fr->line, "missing key name before '=' in %s", label);
-                return 1;
-        }
-        if ((fr->sec == SEC_ALERTS || fr->sec == SEC_TARGET) && (r = alert_policy_key_index(name)) >= 0) {
-                on_alert_key(fr, r, name, value, label);
-                return 1;
-        }
-        k = keys_find(fr->sec, name);
-        if (!k) {
-                keys_hint(name, hint, sizeof(hint));
-                add_error(ctx, fr->file, fr->line, "unknown key " QFMT " in %s%s", QARG(name), label, hint);
-                return 1;
-        }
-        idx = (size_t)(k - config_keys);
-        o = origin_of(fr, idx);
-        if (o->line) {
-                add_error(ctx, fr->file, fr->line, "duplicate key '%s' in %s; first set at %s:%u", k->name,
-                          label, o->file, o->line);
-                return 1;
-        }
-        o->file = fr->file;
-        o->line = fr->line;
-        if (k->type == KT_GLOBS) {
-                include_globs(fr, value);
-                return 1;
-        }
-        if (k->selector >= 0) {
-                struct target_rec *rec = &ctx->recs[fr->target];
-
-                if (rec->sel_key >= 0) {
-                        const struct key_origin *first = &rec->set[rec->sel_key];
-
-                        add_error(ctx, fr->file, fr->line,
-                                  "target '%s': '%s' conflicts with '%s' at %s:%u; set exactly one of pid, "
-                                  "pidfile, match, exec",
-                                  rec->t.name, k->name, config_keys[rec->sel_key].name, first->file,
-                                  first->line);
-                        return 1;
-                }
-                /* Even a bad value counts as the selector, so that it is
-                 * not also reported as missing. */
-                rec->sel_key = (int)idx;
-                rec->t.sel = (enum target_selector)k->selector;
-        }
-        r = keys_set(k, base_of(fr, k), value, fr->dir, msg, sizeof(msg));
-        if (r == -ENOMEM)
-                ctx->fatal = r;
-        else if (r < 0)
-                add_error(ctx, fr->file, fr->line, "%s", msg);
-        return 1;
 }
 
 static int files_add(struct parse_ctx *ctx, const char *path, const char **ret) {
@@ -679,115 +377,6 @@ static int files_add(struct parse_ctx *ctx, const char *path, const char **ret) 
                 return -ENOMEM;
         ctx->files[ctx->n_files++] = s;
         *ret = s;
-        return 0;
-}
-
-/* Opens the file at abs (PATH as shown) as configuration: through a walk
- * that trusts each folder on the way (core/fs.h), a regular file of at most
- * CONFIG_MAX_FILE_SIZE bytes, owned by root or the agent's user and
- * writable by nobody else, as sudo asks of sudoers and sshd of its keys.
- * Returns the fd with *st set, or -errno with an error recorded: -EINVAL for
- * a file refused (untrusted, not regular, too large), else the errno of
- * opening it. */
-static int open_config(struct frame *fr, const char *abs, struct stat *st) {
-        struct parse_ctx *ctx = fr->ctx;
-        const struct frame *parent = fr->parent;
-        char why[FS_WHY_SIZE], from[64 + PATH_MAX] = "", eb[128], user[USERS_NAME_SIZE];
-        int fd;
-
-        if (parent)
-                snprintf(from, sizeof(from), " (included from %s:%u)", parent->file, parent->line);
-        fd = fs_open_trusted_file(abs, O_RDONLY, why, sizeof(why));
-        if (fd == -EPERM) {
-                add_error(ctx, fr->file, 0, "not trusted: %s%s", why, from);
-                return -EINVAL;
-        }
-        if (fd < 0) {
-                add_error(ctx, fr->file, 0, "cannot open: %s%s", errno_str(-fd, eb, sizeof(eb)), from);
-                return fd;
-        }
-        if (fstat(fd, st) < 0) {
-                int e = errno;
-                close(fd);
-                add_error(ctx, fr->file, 0, "cannot open: %s%s", errno_str(e, eb, sizeof(eb)), from);
-                return -e;
-        }
-        if (!S_ISREG(st->st_mode)) {
-                add_error(ctx, fr->file, 0, "not a regular file (%s)%s",
-                          S_ISDIR(st->st_mode)    ? "a folder"
-                          : S_ISCHR(st->st_mode)  ? "a character device"
-                          : S_ISBLK(st->st_mode)  ? "a block device"
-                          : S_ISFIFO(st->st_mode) ? "a FIFO"
-                                                  : "a socket",
-                          from);
-        } else if (st->st_uid != 0 && st->st_uid != geteuid()) {
-                add_error(ctx, fr->file, 0, "not trusted: writable by uid %u (%s)%s", (unsigned)st->st_uid,
-                          users_user_name(st->st_uid, user, sizeof(user)), from);
-        } else if (st->st_mode & S_IWOTH) {
-                add_error(ctx, fr->file, 0, "not trusted: writable by any user (mode %04o)%s",
-                          (unsigned)(st->st_mode & 07777), from);
-        } else if (st->st_mode & S_IWGRP) {
-                add_error(ctx, fr->file, 0, "not trusted: writable by group %u (%s) (mode %04o)%s",
-                          (unsigned)st->st_gid, users_group_name(st->st_gid, user, sizeof(user)),
-                          (unsigned)(st->st_mode & 07777), from);
-        } else if (st->st_size > CONFIG_MAX_FILE_SIZE) {
-                add_error(ctx, fr->file, 0, "larger than %d bytes (%jd); not read%s", CONFIG_MAX_FILE_SIZE,
-                          (intmax_t)st->st_size, from);
-        } else {
-                return fd;
-        }
-        close(fd);
-        return -EINVAL;
-}
-
-/* Reads the whole file fd into fr->text: at most CONFIG_MAX_FILE_SIZE
- * bytes, whatever it grows to meanwhile.  Returns 0 or -errno (recorded). */
-static int read_config(struct frame *fr, int fd) {
-        char eb[128];
-        size_t cap = 4096;
-
-        fr->text = mm_malloc(cap);
-        if (!fr->text)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n;
-
-                if (fr->text_len == cap) {
-                        size_t ncap = cap * 2 > CONFIG_MAX_FILE_SIZE + 1 ? CONFIG_MAX_FILE_SIZE + 1 : cap * 2;
-                        char *t;
-                        if (ncap == cap)
-                                break;
-                        t = mm_realloc(fr->text, ncap);
-                        if (!t)
-                                return -ENOMEM;
-                        fr->text = t;
-                        cap = ncap;
-                }
-                n = read(fd, fr->text + fr->text_len, cap - fr->text_len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        int e = errno;
-                        add_error(fr->ctx, fr->file, 0, "read error: %s", errno_str(e, eb, sizeof(eb)));
-                        return -e;
-                }
-                if (n == 0)
-                        return 0;
-                fr->text_len += (size_t)n;
-        }
-        add_error(fr->ctx, fr->file, 0, "larger than %d bytes; not read", CONFIG_MAX_FILE_SIZE);
-        return -EFBIG;
-}
-
-/* Whether the file (dev, ino) was read already; if not, notes it.  Returns
- * 1 (read), 0 (noted now) or -ENOMEM. */
-static int seen_before(struct parse_ctx *ctx, dev_t dev, ino_t ino) {
-        for (size_t i = 0; i < ctx->n_read; i++)
-                if (ctx->read[i].dev == dev && ctx->read[i].ino == ino)
-                        return 1;
-        if (mm_grow(&ctx->read, &ctx->cap_read, ctx->n_read + 1, sizeof(*ctx->read)) < 0)
-                return -ENOMEM;
-        ctx->read[ctx->n_read++] = (struct file_id){dev, ino};
         return 0;
 }
 
@@ -806,9 +395,9 @@ static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *p
                 goto oom;
         if (ctx->n_read >= CONFIG_MAX_FILES) {
                 if (!ctx->too_many)
-                        add_error(ctx, parent ? parent->file : fr.file, parent ? parent->line : 0,
-                                  "more than %d configuration files: %s and the rest are not read",
-                                  CONFIG_MAX_FILES, path);
+                        cfg_add_error(ctx, parent ? parent->file : fr.file, parent ? parent->line : 0,
+                                      "more than %d configuration files: %s and the rest are not read",
+                                      CONFIG_MAX_FILES, path);
                 ctx->too_many = true;
                 r = -EINVAL;
                 goto finish;
@@ -818,10 +407,10 @@ static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *p
                 goto oom;
         if (r < 0) {
                 char eb[128];
-                add_error(ctx, fr.file, 0, "cannot open: %s", errno_str(-r, eb, sizeof(eb)));
+                cfg_add_error(ctx, fr.file, 0, "cannot open: %s", cfg_errno_str(-r, eb, sizeof(eb)));
                 goto finish;
         }
-        fd = open_config(&fr, abs, &st);
+        fd = cfg_open_config(&fr, abs, &st);
         if (fd < 0) {
                 r = fd;
                 goto finish;
@@ -838,21 +427,21 @@ static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *p
                         strbuf_fini(&chain);
                         goto oom;
                 }
-                add_error(ctx, parent->file, parent->line, "include cycle: %s", strbuf_str(&chain));
+                cfg_add_error(ctx, parent->file, parent->line, "include cycle: %s", strbuf_str(&chain));
                 strbuf_fini(&chain);
                 r = 0;
                 goto finish;
         }
         /* Included twice (a diamond, or a fan-out of globs): once is
          * enough, and keeps what many includes can cost linear. */
-        r = seen_before(ctx, fr.dev, fr.ino);
+        r = cfg_seen_before(ctx, fr.dev, fr.ino);
         if (r < 0)
                 goto oom;
         if (r > 0) {
                 r = 0;
                 goto finish;
         }
-        r = read_config(&fr, fd);
+        r = cfg_read_config(&fr, fd);
         if (r == -ENOMEM)
                 goto oom;
         if (r < 0)
@@ -863,7 +452,7 @@ static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *p
                 goto oom;
 
         ctx->top = &fr;
-        r = ini_parse_stream(reader, &fr, on_key, ctx);
+        r = ini_parse_stream(reader, &fr, cfg_on_key, ctx);
         ctx->top = parent;
         if (r == -2)
                 goto oom;
@@ -871,8 +460,8 @@ static int parse_file(struct parse_ctx *ctx, struct frame *parent, const char *p
          * only fires if the two ever disagree; then the line is still
          * reported rather than lost. */
         if (r > 0)
-                add_error(ctx, fr.file, (unsigned)r, "syntax error");
-        section_end(&fr);
+                cfg_add_error(ctx, fr.file, (unsigned)r, "syntax error");
+        cfg_section_end(&fr);
         r = 0;
         goto finish;
 oom:
