@@ -1383,6 +1383,10 @@ void ExpectPrivateTree(const std::string &root, size_t *files) {
         ASSERT_TRUE(IsDir(root));
         EXPECT_EQ(0700, FileMode(root)) << std::oct << FileMode(root);
         for (const auto &p : ListTree(root)) {
+                // The agent runs on: a temp file listed a moment ago may
+                // have been renamed to its final name since (listed too).
+                if (!PathExists(p))
+                        continue;
                 if (IsDir(p)) {
                         EXPECT_EQ(0700, FileMode(p)) << std::oct << FileMode(p) << " " << p;
                 } else {
