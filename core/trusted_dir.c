@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +24,19 @@ static int failf(int err, char *why, size_t why_size, const char *fmt, ...) {
         return err;
 }
 
-/* Checks the folder fd refers to; shown is its path, for messages. */
-static int check(int fd, const char *shown, char *why, size_t why_size) {
+/* Checks the folder fd refers to; shown is its path, for messages.  With
+ * above (a folder above the one asked for, when publishing) only what could
+ * move things inside it counts: writable by group or others, unless sticky;
+ * its owner may be anyone (see trusted_dir.h). */
+static int check(int fd, const char *shown, bool above, char *why, size_t why_size) {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return failf(-errno, why, why_size, "%s: %s", shown, strerror(errno));
         if (!S_ISDIR(st.st_mode))
                 return failf(-ENOTDIR, why, why_size, "%s is not a folder", shown);
-        if (st.st_uid != 0 && st.st_uid != geteuid())
+        if (above && (st.st_mode & S_ISVTX))
+                return 0;
+        if (!above && st.st_uid != 0 && st.st_uid != geteuid())
                 return failf(-EPERM, why, why_size, "%s belongs to uid %u, neither root nor us", shown,
                              (unsigned)st.st_uid);
         if (st.st_mode & 022)
@@ -42,14 +48,20 @@ static int check(int fd, const char *shown, char *why, size_t why_size) {
         return 0;
 }
 
-int trusted_dir_open(const char *dir, char *why, size_t why_size) {
+/* Walks dir from / as trusted_dir.h says; publish: the folders above the
+ * last are judged as `above` (check()). */
+static int open_walk(const char *dir, bool publish, char *why, size_t why_size) {
         char real[PATH_MAX], walked[PATH_MAX] = "";
         if (!realpath(dir, real))
                 return failf(-errno, why, why_size, "%s: %s", dir, strerror(errno));
         int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return failf(-errno, why, why_size, "/: %s", strerror(errno));
-        int r = check(fd, "/", why, why_size);
+        /* Whether a component is the last: the folder asked for. */
+        size_t depth = 0, last = 0;
+        for (const char *q = real; *q; q++)
+                last += *q == '/' && q[1] && q[1] != '/';
+        int r = check(fd, "/", publish && last > 0, why, why_size);
         size_t wlen = 0;
         char *save = NULL;
         for (char *c = strtok_r(real, "/", &save); r == 0 && c; c = strtok_r(NULL, "/", &save)) {
@@ -65,13 +77,18 @@ int trusted_dir_open(const char *dir, char *why, size_t why_size) {
                 }
                 close(fd);
                 fd = next;
-                r = check(fd, walked, why, why_size);
+                depth++;
+                r = check(fd, walked, publish && depth < last, why, why_size);
         }
         if (r < 0) {
                 close(fd);
                 return r;
         }
         return fd;
+}
+
+int trusted_dir_open(const char *dir, char *why, size_t why_size) {
+        return open_walk(dir, false, why, why_size);
 }
 
 static int write_all(int fd, const char *p, size_t len) {
@@ -100,7 +117,7 @@ int trusted_dir_replace_file(const char *path, const void *data, size_t len, mod
                 return failf(-EINVAL, why, why_size, "%s: not a file name", path);
         if (n == 0)
                 snprintf(dir, sizeof(dir), "/");
-        int dfd = trusted_dir_open(dir, why, why_size);
+        int dfd = open_walk(dir, true, why, why_size);
         if (dfd < 0)
                 return dfd;
         /* A leading dot and no .prom ending: node_exporter's textfile

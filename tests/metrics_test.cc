@@ -267,22 +267,35 @@ TEST_F(TrustedDirTest, FoldersOthersCanChangeAreRefused) {
         std::string top = P("open"), inner = top + "/inner";
         ASSERT_EQ(0, mkdir(top.c_str(), 0700));
         ASSERT_EQ(0, mkdir(inner.c_str(), 0755));
-        ASSERT_EQ(0, chmod(top.c_str(), 01777));
+        ASSERT_EQ(0, chmod(top.c_str(), 0777));
         EXPECT_EQ(-EPERM,
                   trusted_dir_replace_file((inner + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)));
         EXPECT_NE(std::string::npos,
-                  std::string(why).find(top + " is writable by its group and others (mode 1777)"))
+                  std::string(why).find(top + " is writable by its group and others (mode 0777)"))
             << why;
         EXPECT_TRUE(ListDir(inner).empty());
+        // Sticky, as /tmp: others may add their own, not move ours.
+        ASSERT_EQ(0, chmod(top.c_str(), 01777));
+        EXPECT_EQ(0, trusted_dir_replace_file((inner + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)))
+            << why;
+        // But the program the agent runs (alert_exec) is held to the strict
+        // rule: every folder above it root's or ours and closed.
+        EXPECT_EQ(-EPERM, trusted_dir_open(inner.c_str(), why, sizeof(why)));
 
         // Owned by another user (not possible in Bazel's sandbox, which maps
-        // uid 0 only).
-        std::string theirs = P("theirs");
+        // uid 0 only): refused for the folder itself; above it, as Debian's
+        // /var/lib/prometheus (the prometheus user's) above the root-owned
+        // node-exporter folder, it is fine.
+        std::string theirs = P("theirs"), ours = theirs + "/ours";
         ASSERT_EQ(0, mkdir(theirs.c_str(), 0755));
+        ASSERT_EQ(0, mkdir(ours.c_str(), 0755));
         if (chown(theirs.c_str(), 65534, 65534) == 0) {
                 EXPECT_EQ(-EPERM, trusted_dir_replace_file((theirs + "/m.prom").c_str(), "x\n", 2, 0644, why,
                                                            sizeof(why)));
                 EXPECT_NE(std::string::npos, std::string(why).find("belongs to uid 65534")) << why;
+                EXPECT_EQ(
+                    0, trusted_dir_replace_file((ours + "/m.prom").c_str(), "x\n", 2, 0644, why, sizeof(why)))
+                    << why;
         } else {
                 fprintf(stderr, "skipped the other-owner case: chown: %s\n", strerror(errno));
         }
