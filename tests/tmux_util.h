@@ -53,6 +53,12 @@ class Tmux {
         std::string dir_, sock_;
 };
 
+// A screen as capture-pane -e gives it (SGR escape sequences for colours
+// and attributes), as a page of its own: one <pre> of spans on a dark
+// terminal's palette, the text HTML-escaped.  For pictures of a terminal
+// program (docs/top.png).
+std::string AnsiScreenToHtml(const std::string &ansi, const std::string &title);
+
 } // namespace memmon_test
 
 #endif
