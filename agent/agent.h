@@ -166,6 +166,7 @@ struct agent {
         struct notify notify;
         int notify_warned;        /* a failed notification was logged as a warning */
         char startup_error[1024]; /* why start-up failed, for a daemon's launcher */
+        struct timespec started;  /* CLOCK_REALTIME, for `status --json` */
 
         /* The executor (executor.h) and the control socket (ctlserver.c). */
         struct executor exec;

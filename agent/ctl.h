@@ -17,13 +17,11 @@
 #ifndef MEMMON_AGENT_CTL_H
 #define MEMMON_AGENT_CTL_H
 
-/* Where the agent's control socket lives under its base directory. */
-#define CTL_SOCKET "logs/control.sock"
+#include "agent/ctlclient.h"
+
 /* How long `agent ctl` waits for a reply: a command waits for each worker
  * at most REQUEST_TIMEOUT_MS, and a reload for many. */
 #define CTL_REPLY_TIMEOUT_MS 120000
-/* The longest reply read (the metrics of thousands of targets). */
-#define CTL_REPLY_MAX (256u * 1024 * 1024)
 
 /* argv[0] is "ctl" (or the program name, as memmonctl); default_config is
  * used without -b and -c.  Returns a sysexits code. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/capture.h"
 #include "agent/control.h"
 #include "agent/events.h"
 #include "core/fs.h"
@@ -89,6 +90,12 @@ static uint64_t reply_summary(struct agent *a, uint64_t now) {
 }
 
 static void run_command(struct agent *a, struct job *j) {
+        struct command_agent_info info = {
+            .pid = getpid(),
+            .version = MEMMON_VERSION,
+            .started = a->started,
+            .capture = a->capture ? agent_capture_describe(a->capture) : NULL,
+        };
         struct command_host host = {
             .sup = &a->sup,
             .reload = agent_reload_notified,
@@ -96,6 +103,7 @@ static void run_command(struct agent *a, struct job *j) {
             .timeout_ms = REQUEST_TIMEOUT_MS,
             .metrics = agent_metrics_text,
             .wait = agent_wait_worker,
+            .agent = &info,
         };
         int shown = (int)(j->len > 200 ? 200 : j->len);
         int logged = 1;

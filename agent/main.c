@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -26,6 +27,7 @@
 #include "agent/scan.h"
 #include "agent/spawn.h"
 #include "agent/tools.h"
+#include "agent/top.h"
 #include "config/config.h"
 #include "core/command.h"
 #include "core/fs.h"
@@ -46,6 +48,7 @@ static void usage(FILE *f) {
                 "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
                 "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
                 "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
+                "       agent top [-b BASE | -c FILE] [-d SECONDS]\n"
                 "\n"
                 "Watches how the memory mappings of processes change and keeps every change\n"
                 "as full snapshots plus incremental diffs.\n"
@@ -317,6 +320,7 @@ static int open_base(struct agent *a) {
 static int run_agent(struct agent *a) {
         int r;
         char why[FS_WHY_SIZE];
+        clock_gettime(CLOCK_REALTIME, &a->started);
         if ((r = initial_config(a)) != 0 || a->opt.check_only)
                 return r;
         if ((r = check_targets_exist(a)) != 0)
@@ -456,10 +460,14 @@ int main(int argc, char **argv) {
         const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
         int installed = strcmp(name, INSTALLED_NAME) == 0 || strcmp(name, INSTALLED_CTL_NAME) == 0;
         const char *default_config = installed ? INSTALLED_CONFIG : DEFAULT_CONFIG;
+        if (strcmp(name, INSTALLED_CTL_NAME) == 0 && argc > 1 && strcmp(argv[1], "top") == 0)
+                return tool_top(argc - 1, argv + 1, default_config);
         if (strcmp(name, INSTALLED_CTL_NAME) == 0)
                 return tool_ctl(argc, argv, default_config);
         if (argc > 1 && strcmp(argv[1], "ctl") == 0)
                 return tool_ctl(argc - 1, argv + 1, default_config);
+        if (argc > 1 && strcmp(argv[1], "top") == 0)
+                return tool_top(argc - 1, argv + 1, default_config);
         if (argc > 1 && strcmp(argv[1], "replay") == 0)
                 return tool_replay(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "verify") == 0)

@@ -434,11 +434,32 @@ static void drop_newline(struct strbuf *reply) {
  * target, as README.md's schema says.  fill writes one target's fields. */
 typedef void (*target_fields_fn)(struct json_obj *o, struct worker *w, const struct worker_status *st);
 
-static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill, struct strbuf *reply) {
-        struct strbuf arr;
+/* The "agent" object of `status --json`, into out. */
+static int json_agent(const struct command_agent_info *a, struct strbuf *out) {
+        struct json_obj o;
+        char when[64];
+        json_obj_begin(&o, out);
+        json_obj_int(&o, "pid", a->pid);
+        json_obj_cstr(&o, "version", a->version);
+        format_time(&a->started, when, sizeof(when));
+        json_obj_cstr(&o, "started", when);
+        if (a->capture)
+                json_obj_cstr(&o, "capture", a->capture);
+        else
+                json_obj_raw(&o, "capture", "null", 4);
+        return json_obj_close(&o);
+}
+
+/* agent: written as the document's "agent" object when not NULL. */
+static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill,
+                        const struct command_agent_info *agent, struct strbuf *reply) {
+        struct strbuf arr, head;
         struct json_obj doc;
         int r = 0;
 
+        strbuf_init(&head);
+        if (agent)
+                r = json_agent(agent, &head);
         strbuf_init(&arr);
         if (strbuf_append(&arr, "[", 1) < 0)
                 r = -ENOMEM;
@@ -460,12 +481,15 @@ static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill
         if (r == 0) {
                 json_obj_begin(&doc, reply);
                 json_obj_int(&doc, "v", 1);
+                if (agent)
+                        json_obj_raw(&doc, "agent", head.s, head.len);
                 json_obj_raw(&doc, "targets", arr.s, arr.len);
                 r = json_obj_end(&doc);
         }
         if (r == 0)
                 drop_newline(reply);
         strbuf_fini(&arr);
+        strbuf_fini(&head);
         return r;
 }
 
@@ -499,6 +523,19 @@ static void status_fields(struct json_obj *o, struct worker *w, const struct wor
         for (int k = 0; k < REGION_KINDS; k++)
                 json_obj_uint(o, kinds[k], st->mapped_bytes[k]);
         json_obj_uint(o, "exec_bytes", st->exec_bytes);
+        json_obj_uint(o, "unstable", st->unstable);
+        json_obj_uint(o, "alerts_active", st->alerts_active);
+        struct strbuf raised;
+        struct json_obj ro;
+        strbuf_init(&raised);
+        json_obj_begin(&ro, &raised);
+        for (int k = 0; k < ALERT_RULE_COUNT; k++)
+                json_obj_uint(&ro, alert_rule_info((enum alert_rule)k)->name, st->alerts_raised[k]);
+        if (json_obj_close(&ro) == 0)
+                json_obj_raw(o, "alerts_raised", raised.s, raised.len);
+        else
+                o->err = -ENOMEM;
+        strbuf_fini(&raised);
 }
 
 static int json_status(struct command_host *h, const struct command *c, const struct parsed *p,
@@ -507,7 +544,7 @@ static int json_status(struct command_host *h, const struct command *c, const st
         int r = select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
-        return json_targets(sel.v, sel.n, status_fields, reply);
+        return json_targets(sel.v, sel.n, status_fields, h->agent, reply);
 }
 
 static void targets_fields(struct json_obj *o, struct worker *w, const struct worker_status *st) {
@@ -521,7 +558,7 @@ static int json_targets_cmd(struct command_host *h, const struct command *c, con
                             struct strbuf *reply) {
         (void)c;
         (void)p;
-        return json_targets(h->sup->workers, h->sup->n, targets_fields, reply);
+        return json_targets(h->sup->workers, h->sup->n, targets_fields, NULL, reply);
 }
 
 /* `alerts --json`: {"v":1,"targets":[{"name":...,"pid":...,"alerts":[{...}]}]},

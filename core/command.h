@@ -12,6 +12,8 @@
 #define MEMMON_CORE_COMMAND_H
 
 #include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "core/strbuf.h"
 #include "core/supervisor.h"
@@ -22,6 +24,15 @@ extern "C" {
 
 /* Lines longer than this are rejected, wherever they come from. */
 #define COMMAND_MAX_LINE 4096
+
+/* The agent itself, as `status --json` describes it in its "agent"
+ * object.  The strings are borrowed for the call. */
+struct command_agent_info {
+        pid_t pid;
+        const char *version;
+        struct timespec started; /* CLOCK_REALTIME */
+        const char *capture;     /* "ebpf", "poll (WHY)"; NULL: not said */
+};
 
 /* What the agent lends the interpreter. */
 struct command_host {
@@ -40,6 +51,8 @@ struct command_host {
          * stops (-ECANCELED) and tells its watchdog that it waits.  NULL:
          * worker_wait(). */
         int (*wait)(void *user, struct worker *w, int64_t ticket, int timeout_ms);
+        /* For `status --json`; NULL: the document has no "agent" object. */
+        const struct command_agent_info *agent;
 };
 
 enum command_result {

@@ -1,6 +1,7 @@
 /*
- * json: JSON Lines output (one object per line) into a strbuf, and the
- * decoder of the strings it writes.
+ * json: JSON Lines output (one object per line) into a strbuf, the
+ * decoder of the strings it writes, and a reader of whole documents
+ * (json_read.c).
  *
  * Any byte string can be written, and every line written is valid JSON in
  * valid UTF-8, so that log shippers (Vector, Fluent Bit, Filebeat, journald)
@@ -87,6 +88,49 @@ void json_obj_raw(struct json_obj *o, const char *key, const char *json, size_t 
 /* Closes the object with "}" alone, for an object inside another value.
  * Returns as json_obj_end(). */
 int json_obj_close(struct json_obj *o);
+
+/* A reader of JSON documents such as this writer makes (the `--json`
+ * replies of `agent ctl`, events.jsonl), for programs of ours that read
+ * them back: a cursor over s[0..n) that steps through values in order.
+ * Strings decode as json_decode_string() says.  It is strict about
+ * structure (every value well formed, commas and colons where they
+ * belong) and nesting deeper than JSON_READ_DEPTH_MAX is refused.  The
+ * text is borrowed; nothing is allocated but what the caller's strbufs
+ * take. */
+#define JSON_READ_DEPTH_MAX 64
+struct json_reader {
+        const char *s;
+        size_t n, i;
+};
+
+void json_read_init(struct json_reader *r, const char *s, size_t n);
+/* Steps into the object or array that starts here ('{' or '[', as open
+ * says).  Returns 0, or -EINVAL when something else is here. */
+int json_read_open(struct json_reader *r, char open);
+/* Between the members of the object or array being read (close is its '}'
+ * or ']'), *count being how many were read so far (0 right after
+ * json_read_open()): returns 1 when another follows (its comma taken,
+ * *count incremented; for an object, call json_read_key() next), 0 when
+ * the closing bracket was taken, -EINVAL otherwise. */
+int json_read_more(struct json_reader *r, char close, size_t *count);
+/* A member's key (decoded into key, which is reset first) and its colon.
+ * Returns 0, -EINVAL or -ENOMEM. */
+int json_read_key(struct json_reader *r, struct strbuf *key);
+/* A string value, appended to out decoded.  Returns 0, -EINVAL (not a
+ * string) or -ENOMEM. */
+int json_read_string(struct json_reader *r, struct strbuf *out);
+/* A number without fraction or exponent.  Returns 0, -EINVAL (another
+ * value, or a fraction) or -ERANGE (out of range). */
+int json_read_uint(struct json_reader *r, uint64_t *ret);
+int json_read_int(struct json_reader *r, int64_t *ret);
+/* Takes a null when one is here.  Returns 1 (taken) or 0 (something
+ * else, not taken). */
+int json_read_null(struct json_reader *r);
+/* Skips one value of any kind, nested ones whole (and checked as
+ * strictly).  Returns 0, -EINVAL or -ENOMEM. */
+int json_read_skip(struct json_reader *r);
+/* 0 when nothing but white space is left, else -EINVAL. */
+int json_read_end(struct json_reader *r);
 
 #ifdef __cplusplus
 }

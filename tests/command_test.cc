@@ -386,6 +386,40 @@ TEST_F(CommandTest, JsonFormsAndJsonErrors) {
                   RunJson(&host_, "", &r));
 }
 
+// `status --json` says what top shows: active alerts, alerts raised by
+// rule, unstable samples; and, when the host tells, the agent itself.
+TEST_F(CommandTest, JsonStatusCarriesAlertsAndTheAgent) {
+        Sleeper a;
+        ASSERT_NO_FATAL_FAILURE(Add("a", a.pid()));
+        int r = -1;
+        std::string doc = RunJson(&host_, "status", &r);
+        EXPECT_EQ(COMMAND_OK, r);
+        EXPECT_EQ(0u, doc.find("{\"v\":1,\"targets\":[")) << "no agent object without the host's: " << doc;
+        EXPECT_NE(std::string::npos,
+                  doc.find(",\"unstable\":0,\"alerts_active\":0,\"alerts_raised\":{\"wx\":0,"))
+            << doc;
+        EXPECT_NE(std::string::npos, doc.find(",\"max_growth\":0}}]}")) << doc;
+        struct command_agent_info info = {};
+        info.pid = 4242;
+        info.version = "9.9";
+        info.started.tv_sec = 1796032800;
+        info.capture = "poll (\"why\")";
+        host_.agent = &info;
+        doc = RunJson(&host_, "status", &r);
+        EXPECT_EQ(
+            0u,
+            doc.find(
+                "{\"v\":1,\"agent\":{\"pid\":4242,\"version\":\"9.9\",\"started\":"
+                "\"2026-11-30T10:00:00Z\",\"capture\":\"poll (\\\"why\\\")\"},\"targets\":[{\"name\":\"a\""))
+            << doc;
+        info.capture = nullptr;
+        doc = RunJson(&host_, "@a status", &r);
+        EXPECT_NE(std::string::npos, doc.find("\"capture\":null},\"targets\":[{\"name\":\"a\"")) << doc;
+        doc = RunJson(&host_, "targets", &r);
+        EXPECT_EQ(std::string::npos, doc.find("agent")) << "targets stays as it was: " << doc;
+        host_.agent = nullptr;
+}
+
 int FakeMetrics(void *, struct strbuf *out) {
         return strbuf_printf(out, "m 1") < 0 ? -ENOMEM : 0;
 }

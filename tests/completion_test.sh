@@ -2,7 +2,7 @@
 # bash completion of memmon-agent and memmonctl (etc/bash-completion/
 # memmon-agent): registered for both names; flags, subcommands, FIFO
 # commands after `ctl`, and @target names read from the configuration given
-# with -c (and its includes), which is never executed.  COMP_WORDS and
+# with -c (and its includes), which is never executed; the options of top.  COMP_WORDS and
 # COMP_CWORD are set as readline would, and COMPREPLY is checked.
 set -u
 fail=0
@@ -86,6 +86,12 @@ expect $'@cache' memmonctl -c conf/memmon.ini --json @c
 expect $'status\nstop' memmonctl -c conf/memmon.ini @web st
 expect '' memmonctl -c conf/memmon.ini @web status ""
 expect $'--help\n--json' memmonctl --
+expect $'--delay' memmon-agent top --d
+expect $'0.5\n1\n10\n2\n5' memmon-agent top -b /var/lib/memmon -d ""
+expect $'conf/memmon.d\nconf/memmon.ini' memmon-agent top -c conf/
+expect $'targets\ntop' memmonctl t
+expect $'--base\n--config\n--delay\n--help' memmonctl top --
+expect $'targets' memmon-agent ctl -c conf/memmon.ini t
 expect $'--at' memmon-agent replay backups --a
 expect $'conf' memmon-agent verify con
 expect $'--all' memmon-agent scan --a

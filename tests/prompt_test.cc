@@ -20,101 +20,13 @@
 
 #include "tests/notify_receiver.h"
 #include "tests/testutil.h"
+#include "tests/tmux_util.h"
 
 namespace memmon_test {
 namespace {
 
 constexpr Millis kShort(5000);
 constexpr Millis kLong(15000);
-constexpr char kTmux[] = "/usr/bin/tmux";
-
-// A tmux server of its own (socket under /tmp: $TEST_TMPDIR is too long for
-// sun_path) with one 120x40 pane running a shell command.  The pane stays
-// after the command ends, so that its last words can be read.
-class Tmux {
-      public:
-        ~Tmux() {
-                if (!sock_.empty()) {
-                        (void)Run({"kill-server"});
-                        unlink(sock_.c_str());
-                        rmdir(dir_.c_str());
-                }
-        }
-
-        bool Start(const std::string &command, std::string *err) {
-                char tmpl[] = "/tmp/memmon-tmux-XXXXXX";
-                if (!mkdtemp(tmpl)) {
-                        *err = "mkdtemp failed";
-                        return false;
-                }
-                dir_ = tmpl;
-                sock_ = dir_ + "/s";
-                RunResult r = Run({"-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "40",
-                                   command, ";", "set-option", "-t", "t", "remain-on-exit", "on"});
-                if (r.code != 0)
-                        *err = r.Describe();
-                return r.code == 0;
-        }
-
-        // Keys as tmux names them ("Tab", "Up", "C-d", "Enter").
-        void Keys(const std::vector<std::string> &keys) {
-                std::vector<std::string> a = {"send-keys", "-t", "t"};
-                a.insert(a.end(), keys.begin(), keys.end());
-                RunResult r = Run(a);
-                EXPECT_EQ(0, r.code) << r.Describe();
-        }
-        // Text typed as it is.
-        void Type(const std::string &text) {
-                RunResult r = Run({"send-keys", "-t", "t", "-l", text});
-                EXPECT_EQ(0, r.code) << r.Describe();
-        }
-        // The screen, one line per row (a wrapped line joined), trailing
-        // blanks and empty rows removed.
-        std::string Screen() {
-                std::string s = Run({"capture-pane", "-p", "-J", "-t", "t"}).out;
-                std::string out;
-                for (auto &l : SplitLines(s)) {
-                        l.erase(l.find_last_not_of(' ') + 1);
-                        out += l + "\n";
-                }
-                out.erase(out.find_last_not_of('\n') + 1);
-                return out;
-        }
-        // The last row that is not empty.
-        std::string LastLine() {
-                std::string s = Screen();
-                size_t p = s.rfind('\n');
-                return p == std::string::npos ? s : s.substr(p + 1);
-        }
-        bool WaitScreen(const std::function<bool(const std::string &)> &pred, Millis timeout = kShort) {
-                return WaitFor([&] { return pred(Screen()); }, timeout, Millis(20));
-        }
-        bool WaitLastLine(const std::string &line, Millis timeout = kShort) {
-                return WaitFor([&] { return LastLine() == line; }, timeout, Millis(20));
-        }
-        bool WaitText(const std::string &text, Millis timeout = kShort) {
-                return WaitScreen([&](const std::string &s) { return s.find(text) != std::string::npos; },
-                                  timeout);
-        }
-
-      private:
-        RunResult Run(const std::vector<std::string> &args) {
-                SpawnOptions o;
-                o.argv = {kTmux, "-S", sock_};
-                o.argv.insert(o.argv.end(), args.begin(), args.end());
-                return RunProcess(o, Millis(10000));
-        }
-
-        std::string dir_, sock_;
-};
-
-// Single quotes for sh.
-std::string Quote(const std::string &s) {
-        std::string q = "'";
-        for (char c : s)
-                q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-        return q + "'";
-}
 
 class PromptTest : public BaseDirTest {
       protected:
@@ -143,16 +55,16 @@ class PromptTest : public BaseDirTest {
         void StartAgent(const std::vector<std::string> &args, const std::vector<std::string> &env = {}) {
                 // A shell stays behind to print the agent's exit status.
                 std::string run =
-                    "cd " + Quote(dir_) + "; env -u BUILD_WORKING_DIRECTORY HOME=" + Quote(home_);
+                    "cd " + ShellQuote(dir_) + "; env -u BUILD_WORKING_DIRECTORY HOME=" + ShellQuote(home_);
                 for (const auto &e : env)
-                        run += " " + Quote(e);
-                run += " " + Quote(AgentPath());
+                        run += " " + ShellQuote(e);
+                run += " " + ShellQuote(AgentPath());
                 for (const auto &a : args)
-                        run += " " + Quote(a);
-                run += " -i 2>" + Quote(P("agent.stderr")) + "; echo AGENT-EXIT=$?";
+                        run += " " + ShellQuote(a);
+                run += " -i 2>" + ShellQuote(P("agent.stderr")) + "; echo AGENT-EXIT=$?";
                 tmux_ = std::make_unique<Tmux>();
                 std::string err;
-                ASSERT_TRUE(tmux_->Start("sh -c " + Quote(run), &err)) << err;
+                ASSERT_TRUE(tmux_->Start("sh -c " + ShellQuote(run), &err)) << err;
                 ASSERT_TRUE(tmux_->WaitText(">>>", kLong)) << ReadFileOr(P("agent.stderr"));
         }
 

@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "core/utf8.h"
+#include "tests/browser_util.h"
 #include "tests/multi_util.h"
 #include "tests/testutil.h"
 
@@ -31,29 +32,6 @@ namespace {
 constexpr Millis kShort(5000);
 constexpr Millis kLong(15000);
 constexpr Millis kBrowser(120000);
-
-// The Chromium binary, or "" when none is installed.
-std::string ChromiumPath() {
-        for (const char *p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
-                if (access(p, X_OK) == 0)
-                        return p;
-        return "";
-}
-
-// A file:// URL for path (bytes outside a safe set percent-encoded).
-std::string FileUrl(const std::string &path) {
-        std::string u = "file://";
-        for (unsigned char c : path) {
-                if (isalnum(c) || strchr("/._-", c)) {
-                        u += static_cast<char>(c);
-                } else {
-                        char b[4];
-                        snprintf(b, sizeof(b), "%%%02X", c);
-                        u += b;
-                }
-        }
-        return u;
-}
 
 // HTML entities as Chromium's serializer writes them, decoded.
 std::string Unescape(const std::string &s) {
@@ -285,12 +263,7 @@ class ReportTest : public BaseDirTest {
                 BaseDirTest::SetUp();
                 if (HasFatalFailure())
                         return;
-                // Chromium wants a home of its own; nothing of the user's.
-                std::string home = P("home");
-                ASSERT_EQ(0, mkdir(home.c_str(), 0700));
-                setenv("HOME", home.c_str(), 1);
-                setenv("XDG_CONFIG_HOME", (home + "/.config").c_str(), 1);
-                setenv("XDG_CACHE_HOME", (home + "/.cache").c_str(), 1);
+                ChromiumHome(dir_);
         }
 
         // Skips the test when Chromium is missing.
@@ -300,26 +273,7 @@ class ReportTest : public BaseDirTest {
         }
 
         RunResult Chromium(const std::vector<std::string> &what, const std::string &url) {
-                std::string profile = MakeTempDir("chromium_profile");
-                SpawnOptions o;
-                o.argv = {chromium_,
-                          "--headless",
-                          "--no-sandbox",
-                          "--disable-gpu",
-                          "--disable-quic",
-                          "--no-first-run",
-                          "--disable-background-networking",
-                          "--disable-component-update",
-                          "--disable-sync",
-                          "--disable-dev-shm-usage",
-                          "--user-data-dir=" + profile,
-                          "--enable-logging=stderr",
-                          "--v=0",
-                          "--virtual-time-budget=10000"};
-                o.argv.insert(o.argv.end(), what.begin(), what.end());
-                o.argv.push_back(url);
-                o.cwd = dir_;
-                return RunProcess(o, kBrowser);
+                return RunChromium(chromium_, what, url, dir_, kBrowser);
         }
 
         // The page rendered at `#FRAGMENT`, its DOM dumped after its

@@ -8,7 +8,8 @@
  * decode back to exactly the input.  When the input is well-formed UTF-8,
  * no \u0080..\u00ff escape may appear: those mean raw bytes.  The decoder
  * also gets the input as it is, and text escaped for logs must be
- * well-formed UTF-8 without control bytes.
+ * well-formed UTF-8 without control bytes.  The reader of documents takes
+ * what the validator takes.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -117,12 +118,45 @@ static void check_text(const char *s, size_t len) {
         strbuf_fini(&b);
 }
 
+/* The reader (core/json.h's json_read_*) takes exactly the documents the
+ * strict validator takes, where the bytes are UTF-8 (it leaves raw bytes
+ * in strings to its caller), and walking a document value by value agrees
+ * with skipping it whole. */
+static void check_reader(const char *s, size_t len) {
+        struct json_reader r;
+        json_read_init(&r, s, len);
+        int ok = json_read_skip(&r) == 0 && json_read_end(&r) == 0;
+        if (well_formed(s, len))
+                FUZZ_CHECK(ok == (json_check_text(s, len) == 0));
+        else
+                FUZZ_CHECK(json_check_text(s, len) < 0);
+        if (!ok)
+                return;
+        /* An object's members one by one, as a program reads them. */
+        struct strbuf key;
+        size_t count = 0;
+        int more;
+        strbuf_init(&key);
+        json_read_init(&r, s, len);
+        if (json_read_open(&r, '{') == 0) {
+                while ((more = json_read_more(&r, '}', &count)) == 1) {
+                        FUZZ_CHECK(json_read_key(&r, &key) == 0);
+                        uint64_t u;
+                        if (json_read_uint(&r, &u) < 0)
+                                FUZZ_CHECK(json_read_skip(&r) == 0);
+                }
+                FUZZ_CHECK(more == 0 && json_read_end(&r) == 0);
+        }
+        strbuf_fini(&key);
+}
+
 int fuzz_json(const uint8_t *data, size_t size) {
         const char *s = data ? (const char *)data : "";
 
         check_line(s, data ? size : 0);
         check_decoder(s, data ? size : 0);
         check_text(s, data ? size : 0);
+        check_reader(s, data ? size : 0);
         return 0;
 }
 
