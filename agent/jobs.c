@@ -230,6 +230,7 @@ int agent_metrics_text(void *user, struct strbuf *out) {
                 t[i].exec_bytes = st.exec_bytes;
                 t[i].diffs = st.diffs_written;
                 t[i].full_backups = st.full_written;
+                t[i].unstable = st.unstable;
                 /* Every rule that fired, by its name. */
                 for (int k = 0; k < ALERT_RULE_COUNT; k++) {
                         if (!st.alerts_raised[k])

@@ -67,6 +67,9 @@ int metrics_write(struct strbuf *out, const char *version, const struct metrics_
                    offsetof(struct metrics_target, diffs));
         per_target(&w, "memmon_full_backups_total", PROM_COUNTER, "Full snapshots written.", t, n,
                    offsetof(struct metrics_target, full_backups));
+        per_target(&w, "memmon_unstable_samples_total", PROM_COUNTER,
+                   "Change ticks whose maps never held still: no two consecutive reads agreed.", t, n,
+                   offsetof(struct metrics_target, unstable));
 
         size_t alerts = 0;
         for (size_t i = 0; i < n; i++)

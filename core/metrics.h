@@ -14,6 +14,7 @@
  *   memmon_exec_bytes{target}                  gauge
  *   memmon_diffs_total{target}                 counter
  *   memmon_full_backups_total{target}          counter
+ *   memmon_unstable_samples_total{target}      counter
  *   memmon_alerts_total{target,rule}           counter (only the rules that fired)
  *   memmon_sample_duration_seconds{target}     histogram
  *   memmon_last_change_timestamp_seconds{target} gauge, Unix time (absent before the first change)
@@ -60,6 +61,7 @@ struct metrics_target {
         uint64_t exec_bytes;
         uint64_t diffs;
         uint64_t full_backups;
+        uint64_t unstable; /* change ticks whose reads never agreed */
         const struct metrics_rule_count *alerts;
         size_t n_alerts;
         struct prom_histogram sample_duration;

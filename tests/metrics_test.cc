@@ -167,6 +167,7 @@ std::vector<metrics_target> SampleTargets() {
         web.exec_bytes = 65536;
         web.diffs = 12;
         web.full_backups = 3;
+        web.unstable = 2;
         web.alerts = web_alerts;
         web.n_alerts = 2;
         prom_histogram_observe(&web.sample_duration, 0.0002);
@@ -198,6 +199,8 @@ TEST(Metrics, EverySeriesOfEveryTarget) {
                  "memmon_exec_bytes{target=\"web\"} 65536\n",
                  "memmon_diffs_total{target=\"web\"} 12\n",
                  "memmon_full_backups_total{target=\"web\"} 3\n",
+                 "memmon_unstable_samples_total{target=\"web\"} 2\n",
+                 "memmon_unstable_samples_total{target=\"db\"} 0\n",
                  "memmon_alerts_total{target=\"web\",rule=\"wx\"} 2\n",
                  "memmon_sample_duration_seconds_count{target=\"web\"} 2\n",
                  "memmon_last_change_timestamp_seconds{target=\"web\"} 1764520000.5\n",
