@@ -112,8 +112,8 @@ static void run_command(struct agent *a, struct job *j) {
         if (logged && j->origin == ORIGIN_FIFO)
                 agent_log(a->log, NULL, LOG_INFO, "command: %.*s", shown, j->line);
         if (logged && j->origin == ORIGIN_SOCKET)
-                agent_log(a->log, NULL, LOG_INFO, "control socket (uid %u, pid %d): %.*s", j->peer_uid,
-                          j->peer_pid, shown, j->line);
+                agent_log(a->log, NULL, command_is_query(j->line, j->len) ? LOG_DEBUG : LOG_INFO,
+                          "control socket (uid %u, pid %d): %.*s", j->peer_uid, j->peer_pid, shown, j->line);
         int r = j->json ? command_execute_json(&host, j->line, j->len, &j->reply)
                         : command_execute(&host, j->line, j->len, &j->reply);
         /* The log keeps the replies, so FIFO users can read them there;

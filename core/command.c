@@ -788,3 +788,14 @@ int command_is_quit(const char *line, size_t len) {
         strbuf_fini(&scratch);
         return r > 0 && c->run == cmd_quit;
 }
+
+int command_is_query(const char *line, size_t len) {
+        struct parsed p;
+        const struct command *c = NULL;
+        struct strbuf scratch;
+        strbuf_init(&scratch);
+        int r = resolve(line, len, &p, &c, &scratch);
+        strbuf_fini(&scratch);
+        return r > 0 && (c->run == cmd_status || c->run == cmd_targets || c->run == cmd_metrics ||
+                         c->run == cmd_alerts || c->run == cmd_help);
+}

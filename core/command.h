@@ -78,6 +78,12 @@ int command_execute_json(struct command_host *h, const char *line, size_t len, s
  * it): the agent acts on it without waiting for the commands before it. */
 int command_is_quit(const char *line, size_t len);
 
+/* True when the line is a well-formed command that only reads (status,
+ * targets, metrics, alerts, help): a control socket client polling them
+ * (`agent top`, a monitoring script) is logged at debug, not info, so the
+ * log keeps the commands that changed something. */
+int command_is_query(const char *line, size_t len);
+
 /* The i-th verb of the command table, or NULL past the last: the words the
  * prompt completes. */
 const char *command_verb(size_t i);
