@@ -779,23 +779,24 @@ int command_execute_json(struct command_host *h, const char *line, size_t len, s
         return r;
 }
 
-int command_is_quit(const char *line, size_t len) {
+/* What the line would run, without running it; NULL for a line that
+ * would be rejected (or an empty one). */
+static command_fn resolved_run(const char *line, size_t len) {
         struct parsed p;
         const struct command *c = NULL;
         struct strbuf scratch;
         strbuf_init(&scratch);
         int r = resolve(line, len, &p, &c, &scratch);
         strbuf_fini(&scratch);
-        return r > 0 && c->run == cmd_quit;
+        return r > 0 ? c->run : NULL;
+}
+
+int command_is_quit(const char *line, size_t len) {
+        return resolved_run(line, len) == cmd_quit;
 }
 
 int command_is_query(const char *line, size_t len) {
-        struct parsed p;
-        const struct command *c = NULL;
-        struct strbuf scratch;
-        strbuf_init(&scratch);
-        int r = resolve(line, len, &p, &c, &scratch);
-        strbuf_fini(&scratch);
-        return r > 0 && (c->run == cmd_status || c->run == cmd_targets || c->run == cmd_metrics ||
-                         c->run == cmd_alerts || c->run == cmd_help);
+        command_fn run = resolved_run(line, len);
+        return run && (run == cmd_status || run == cmd_targets || run == cmd_metrics || run == cmd_alerts ||
+                       run == cmd_help);
 }
