@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/capture.h"
 #include "agent/control.h"
 #include "agent/events.h"
 #include "core/fs.h"
@@ -96,6 +97,7 @@ static void run_command(struct agent *a, struct job *j) {
             .timeout_ms = REQUEST_TIMEOUT_MS,
             .metrics = agent_metrics_text,
             .wait = agent_wait_worker,
+            .capture = a->capture ? agent_capture_describe(a->capture) : NULL,
         };
         int shown = (int)(j->len > 200 ? 200 : j->len);
         int logged = 1;
@@ -236,9 +238,14 @@ int agent_metrics_text(void *user, struct strbuf *out) {
                                        : 0;
                 t[i].backup_bytes = st.backup_bytes;
                 t[i].write_errors = st.write_errors;
+                t[i].capture_events = st.capture_events;
+                t[i].capture_lost = st.capture_lost;
+                t[i].capture_fallbacks = st.capture_fallbacks;
         }
         size_t start = out->len;
         r = metrics_write(out, MEMMON_VERSION, t, n);
+        if (r == 0 && a->capture)
+                r = metrics_write_capture(out, agent_capture_mode(a->capture), proc_scan_count(&a->sup.scan));
         if (r < 0) {
                 out->len = start;
                 if (out->s)

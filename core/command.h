@@ -40,6 +40,10 @@ struct command_host {
          * stops (-ECANCELED) and tells its watchdog that it waits.  NULL:
          * worker_wait(). */
         int (*wait)(void *user, struct worker *w, int64_t ticket, int timeout_ms);
+        /* The agent's capture for `status` ("ebpf", "poll (WHY)"), shown
+         * for targets that poll for no reason of their own.  NULL: not
+         * shown. */
+        const char *capture;
 };
 
 enum command_result {
