@@ -38,34 +38,35 @@
 #include "core/units.h"
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [--capture MODE] [-t] [-h] [-V]\n"
-                "             [-- PROG ARGS...]\n"
-                "       agent replay DIR [--at TIMESTAMP]\n"
-                "       agent replay DIR --events [--from TIMESTAMP] [--to TIMESTAMP]\n"
-                "       agent verify DIR\n"
-                "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
-                "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
-                "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
-                "\n"
-                "Watches how the memory mappings of processes change and keeps every change\n"
-                "as full snapshots plus incremental diffs.\n"
-                "\n"
-                "  -p, --pid PID          watch this process (repeatable)\n"
-                "  -c, --config FILE      the INI configuration (default etc/memmon.ini without -p)\n"
-                "  -i, --interactive      sample in the background, read commands at a >>> prompt\n"
-                "  -d, --daemon           detach; output goes to logs/daemon_output.log\n"
-                "  -f, --foreground       stay in the foreground (systemd); the default\n"
-                "  -T, --interval US      sampling interval: microseconds, or 500ms, 2s (default 2000000)\n"
-                "      --capture MODE     auto, poll or ebpf: how changes are learnt of (over [agent] capture)\n"
-                "  -t, --check-config     check the configuration and exit (0 good, 78 bad)\n"
-                "  -h, --help             this help\n"
-                "  -V, --version          the version\n"
-                "\n"
-                "Commands (FIFO logs/daemon_fifo, the prompt, or agent ctl): status, interval <us>,\n"
-                "pid <pid>, backup, reload, targets, alerts, metrics, pause, resume, help, quit.\n"
-                "Prefix @NAME for one target.\n"
-                "Signals: TERM/INT stop, HUP reloads and re-reads the maps, USR1 takes a full backup.\n");
+        fprintf(
+            f,
+            "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [--capture MODE] [-t] [-h] [-V]\n"
+            "             [-- PROG ARGS...]\n"
+            "       agent replay DIR [--at TIMESTAMP]\n"
+            "       agent replay DIR --events [--from TIMESTAMP] [--to TIMESTAMP]\n"
+            "       agent verify DIR\n"
+            "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
+            "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
+            "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
+            "\n"
+            "Watches how the memory mappings of processes change and keeps every change\n"
+            "as full snapshots plus incremental diffs.\n"
+            "\n"
+            "  -p, --pid PID          watch this process (repeatable)\n"
+            "  -c, --config FILE      the INI configuration (default etc/memmon.ini without -p)\n"
+            "  -i, --interactive      sample in the background, read commands at a >>> prompt\n"
+            "  -d, --daemon           detach; output goes to logs/daemon_output.log\n"
+            "  -f, --foreground       stay in the foreground (systemd); the default\n"
+            "  -T, --interval US      sampling interval: microseconds, or 500ms, 2s (default 2000000)\n"
+            "      --capture MODE     auto, poll or ebpf: how changes are learnt of (over [agent] capture)\n"
+            "  -t, --check-config     check the configuration and exit (0 good, 78 bad)\n"
+            "  -h, --help             this help\n"
+            "  -V, --version          the version\n"
+            "\n"
+            "Commands (FIFO logs/daemon_fifo, the prompt, or agent ctl): status, interval <us>,\n"
+            "pid <pid>, backup, reload, targets, alerts, metrics, pause, resume, help, quit.\n"
+            "Prefix @NAME for one target.\n"
+            "Signals: TERM/INT stop, HUP reloads and re-reads the maps, USR1 takes a full backup.\n");
 }
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -82,11 +83,16 @@ static int fail(int code, const char *fmt, ...) {
 
 static int parse_options(int argc, char **argv, struct options *o) {
         static const struct option longopts[] = {
-            {"pid", required_argument, NULL, 'p'},    {"config", required_argument, NULL, 'c'},
-            {"interactive", no_argument, NULL, 'i'},  {"daemon", no_argument, NULL, 'd'},
-            {"foreground", no_argument, NULL, 'f'},   {"interval", required_argument, NULL, 'T'},
-            {"check-config", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'},      {"capture", required_argument, NULL, 'C'},
+            {"pid", required_argument, NULL, 'p'},
+            {"config", required_argument, NULL, 'c'},
+            {"interactive", no_argument, NULL, 'i'},
+            {"daemon", no_argument, NULL, 'd'},
+            {"foreground", no_argument, NULL, 'f'},
+            {"interval", required_argument, NULL, 'T'},
+            {"check-config", no_argument, NULL, 't'},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},
+            {"capture", required_argument, NULL, 'C'},
             {NULL, 0, NULL, 0},
         };
         memset(o, 0, sizeof(*o));
@@ -134,7 +140,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
                         break;
                 case 'C':
                         if (capture_mode_from_name(optarg, &o->capture) < 0)
-                                return fail(EX_USAGE, "invalid capture mode for --capture: '%s' (auto, poll or ebpf)",
+                                return fail(EX_USAGE,
+                                            "invalid capture mode for --capture: '%s' (auto, poll or ebpf)",
                                             optarg);
                         o->capture_set = 1;
                         break;

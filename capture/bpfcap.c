@@ -237,7 +237,8 @@ int bpfcap_new(const struct bpfcap_options *o, struct bpfcap **ret, char *reason
         }
         if (!in_initial_pidns()) {
                 say(reason, rlen,
-                    "runs in a PID namespace of its own: the BPF program sees the host's pids, not the agent's");
+                    "runs in a PID namespace of its own: the BPF program sees the host's pids, not the "
+                    "agent's");
                 return -EPERM;
         }
         if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {

@@ -1,9 +1,9 @@
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>

@@ -103,7 +103,7 @@ struct config {
          * how often a target whose counter did not move is read anyway. */
         enum capture_mode capture;
         uint64_t resync_us;
-        uint64_t capture_ring; /* bytes of the eBPF mapping-event ring */
+        uint64_t capture_ring;    /* bytes of the eBPF mapping-event ring */
         bool events;              /* write logs/events.jsonl */
         char **alert_exec;        /* [agent] alert_exec, or NULL */
         unsigned alert_exec_rate; /* [agent] alert_exec_rate */

@@ -52,7 +52,8 @@ int alerts_event_unmap(struct alert_state *s, uint64_t start, uint64_t end, cons
 
 /* Whether region reg of cur is the mapping alert a was raised on: the same
  * file (device and inode), or anonymous memory of the same name. */
-static int same_mapping(const struct alert_active *a, const struct maps_snapshot *cur, const struct region *reg) {
+static int same_mapping(const struct alert_active *a, const struct maps_snapshot *cur,
+                        const struct region *reg) {
         if (a->dev_major != reg->dev_major || a->dev_minor != reg->dev_minor || a->inode != reg->inode)
                 return 0;
         if (a->inode != 0)

@@ -38,7 +38,8 @@ int capture_event_effect(const struct capture_event *events, size_t n, size_t i,
         switch (ev->op) {
         case CAPTURE_OP_MMAP:
                 len = round_up(ev->len, page);
-                to = ev->flags & (X_MAP_FIXED | X_MAP_FIXED_NOREPLACE) ? ev->addr : chosen_address(events, n, i);
+                to = ev->flags & (X_MAP_FIXED | X_MAP_FIXED_NOREPLACE) ? ev->addr
+                                                                       : chosen_address(events, n, i);
                 if (to == 0 || len == 0 || to > UINT64_MAX - len)
                         return -ENOENT;
                 /* A fixed address replaces what was mapped there. */
@@ -105,8 +106,8 @@ int capture_region_snapshot(uint64_t start, uint64_t end, const char perms[4], u
         int r;
 
         strbuf_init(&b);
-        r = strbuf_printf(&b, "%08" PRIx64 "-%08" PRIx64 " %.4s %08" PRIx64 " %02x:%02x %" PRIu64 " ", start, end,
-                          perms, offset, dev_major, dev_minor, ino);
+        r = strbuf_printf(&b, "%08" PRIx64 "-%08" PRIx64 " %.4s %08" PRIx64 " %02x:%02x %" PRIu64 " ", start,
+                          end, perms, offset, dev_major, dev_minor, ino);
         if (r == 0 && path && path_len > 0) {
                 /* The kernel pads the fields to column 73 before a path. */
                 while (r == 0 && b.len < 72)

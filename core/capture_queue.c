@@ -122,7 +122,6 @@ int capture_queue_push(struct capture_queue *q, const struct capture_event *ev) 
         return r;
 }
 
-
 void capture_batch_drop_front(struct capture_batch *b, size_t n) {
         size_t keep, cut = b->paths_len;
 

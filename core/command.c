@@ -107,7 +107,8 @@ static void format_time(const struct timespec *t, char *buf, size_t size) {
 }
 
 /* "Capture: ..." of one target: how its changes are learnt of. */
-static void status_capture(const struct command_host *h, const struct worker_status *st, struct strbuf *reply) {
+static void status_capture(const struct command_host *h, const struct worker_status *st,
+                           struct strbuf *reply) {
         if (st->capture_ebpf)
                 strbuf_printf(reply, "Capture: ebpf: %llu reads, %llu events recorded, %llu lost\n",
                               (unsigned long long)st->samples, (unsigned long long)st->capture_events,

@@ -106,8 +106,8 @@ int metrics_write(struct strbuf *out, const char *version, const struct metrics_
                    "eBPF capture: mapping events kept in the target's chain.", t, n,
                    offsetof(struct metrics_target, capture_events));
         per_target(&w, "memmon_capture_lost_events_total", PROM_COUNTER,
-                   "eBPF capture: mapping events lost (the kernel's ring or the target's queue was full).", t, n,
-                   offsetof(struct metrics_target, capture_lost));
+                   "eBPF capture: mapping events lost (the kernel's ring or the target's queue was full).", t,
+                   n, offsetof(struct metrics_target, capture_lost));
         per_target(&w, "memmon_capture_fallbacks_total", PROM_COUNTER,
                    "eBPF capture: times the target went back to polling because events were lost again and "
                    "again.",

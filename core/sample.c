@@ -414,8 +414,8 @@ static void denied_after_exec(struct worker *w, const char *reason) {
         worker_emit(w, LOG_WARN, "denied: %s (after an exec); recording stopped", reason);
         sample_capture_drop_after_exec(w);
         if (w->have_prev)
-                (void)sample_write_full(w, &w->prev, "final, the process called exec and may no longer be watched",
-                                        1);
+                (void)sample_write_full(w, &w->prev,
+                                        "final, the process called exec and may no longer be watched", 1);
         worker_alerts_end(w, "the process may no longer be watched");
         sample_close(w);
         w->have_prev = 0;
@@ -877,7 +877,8 @@ int sample_tick(struct worker *w) {
                         return r;
                 }
                 if (sample_full_due(w))
-                        (void)sample_write_full(w, &w->cur, w->need_full ? "after a failed write" : "scheduled", 0);
+                        (void)sample_write_full(w, &w->cur,
+                                                w->need_full ? "after a failed write" : "scheduled", 0);
                 else
                         (void)sample_write_diff(w);
                 worker_alerts_change(w);

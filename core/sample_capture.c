@@ -78,11 +78,13 @@ void sample_capture_attach(struct worker *w) {
                 r = c->watch(c->impl, w->id.pid, w->cap_queue, &w->counter);
         if (r < 0) {
                 if (r == -ENOSPC)
-                        (void)snprintf(why, sizeof(why), "the BPF program watches as many processes as it can");
+                        (void)snprintf(why, sizeof(why),
+                                       "the BPF program watches as many processes as it can");
                 else if (r == -EEXIST)
                         (void)snprintf(why, sizeof(why), "another target watches it already");
                 else
-                        (void)snprintf(why, sizeof(why), "cannot watch it: %s", strerror_r(-r, eb, sizeof(eb)));
+                        (void)snprintf(why, sizeof(why), "cannot watch it: %s",
+                                       strerror_r(-r, eb, sizeof(eb)));
                 polls_because(w, why);
                 return;
         }
@@ -94,7 +96,8 @@ void sample_capture_attach(struct worker *w) {
                         close(w->pidfd);
                 w->pidfd = -1;
                 (void)c->unwatch(c->impl, w->id.pid);
-                (void)snprintf(why, sizeof(why), "no pidfd for it (%s): its exit would go unseen between resyncs",
+                (void)snprintf(why, sizeof(why),
+                               "no pidfd for it (%s): its exit would go unseen between resyncs",
                                strerror_r(-r, eb, sizeof(eb)));
                 polls_because(w, why);
                 return;
@@ -243,11 +246,12 @@ void sample_capture_written(struct worker *w, size_t n, const struct backup_capt
         w->lost_files++;
         if (!w->lost_logged) {
                 w->lost_logged = 1;
-                worker_emit(w, LOG_WARN,
-                            "capture: %llu events of pid %d were lost (the kernel's ring or the target's queue "
-                            "had no room); each file says how many (# lost), status counts them; the states "
-                            "recorded are still exact",
-                            (unsigned long long)cap->lost, (int)w->id.pid);
+                worker_emit(
+                    w, LOG_WARN,
+                    "capture: %llu events of pid %d were lost (the kernel's ring or the target's queue "
+                    "had no room); each file says how many (# lost), status counts them; the states "
+                    "recorded are still exact",
+                    (unsigned long long)cap->lost, (int)w->id.pid);
         }
 }
 
@@ -273,7 +277,8 @@ static void check_lossy(struct worker *w) {
 
         if (w->lost_files < LOSSY_FILES_MAX || !w->watched)
                 return;
-        (void)snprintf(why, sizeof(why), "events were lost in %u files in a row: the ring cannot keep up with it",
+        (void)snprintf(why, sizeof(why),
+                       "events were lost in %u files in a row: the ring cannot keep up with it",
                        w->lost_files);
         pthread_mutex_lock(&w->lock);
         w->st.capture_fallbacks++;
@@ -339,8 +344,8 @@ int sample_capture_tick(struct worker *w) {
         /* Nothing moved: no read, no system call (but the timed alert
          * checks). */
         if (!force && w->have_prev && !w->need_full && w->pend.n == w->judged && w->judged == w->written &&
-            capture_seq(&w->counter) == w->last_seq &&
-            now - w->last_read_us < w->env.resync_us && !pidfd_ended(w)) {
+            capture_seq(&w->counter) == w->last_seq && now - w->last_read_us < w->env.resync_us &&
+            !pidfd_ended(w)) {
                 worker_alerts_tick(w, &w->prev);
                 return 0;
         }
@@ -360,10 +365,11 @@ int sample_capture_tick(struct worker *w) {
                 take_events(w);
                 sample_capture_judge(w, w->flushed_upto);
                 if (sample_count_unstable(w, more, sizeof(more)))
-                        worker_emit(w, LOG_INFO,
-                                    "pid %d changed its mappings during each of %d reads: nothing recorded this "
-                                    "tick; its %zu events wait for the next state read%s",
-                                    (int)w->id.pid, CAPTURE_TRIES, w->pend.n, more);
+                        worker_emit(
+                            w, LOG_INFO,
+                            "pid %d changed its mappings during each of %d reads: nothing recorded this "
+                            "tick; its %zu events wait for the next state read%s",
+                            (int)w->id.pid, CAPTURE_TRIES, w->pend.n, more);
                 return r;
         }
         if (r < 0) {
@@ -390,7 +396,8 @@ int sample_capture_tick(struct worker *w) {
         }
         r = w->have_prev ? maps_parse_since(&w->cur, &w->prev, &bad) : maps_parse(&w->cur, &bad);
         if (r < 0) {
-                worker_emit(w, LOG_ERROR, "the maps of pid %d could not be parsed (line %zu): %s; nothing recorded",
+                worker_emit(w, LOG_ERROR,
+                            "the maps of pid %d could not be parsed (line %zu): %s; nothing recorded",
                             (int)w->id.pid, bad, strerror_r(-r, eb, sizeof(eb)));
                 return r;
         }
@@ -411,7 +418,8 @@ int sample_capture_tick(struct worker *w) {
                         return r;
                 }
                 if (sample_full_due(w))
-                        (void)sample_write_full(w, &w->cur, w->need_full ? "after a failed write" : "scheduled", 0);
+                        (void)sample_write_full(w, &w->cur,
+                                                w->need_full ? "after a failed write" : "scheduled", 0);
                 else
                         (void)sample_write_diff(w);
                 /* The events happened before this state: judged first, so

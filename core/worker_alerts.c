@@ -291,7 +291,8 @@ void worker_alerts_events(struct worker *w, const struct capture_event *events, 
                 if (capture_event_effect(events, n, i, page, &e) < 0)
                         continue;
                 if (e.everything) {
-                        r = alerts_event_unmap(w->alerts, 0, UINT64_MAX, "the process called exec", &w->alert_ev);
+                        r = alerts_event_unmap(w->alerts, 0, UINT64_MAX, "the process called exec",
+                                               &w->alert_ev);
                         forget_mappings(w);
                         continue;
                 }
@@ -306,11 +307,11 @@ void worker_alerts_events(struct worker *w, const struct capture_event *events, 
                         continue;
                 is_new = e.how == CAPTURE_MAPPED || got == 2;
                 if (m.perms[2] == 'x') {
-                        r = capture_region_snapshot(m.start, m.end, m.perms, m.offset, m.dev_major, m.dev_minor,
-                                                    m.ino, m.path, m.path_len, &w->event_snap);
+                        r = capture_region_snapshot(m.start, m.end, m.perms, m.offset, m.dev_major,
+                                                    m.dev_minor, m.ino, m.path, m.path_len, &w->event_snap);
                         if (r == 0)
-                                r = alerts_event_map(w->alerts, &w->event_snap, &w->event_snap.regions[0], is_new,
-                                                     m.known, &w->alert_ev);
+                                r = alerts_event_map(w->alerts, &w->event_snap, &w->event_snap.regions[0],
+                                                     is_new, m.known, &w->alert_ev);
                 }
                 remember(w, &m);
         }

@@ -121,27 +121,27 @@ struct worker {
         size_t n_exec_hints;
         int exec_hints_lost;
         /* Thread-owned: */
-        int watched;                 /* its process is watched: counter and events valid */
+        int watched; /* its process is watched: counter and events valid */
         struct capture_counter counter;
         struct capture_queue *cap_queue; /* the capture pushes its events here */
-        uint64_t last_seq;           /* the counter the last recorded state was read at */
-        uint64_t cur_seq;            /* ... the state in cur */
-        uint64_t last_lost;          /* capture_lost() when the last file was written */
-        uint64_t prepared_lost;      /* ... when the file being written was prepared */
-        uint64_t flushed_upto;       /* events up to this seq have all been taken */
-        uint64_t last_read_us;       /* CLOCK_MONOTONIC of the last consistent read */
-        int force_read;              /* read even if the counter did not move (a request) */
-        struct capture_batch taken;  /* reused for capture_queue_take */
-        struct capture_batch pend;   /* events not yet written, in order */
-        size_t judged;               /* of pend, judged by the alert rules already */
-        size_t written;              /* of pend, in a file already (forgotten once judged) */
-        unsigned lost_files;         /* files in a row that lost events */
-        int lost_logged;             /* losses were logged for this target */
-        int capture_off;             /* this instance polls (capture_why says why) */
-        int pidfd;                   /* of the watched process; -1: none */
-        uint64_t exit_id;            /* its entry in env.exits; 0: none */
-        uint64_t last_scan_us;       /* the last /proc scan for a waiting match target */
-        int match_held;              /* its match name is in the exec hook's list */
+        uint64_t last_seq;               /* the counter the last recorded state was read at */
+        uint64_t cur_seq;                /* ... the state in cur */
+        uint64_t last_lost;              /* capture_lost() when the last file was written */
+        uint64_t prepared_lost;          /* ... when the file being written was prepared */
+        uint64_t flushed_upto;           /* events up to this seq have all been taken */
+        uint64_t last_read_us;           /* CLOCK_MONOTONIC of the last consistent read */
+        int force_read;                  /* read even if the counter did not move (a request) */
+        struct capture_batch taken;      /* reused for capture_queue_take */
+        struct capture_batch pend;       /* events not yet written, in order */
+        size_t judged;                   /* of pend, judged by the alert rules already */
+        size_t written;                  /* of pend, in a file already (forgotten once judged) */
+        unsigned lost_files;             /* files in a row that lost events */
+        int lost_logged;                 /* losses were logged for this target */
+        int capture_off;                 /* this instance polls (capture_why says why) */
+        int pidfd;                       /* of the watched process; -1: none */
+        uint64_t exit_id;                /* its entry in env.exits; 0: none */
+        uint64_t last_scan_us;           /* the last /proc scan for a waiting match target */
+        int match_held;                  /* its match name is in the exec hook's list */
         /* The alert rules on events (worker_alerts.c): mappings events
          * made since the last snapshot, and a one-region snapshot reused
          * for each judged event. */
