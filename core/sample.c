@@ -405,6 +405,10 @@ void sample_lost(struct worker *w) {
                 worker_fire(w, EV_GONE, "process exited");
         else
                 worker_fire(w, EV_ENDED, "process exited; waiting for a new one");
+        /* eBPF: a `match` target's name goes back into the exec hook's list
+         * at once, not at the next wait's tick (an interval away), so that
+         * a process started meanwhile is watched from its exec on. */
+        sample_capture_waiting(w, 1);
 }
 
 /* The process called exec and no longer passes its target's check: its

@@ -466,9 +466,18 @@ int sample_capture_find(struct worker *w, struct proc_id *ret) {
         w->exec_hints_lost = 0;
         pthread_mutex_unlock(&w->lock);
         if (overflow || w->last_scan_us == 0 || now - w->last_scan_us >= w->env.resync_us) {
+                int r;
+
                 w->last_scan_us = now;
-                return w->env.scan ? proc_scan_find(w->env.scan, p->match, &p->filter, ret)
-                                   : proc_find_by_name(p->match, &p->filter, ret);
+                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, &p->filter, &best)
+                                : proc_find_by_name(p->match, &p->filter, &best);
+                /* The shared scan may be up to a second old: the processes
+                 * the exec hook named since are not in it, and their hints
+                 * were taken above, so they are looked at too. */
+                if (r == -ESRCH)
+                        best.pid = 0;
+                else if (r < 0)
+                        return r;
         }
         /* As the scan would judge them: alive, so named, of the user and
          * executable asked for; the oldest. */
