@@ -10,15 +10,17 @@
 //   e. a ring too small for a flood: lost events counted, the target polls,
 //      and the chain still replays to the maps exactly;
 //   f. eBPF unavailable (capabilities dropped): the agent says why, polls
-//      and records;
+//      and records; the shipped unit's capabilities are enough to load it;
 // (the mremap phantom in eBPF mode is honest_test_ebpf's).
 // no-sandbox: loading BPF needs the initial user namespace.  Where BPF
 // cannot load here, the tests that need it skip and say why.
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -297,8 +299,9 @@ TEST_F(CaptureWorkerTest, MatchTargetAttachesAtExec) {
                 uintptr_t a = wl.Map(2, "rw");
                 ASSERT_NE(0u, a);
                 wl.Kill();
-                EXPECT_TRUE(
-                    WaitFor([&] { return HasLineWith(TargetLog(), "pid " + pid, "exited"); }, kShort, kPoll))
+                EXPECT_TRUE(WaitFor(
+                    [&] { return HasLineWith(TargetLog(), "backup_" + pid + "_", "(final, process exited"); },
+                    kShort, kPoll))
                     << TargetLog();
                 // The final snapshot carries the events: the loader's, and
                 // the mapping made on command.
@@ -417,6 +420,81 @@ TEST_F(CaptureWorkerTest, WithoutBpfTheAgentPollsAndRecords) {
             << Status();
         EXPECT_EQ(1, Metric(Metrics(), "memmon_capture_info{mode=\"poll\"}"));
         EXPECT_EQ(0u, CountWith(Events(), {" by "})) << "a polled chain has no events";
+}
+
+// The values of every "key=..." line of a unit file, split at blanks.
+std::vector<std::string> UnitValues(const std::string &unit, const std::string &key) {
+        std::vector<std::string> v;
+        for (const auto &l : SplitLines(unit)) {
+                if (l.compare(0, key.size() + 1, key + "=") != 0)
+                        continue;
+                std::string rest = l.substr(key.size() + 1);
+                size_t at = 0;
+                while (at < rest.size()) {
+                        size_t end = rest.find(' ', at);
+                        if (end == std::string::npos)
+                                end = rest.size();
+                        if (end > at)
+                                v.push_back(rest.substr(at, end - at));
+                        at = end + 1;
+                }
+        }
+        return v;
+}
+
+bool Has(const std::vector<std::string> &v, const std::string &s) {
+        return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The shipped unit keeps what eBPF capture needs (CAP_BPF, CAP_PERFMON,
+// bpf(2), perf_event_open(2), the initial user namespace), and an agent
+// given exactly its capabilities, with no new privileges, loads the
+// program.
+TEST_F(CaptureWorkerTest, TheShippedUnitLetsEbpfLoad) {
+        const std::string unit = ReadFileOr(Runfile("etc/memmon.service"));
+        ASSERT_FALSE(unit.empty());
+        std::vector<std::string> bounding = UnitValues(unit, "CapabilityBoundingSet");
+        std::vector<std::string> ambient = UnitValues(unit, "AmbientCapabilities");
+        std::vector<std::string> calls = UnitValues(unit, "SystemCallFilter");
+        for (const char *cap : {"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE"}) {
+                EXPECT_TRUE(Has(bounding, cap)) << cap;
+                EXPECT_TRUE(Has(ambient, cap)) << cap;
+        }
+        EXPECT_TRUE(Has(calls, "bpf"));
+        EXPECT_TRUE(Has(calls, "perf_event_open"));
+        EXPECT_TRUE(UnitValues(unit, "PrivateUsers").empty()) << "a private user namespace disables eBPF";
+
+        NEED_EBPF();
+        const std::string setpriv = "/usr/bin/setpriv";
+        if (access(setpriv.c_str(), X_OK) != 0)
+                GTEST_SKIP() << setpriv << " is not here";
+        // setpriv spells CAP_BPF as +bpf.
+        std::string caps = "--bounding-set=-all";
+        for (const auto &c : bounding) {
+                std::string n = c.substr(c.find('_') + 1);
+                for (auto &ch : n)
+                        ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+                caps += ",+" + n;
+        }
+        Sleeper sleeper;
+        ASSERT_TRUE(WriteFile(P("memmon.ini"),
+                              "[agent]\nbase_dir = .\ncapture = ebpf\n[target:t]\npid = " +
+                                  std::to_string(sleeper.pid()) + "\n",
+                              0600));
+        SpawnOptions o = AgentOptions({"-f", "-c", P("memmon.ini")});
+        o.argv.insert(o.argv.begin(), {setpriv, caps, "--no-new-privs"});
+        std::string err;
+        auto p = Process::Start(o, &err);
+        ASSERT_TRUE(p) << err;
+        EXPECT_TRUE(
+            p->ReadUntil([&] { return p->err().find(" started (pid ") != std::string::npos; }, kShort))
+            << p->err();
+        EXPECT_NE(std::string::npos, p->err().find("capture: ebpf (BPF program loaded")) << caps << "\n"
+                                                                                         << p->err();
+        p->Signal(SIGTERM);
+        int code = -1;
+        EXPECT_TRUE(p->Wait(kShort, &code));
+        EXPECT_EQ(0, code) << p->err();
 }
 
 } // namespace
