@@ -26,7 +26,7 @@
 
 #include <gtest/gtest.h>
 
-#include "capture/bpfcap.h"
+#include "tests/ebpf_here.h"
 #include "tests/multi_util.h"
 #include "tests/testutil.h"
 
@@ -36,17 +36,6 @@ namespace {
 constexpr Millis kShort(5000); // a few intervals, or something the kernel tells at once
 constexpr Millis kLong(30000); // 10,000 mappings on a loaded machine
 constexpr Millis kPoll(20);
-
-// True when eBPF capture can run in this test's process; *why says why not.
-bool EbpfHere(std::string *why) {
-        bpfcap_options o = {};
-        bpfcap *c = nullptr;
-        char reason[512] = "";
-        int r = bpfcap_new(&o, &c, reason, sizeof(reason));
-        bpfcap_free(c);
-        *why = reason;
-        return r == 0;
-}
 
 // The value of the series line "NAME{target=\"T\"} V" of a metrics text, or
 // -1 when there is none.
