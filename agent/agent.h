@@ -64,7 +64,9 @@ struct options {
         uint64_t interval_us;
         int interval_set;
         int check_only;
-        char **prog_argv; /* after --: a program to start and watch */
+        char **prog_argv;          /* after --: a program to start and watch */
+        enum capture_mode capture; /* --capture, over [agent] capture */
+        int capture_set;
 };
 
 /* A program the agent started for an exec target or for `-- PROG`. */

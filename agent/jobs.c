@@ -245,9 +245,14 @@ int agent_metrics_text(void *user, struct strbuf *out) {
                                        : 0;
                 t[i].backup_bytes = st.backup_bytes;
                 t[i].write_errors = st.write_errors;
+                t[i].capture_events = st.capture_events;
+                t[i].capture_lost = st.capture_lost;
+                t[i].capture_fallbacks = st.capture_fallbacks;
         }
         size_t start = out->len;
         r = metrics_write(out, MEMMON_VERSION, t, n);
+        if (r == 0 && a->capture)
+                r = metrics_write_capture(out, agent_capture_mode(a->capture), proc_scan_count(&a->sup.scan));
         if (r < 0) {
                 out->len = start;
                 if (out->s)

@@ -40,33 +40,36 @@
 #include "core/units.h"
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [-t] [-h] [-V] [-- PROG ARGS...]\n"
-                "       agent replay DIR [--at TIMESTAMP]\n"
-                "       agent replay DIR --events [--from TIMESTAMP] [--to TIMESTAMP]\n"
-                "       agent verify DIR\n"
-                "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
-                "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
-                "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
-                "       agent top [-b BASE | -c FILE] [-d SECONDS]\n"
-                "\n"
-                "Watches how the memory mappings of processes change and keeps every change\n"
-                "as full snapshots plus incremental diffs.\n"
-                "\n"
-                "  -p, --pid PID          watch this process (repeatable)\n"
-                "  -c, --config FILE      the INI configuration (default etc/memmon.ini without -p)\n"
-                "  -i, --interactive      sample in the background, read commands at a >>> prompt\n"
-                "  -d, --daemon           detach; output goes to logs/daemon_output.log\n"
-                "  -f, --foreground       stay in the foreground (systemd); the default\n"
-                "  -T, --interval US      sampling interval: microseconds, or 500ms, 2s (default 2000000)\n"
-                "  -t, --check-config     check the configuration and exit (0 good, 78 bad)\n"
-                "  -h, --help             this help\n"
-                "  -V, --version          the version\n"
-                "\n"
-                "Commands (FIFO logs/daemon_fifo, the prompt, or agent ctl): status, interval <us>,\n"
-                "pid <pid>, backup, reload, targets, alerts, metrics, pause, resume, help, quit.\n"
-                "Prefix @NAME for one target.\n"
-                "Signals: TERM/INT stop, HUP reloads and re-reads the maps, USR1 takes a full backup.\n");
+        fprintf(
+            f,
+            "Usage: agent [-c FILE] [-p PID]... [-i | -d | -f] [-T US] [--capture MODE] [-t] [-h] [-V]\n"
+            "             [-- PROG ARGS...]\n"
+            "       agent replay DIR [--at TIMESTAMP]\n"
+            "       agent replay DIR --events [--from TIMESTAMP] [--to TIMESTAMP]\n"
+            "       agent verify DIR\n"
+            "       agent report DIR [--from T] [--to T] [-o FILE] [--events FILE]\n"
+            "       agent scan [--json] [--text] [-c FILE] [-o KEY=VALUE]... (--all | PID...)\n"
+            "       agent ctl [-b BASE | -c FILE] [--json] COMMAND [ARGS...]\n"
+            "       agent top [-b BASE | -c FILE] [-d SECONDS]\n"
+            "\n"
+            "Watches how the memory mappings of processes change and keeps every change\n"
+            "as full snapshots plus incremental diffs.\n"
+            "\n"
+            "  -p, --pid PID          watch this process (repeatable)\n"
+            "  -c, --config FILE      the INI configuration (default etc/memmon.ini without -p)\n"
+            "  -i, --interactive      sample in the background, read commands at a >>> prompt\n"
+            "  -d, --daemon           detach; output goes to logs/daemon_output.log\n"
+            "  -f, --foreground       stay in the foreground (systemd); the default\n"
+            "  -T, --interval US      sampling interval: microseconds, or 500ms, 2s (default 2000000)\n"
+            "      --capture MODE     auto, poll or ebpf: how changes are learnt of (over [agent] capture)\n"
+            "  -t, --check-config     check the configuration and exit (0 good, 78 bad)\n"
+            "  -h, --help             this help\n"
+            "  -V, --version          the version\n"
+            "\n"
+            "Commands (FIFO logs/daemon_fifo, the prompt, or agent ctl): status, interval <us>,\n"
+            "pid <pid>, backup, reload, targets, alerts, metrics, pause, resume, help, quit.\n"
+            "Prefix @NAME for one target.\n"
+            "Signals: TERM/INT stop, HUP reloads and re-reads the maps, USR1 takes a full backup.\n");
 }
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -83,11 +86,17 @@ static int fail(int code, const char *fmt, ...) {
 
 static int parse_options(int argc, char **argv, struct options *o) {
         static const struct option longopts[] = {
-            {"pid", required_argument, NULL, 'p'},    {"config", required_argument, NULL, 'c'},
-            {"interactive", no_argument, NULL, 'i'},  {"daemon", no_argument, NULL, 'd'},
-            {"foreground", no_argument, NULL, 'f'},   {"interval", required_argument, NULL, 'T'},
-            {"check-config", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+            {"pid", required_argument, NULL, 'p'},
+            {"config", required_argument, NULL, 'c'},
+            {"interactive", no_argument, NULL, 'i'},
+            {"daemon", no_argument, NULL, 'd'},
+            {"foreground", no_argument, NULL, 'f'},
+            {"interval", required_argument, NULL, 'T'},
+            {"check-config", no_argument, NULL, 't'},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},
+            {"capture", required_argument, NULL, 'C'},
+            {NULL, 0, NULL, 0},
         };
         memset(o, 0, sizeof(*o));
         o->mode = MODE_FOREGROUND;
@@ -131,6 +140,13 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 }
                 case 't':
                         o->check_only = 1;
+                        break;
+                case 'C':
+                        if (capture_mode_from_name(optarg, &o->capture) < 0)
+                                return fail(EX_USAGE,
+                                            "invalid capture mode for --capture: '%s' (auto, poll or ebpf)",
+                                            optarg);
+                        o->capture_set = 1;
                         break;
                 case 'h':
                         usage(stdout);
@@ -362,7 +378,7 @@ static int run_agent(struct agent *a) {
         if ((r = alertexec_new(a->logs_fd, a->log, a->events, &a->alertexec)) < 0)
                 return startup_failed(a, EX_OSERR, "cannot start the alert_exec runner: %s", strerror(-r));
         /* After the signals are blocked: a capture thread inherits that. */
-        if ((r = agent_capture_start(a->config->capture, a->log, &a->capture)) < 0)
+        if ((r = agent_capture_start(a->config->capture, a->config->capture_ring, a->log, &a->capture)) < 0)
                 return startup_failed(a, EX_OSERR, "capture: %s", strerror(-r));
 
         struct worker_env env = {.event = agent_log_event,
@@ -370,10 +386,14 @@ static int run_agent(struct agent *a) {
                                  .base_fd = a->base_fd,
                                  .base = a->base,
                                  .on_event = agent_worker_event,
-                                 .on_event_user = a};
+                                 .on_event_user = a,
+                                 .capture = agent_capture_source(a->capture),
+                                 .resync_us = a->config->resync_us};
         if ((r = supervisor_init(&a->sup, &env)) < 0)
                 return startup_failed(a, EX_OSERR, "cannot start the supervisor: %s", strerror(-r));
         a->sup_init = 1;
+        /* Execs go to the workers of `match` targets from now on. */
+        agent_capture_route(a->capture, &a->sup.registry);
         struct supervisor_changes ch;
         r = agent_apply_config(a, a->config, NULL, &ch);
         if (r < 0)
@@ -407,6 +427,8 @@ static void cleanup(struct agent *a) {
         while (a->n_children)
                 agent_stop_child(a, &a->children[0]);
         free(a->children);
+        /* No exec record may reach the registry once it is gone. */
+        agent_capture_route(a->capture, NULL);
         if (a->sup_init)
                 supervisor_fini(&a->sup);
         /* The workers are gone: nothing submits runs or events any more. */

@@ -225,6 +225,8 @@ int agent_load_config(struct agent *a, struct config **ret, struct config_errors
                 if (r < 0)
                         goto fail;
         }
+        if (a->opt.capture_set)
+                c->capture = a->opt.capture;
         /* -T is the interval of the targets named on the command line (all
          * of them without a configuration file). */
         for (size_t i = 0; i < c->n_targets; i++) {

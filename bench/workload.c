@@ -22,6 +22,8 @@
  *   mapfile PATH [PAGES]      a private read-only mapping of a file
  *   unmap ADDR PAGES
  *   protect ADDR PAGES PROT
+ *   flash COUNT [GAP_US]      COUNT times: map one page rwx, write to it, unmap it at
+ *                             once, wait GAP_US; answers "ok COUNT LONGEST_NS"
  *   ping
  *   exit
  *   leader-exit               the main thread exits (as pthread_exit) and a new
@@ -124,6 +126,42 @@ static char *make_regions(uint64_t n, const char *file) {
         return base;
 }
 
+static uint64_t now_ns(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (uint64_t)t.tv_sec * 1000000000 + (uint64_t)t.tv_nsec;
+}
+
+/* `flash COUNT [GAP_US]`: COUNT times, maps one page writable and
+ * executable, writes a byte into it and unmaps it at once (the shape of
+ * injected shellcode), then waits GAP_US.  Answers "ok COUNT LONGEST_NS":
+ * how long the longest of them lived. */
+static void flash(uint64_t count, uint64_t gap_us) {
+        uint64_t longest = 0;
+        for (uint64_t i = 0; i < count; i++) {
+                uint64_t t0 = now_ns();
+                volatile char *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE | PROT_EXEC,
+                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED) {
+                        printf("error mmap: %s\n", strerror(errno));
+                        return;
+                }
+                p[0] = (char)0xc3; /* ret */
+                if (munmap((void *)p, (size_t)page) < 0) {
+                        printf("error munmap: %s\n", strerror(errno));
+                        return;
+                }
+                if (now_ns() - t0 > longest)
+                        longest = now_ns() - t0;
+                if (gap_us) {
+                        struct timespec ts = {.tv_sec = (time_t)(gap_us / 1000000),
+                                              .tv_nsec = (long)(gap_us % 1000000) * 1000};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        printf("ok %llu %llu\n", (unsigned long long)count, (unsigned long long)longest);
+}
+
 static void command(char *line) {
         char *argv[4] = {0};
         int argc = 0;
@@ -179,6 +217,9 @@ static void command(char *line) {
                         printf("error mprotect: %s\n", strerror(errno));
                 else
                         printf("ok\n");
+        } else if (strcmp(argv[0], "flash") == 0 && argc >= 2 && parse_u64(argv[1], 10, &n) == 0 &&
+                   (argc < 3 || parse_u64(argv[2], 10, &a) == 0)) {
+                flash(n, a);
         } else if (!technique_command(argc, argv)) {
                 printf("error bad command: %s\n", argv[0]);
         }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,17 @@ static bool in_initial_userns(void) {
                count == 4294967295UL;
 }
 
+/* The BPF program names processes by their pids in the initial PID
+ * namespace, the agent by its own: they are the same only there.  The
+ * kernel gives the initial namespace a fixed inode (PROC_PID_INIT_INO). */
+static bool in_initial_pidns(void) {
+        struct stat st;
+
+        if (stat("/proc/self/ns/pid", &st) < 0)
+                return true; /* a kernel without PID namespaces */
+        return st.st_ino == 0xEFFFFFFCu;
+}
+
 static void *map_array(struct bpf_map *m, size_t *ret_bytes) {
         long page = sysconf(_SC_PAGESIZE);
         size_t bytes = (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m);
@@ -138,6 +150,7 @@ static int load(struct bpfcap *c, const struct bpfcap_options *o, bool raw_tp, c
         s->rodata->want_fork = o->want_fork;
         bpf_program__set_autoload(s->progs.memmon_lock, !raw_tp);
         bpf_program__set_autoload(s->progs.memmon_lock_raw, raw_tp);
+        bpf_program__set_autoload(s->progs.memmon_unmapped_area, !o->no_addr_hook);
         libbpf_last[0] = '\0';
         r = memmon_bpf__load(s);
         if (r) {
@@ -222,6 +235,12 @@ int bpfcap_new(const struct bpfcap_options *o, struct bpfcap **ret, char *reason
                     "in the initial one");
                 return -EPERM;
         }
+        if (!in_initial_pidns()) {
+                say(reason, rlen,
+                    "runs in a PID namespace of its own: the BPF program sees the host's pids, not the "
+                    "agent's");
+                return -EPERM;
+        }
         if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
                 r = -errno;
                 say(reason, rlen, "the kernel has no BTF (/sys/kernel/btf/vmlinux: %s)", strerror(-r));
@@ -234,6 +253,7 @@ int bpfcap_new(const struct bpfcap_options *o, struct bpfcap **ret, char *reason
         c->max_slots = o->max_slots ? o->max_slots : DEFAULT_SLOTS;
         c->pending_max = o->pending_max ? o->pending_max : DEFAULT_PENDING;
         c->poll_ms = o->poll_ms ? o->poll_ms : DEFAULT_POLL_MS;
+        c->adopt_ms = o->adopt_ms;
         c->on_proc = o->on_proc;
         c->ctx = o->ctx;
         r = -pthread_mutex_init(&c->lock, NULL);
@@ -294,6 +314,7 @@ void bpfcap_free(struct bpfcap *c) {
         for (unsigned i = 0; c->slot && i < c->max_slots; i++)
                 bpfcap_slot_clear(c, i);
         mm_free(c->slot);
+        mm_free(c->matches);
         pthread_mutex_destroy(&c->consume_lock);
         pthread_mutex_destroy(&c->lock);
         mm_free(c);
@@ -304,8 +325,17 @@ const char *bpfcap_hook_kind(const struct bpfcap *c) {
 }
 
 void bpfcap_slot_clear(struct bpfcap *c, unsigned i) {
+        if (c->slot[i].tgid && !c->slot[i].has_sink && c->unadopted > 0)
+                c->unadopted--;
         capture_queue_free(c->slot[i].pending);
         memset(&c->slot[i], 0, sizeof(c->slot[i]));
+}
+
+uint64_t bpfcap_now_ms(void) {
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
 static bool tgid_ok(pid_t tgid) {
@@ -404,25 +434,26 @@ out:
         return r;
 }
 
-int bpfcap_unwatch(struct bpfcap *c, pid_t tgid) {
+int bpfcap_unwatch_locked(struct bpfcap *c, pid_t tgid) {
         int table = bpf_map__fd(c->skel->maps.watch_slot);
         __u32 key = (__u32)tgid, slot;
-        int r = 0;
 
-        if (!tgid_ok(tgid))
+        if (!tgid_ok(tgid) || bpf_map_lookup_elem(table, &key, &slot))
                 return -ENOENT;
-        pthread_mutex_lock(&c->lock);
-        if (bpf_map_lookup_elem(table, &key, &slot)) {
-                r = -ENOENT;
-                goto out;
-        }
         __atomic_fetch_and(&c->bits[tgid >> 6], ~(UINT64_C(1) << (tgid & 63)), __ATOMIC_SEQ_CST);
         bpf_map_delete_elem(table, &key);
         if (slot < c->max_slots) {
                 bpfcap_slot_clear(c, slot);
                 bpf_map_update_elem(bpf_map__fd(c->skel->maps.free_slots), NULL, &slot, 0);
         }
-out:
+        return 0;
+}
+
+int bpfcap_unwatch(struct bpfcap *c, pid_t tgid) {
+        int r;
+
+        pthread_mutex_lock(&c->lock);
+        r = bpfcap_unwatch_locked(c, tgid);
         pthread_mutex_unlock(&c->lock);
         return r;
 }

@@ -77,6 +77,14 @@ struct bpfcap_options {
         size_t pending_max; /* events held for a process the exec hook watched; 0: 4096 */
         bool want_fork;     /* report forks too */
         bool force_raw_tp;  /* use the raw tracepoint even where tp_btf works (tests) */
+        /* Leave out the vm_unmapped_area hook: no `addr` records (the
+         * address the kernel chose for a mapping without a fixed one), and
+         * one tracepoint less on every such mapping on the host. */
+        bool no_addr_hook;
+        /* A process the exec hook watched (bpfcap_match_comm) that nobody
+         * adopts within this long is let go (unwatched, its held events
+         * dropped) by bpfcap_consume(); 0: held until bpfcap_unwatch(). */
+        unsigned adopt_ms;
         void (*on_proc)(void *ctx, const struct bpfcap_proc *p); /* may be NULL */
         void *ctx;
 };
@@ -145,6 +153,7 @@ struct bpfcap_stats {
         uint64_t no_free_slot; /* the exec hook found no slot for a match */
         uint64_t stale;        /* records of a process no longer watched */
         uint64_t dropped;      /* records held for adoption beyond pending_max */
+        uint64_t released;     /* processes the exec hook watched that nobody adopted (adopt_ms) */
 };
 
 /* Sums the counters.  Returns 0 or -errno. */
@@ -152,8 +161,9 @@ int bpfcap_get_stats(struct bpfcap *c, struct bpfcap_stats *ret);
 
 /* The struct capture_source of core/capture.h that the workers get: watch
  * (or adopt, for a process the exec hook watches) with the events pushed
- * to the worker's capture_queue, unwatch, and flush (bpfcap_consume).
- * Valid as long as c. */
+ * to the worker's capture_queue, unwatch, flush (bpfcap_consume), and
+ * match (bpfcap_match_comm, counted per name: a name stays in the exec
+ * hook's list while one target asks for it).  Valid as long as c. */
 struct capture_source bpfcap_source(struct bpfcap *c);
 
 #ifdef __cplusplus

@@ -19,6 +19,14 @@ struct slot_state {
         struct bpfcap_sink sink; /* where its events go */
         /* A process the exec hook watched: its events until adopted. */
         struct capture_queue *pending;
+        uint64_t seen_ms; /* when user space first heard of it (not adopted yet) */
+};
+
+/* A command name of the exec hook's list, and how many asked for it
+ * (capture_source.match). */
+struct match_ref {
+        char comm[MEMMON_COMM_LEN];
+        unsigned refs;
 };
 
 struct memmon_bpf;
@@ -36,6 +44,7 @@ struct bpfcap {
         int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
         size_t pending_max;
         unsigned poll_ms;
+        unsigned adopt_ms;
         void (*on_proc)(void *ctx, const struct bpfcap_proc *p);
         void *ctx;
 
@@ -44,6 +53,10 @@ struct bpfcap {
         struct slot_state *slot; /* max_slots of them */
         uint64_t stale;
         uint64_t dropped;
+        unsigned unadopted; /* slots the exec hook watched that nobody adopted yet */
+        uint64_t released;  /* of those, let go after adopt_ms */
+        struct match_ref *matches;
+        size_t n_matches;
         /* One consumer of the rings at a time. */
         pthread_mutex_t consume_lock;
 
@@ -67,5 +80,11 @@ void bpfcap_time(const struct bpfcap *c, uint64_t mono_ns, char ret[TS_SIZE]);
 
 /* Frees what the slot table holds for slot i (called under lock). */
 void bpfcap_slot_clear(struct bpfcap *c, unsigned i);
+
+/* bpfcap_unwatch() with c->lock held.  Returns 0 or -ENOENT. */
+int bpfcap_unwatch_locked(struct bpfcap *c, pid_t tgid);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t bpfcap_now_ms(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -133,6 +134,8 @@ static struct slot_state *owner(struct bpfcap *c, const struct memmon_event *e) 
             __atomic_load_n(&c->slots[e->slot].tgid, __ATOMIC_RELAXED) == e->tgid &&
             bpfcap_bit(c, (pid_t)e->tgid)) {
                 st->tgid = (pid_t)e->tgid;
+                st->seen_ms = bpfcap_now_ms();
+                c->unadopted++;
                 return st;
         }
         return NULL;
@@ -194,6 +197,10 @@ int bpfcap_on_proc(void *ctx, void *data, size_t size) {
                 /* Unless the process went (and its slot with it) already. */
                 if (__atomic_load_n(&c->slots[e.slot].tgid, __ATOMIC_RELAXED) == e.tgid &&
                     bpfcap_bit(c, p.pid) && (c->slot[e.slot].tgid == 0 || c->slot[e.slot].tgid == p.pid)) {
+                        if (c->slot[e.slot].tgid == 0) {
+                                c->slot[e.slot].seen_ms = bpfcap_now_ms();
+                                c->unadopted++;
+                        }
                         c->slot[e.slot].tgid = p.pid;
                         p.watched = true;
                 }
@@ -204,12 +211,37 @@ int bpfcap_on_proc(void *ctx, void *data, size_t size) {
         return 0;
 }
 
+/* Lets go of the processes the exec hook watched that nobody adopted
+ * within adopt_ms: a process named like a waiting `match` target that the
+ * target did not take (another user's, another program of that name). */
+static void release_unadopted(struct bpfcap *c) {
+        uint64_t now;
+
+        pthread_mutex_lock(&c->lock);
+        if (c->adopt_ms == 0 || c->unadopted == 0) {
+                pthread_mutex_unlock(&c->lock);
+                return;
+        }
+        now = bpfcap_now_ms();
+        for (unsigned i = 0; i < c->max_slots && c->unadopted > 0; i++) {
+                struct slot_state *st = &c->slot[i];
+
+                if (st->tgid == 0 || st->has_sink || now - st->seen_ms < c->adopt_ms)
+                        continue;
+                if (bpfcap_unwatch_locked(c, st->tgid) < 0)
+                        bpfcap_slot_clear(c, i); /* its table entry went already */
+                c->released++;
+        }
+        pthread_mutex_unlock(&c->lock);
+}
+
 int bpfcap_consume(struct bpfcap *c) {
         int r;
 
         pthread_mutex_lock(&c->consume_lock);
         r = ring_buffer__consume(c->rb);
         pthread_mutex_unlock(&c->consume_lock);
+        release_unadopted(c);
         return r;
 }
 
@@ -280,6 +312,7 @@ int bpfcap_get_stats(struct bpfcap *c, struct bpfcap_stats *ret) {
         pthread_mutex_lock(&c->lock);
         ret->stale = c->stale;
         ret->dropped = c->dropped;
+        ret->released = c->released;
         pthread_mutex_unlock(&c->lock);
         return 0;
 }
@@ -313,8 +346,46 @@ static int source_flush(void *impl) {
         return r < 0 ? r : 0;
 }
 
+/* The exec hook's list holds a name while one target asks for it: several
+ * waiting targets may share a name (or its first 15 bytes). */
+static int source_match(void *impl, const char *name, bool add) {
+        struct bpfcap *c = impl;
+        char key[MEMMON_COMM_LEN] = {0};
+        struct match_ref *m = NULL;
+        int r = 0;
+
+        if (!name || !name[0])
+                return -EINVAL;
+        memcpy(key, name, strnlen(name, sizeof(key) - 1));
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n_matches && !m; i++)
+                if (memcmp(c->matches[i].comm, key, sizeof(key)) == 0)
+                        m = &c->matches[i];
+        if (add && m) {
+                m->refs++;
+        } else if (add) {
+                struct match_ref *v = mm_reallocarray(c->matches, c->n_matches + 1, sizeof(*v));
+
+                r = v ? bpfcap_match_comm(c, key, true) : -ENOMEM;
+                if (v)
+                        c->matches = v;
+                if (r == 0) {
+                        m = &c->matches[c->n_matches++];
+                        memcpy(m->comm, key, sizeof(key));
+                        m->refs = 1;
+                }
+        } else if (m && --m->refs == 0) {
+                r = bpfcap_match_comm(c, key, false);
+                *m = c->matches[--c->n_matches];
+        } else if (!m) {
+                r = -ENOENT;
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
 struct capture_source bpfcap_source(struct bpfcap *c) {
-        struct capture_source s = {source_watch, source_unwatch, source_flush, c};
+        struct capture_source s = {source_watch, source_unwatch, source_flush, source_match, c};
 
         return s;
 }

@@ -201,13 +201,19 @@ static long path_step(__u32 i, void *arg) {
         if (d == mnt_root || d == parent) {
                 struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
 
-                if (d != mnt_root || mp == mnt) {
+                if (d == mnt_root && mp == mnt) {
                         w->trunc = 0; /* the root of the mount tree */
                         return 1;
                 }
-                w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-                w->mnt = mp;
-                return 0;
+                if (d == mnt_root) {
+                        w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+                        w->mnt = mp;
+                        return 0;
+                }
+                /* A dentry of its own, on no path (a memfd, a file of an
+                 * internal mount): its name is all there is, as the
+                 * kernel prints it ("/memfd:NAME"). */
+                parent = 0;
         }
         len = BPF_CORE_READ(d, d_name.len);
         name = BPF_CORE_READ(d, d_name.name);
@@ -218,6 +224,10 @@ static long path_step(__u32 i, void *arg) {
         bpf_probe_read_kernel(&pb->b[(pos + 1) & (PATH_HALF - 1)], len & 255, name);
         w->pos = pos;
         w->d = parent;
+        if (!parent) {
+                w->trunc = 0;
+                return 1;
+        }
         return 0;
 }
 

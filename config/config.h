@@ -3,7 +3,7 @@
  *
  *   [agent]          base_dir, interval, log_level, metrics_file,
  *                    metrics_interval, events, alert_exec, alert_exec_rate,
- *                    capture, resync
+ *                    capture, resync, capture_ring
  *   [defaults]       interval, full_every, full_interval, keep_full, max_bytes,
  *                    alert_exec, alert_exec_rate
  *   [alerts]         the alert rules of every target: the keys of
@@ -103,6 +103,7 @@ struct config {
          * how often a target whose counter did not move is read anyway. */
         enum capture_mode capture;
         uint64_t resync_us;
+        uint64_t capture_ring;    /* bytes of the eBPF mapping-event ring */
         bool events;              /* write logs/events.jsonl */
         char **alert_exec;        /* [agent] alert_exec, or NULL */
         unsigned alert_exec_rate; /* [agent] alert_exec_rate */

@@ -13,6 +13,9 @@
 #define MAX_BYTES_MAX (UINT64_C(1) << 40)
 #define RESYNC_MIN_US UINT64_C(1000000)
 #define RESYNC_MAX_US (UINT64_C(24) * 3600 * 1000000)
+/* A ring is whole pages, a power of two of them. */
+#define CAPTURE_RING_MIN UINT64_C(4096)
+#define CAPTURE_RING_MAX (UINT64_C(1) << 30)
 /* alert_exec runs per minute and target, at most. */
 #define ALERT_EXEC_RATE_MAX 10000
 
@@ -71,6 +74,18 @@ static const struct key_def rows[] = {
                 .offset = offsetof(struct config, resync_us),
                 .selector = -1,
                 .help = "with eBPF capture: read the maps this often even when nothing was reported",
+        },
+        {
+                .name = "capture_ring",
+                .sections = IN(SEC_AGENT),
+                .type = KT_SIZE,
+                .min = CAPTURE_RING_MIN,
+                .max = CAPTURE_RING_MAX,
+                .def = "4M",
+                .offset = offsetof(struct config, capture_ring),
+                .selector = -1,
+                .help = "with eBPF capture: the kernel's ring of mapping events shared by every target "
+                        "(rounded down to a power of two); a full ring loses events, which are counted",
         },
         {
                 .name = "interval",

@@ -82,7 +82,7 @@ struct key_def {
 };
 
 /* The number of rows of config_keys[]. */
-#define KEYS_N 24
+#define KEYS_N 25
 
 /* Every configuration key: KEYS_N rows. */
 extern const struct key_def *const config_keys;

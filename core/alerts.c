@@ -14,44 +14,16 @@
 #include "core/alerts_int.h"
 #include "core/alloc.h"
 
-#define RULE_BIT(r) (1u << (r))
+#define RULE_BIT(r) ALERTS_RULE_BIT(r)
 /* Rules judged per region when it appears or changes; text_mismatch has
  * its own schedule. */
 #define REGION_RULES                                                                                         \
         (RULE_BIT(ALERT_WX) | RULE_BIT(ALERT_ANON_EXEC) | RULE_BIT(ALERT_MEMFD_EXEC) |                       \
          RULE_BIT(ALERT_DELETED_EXEC) | RULE_BIT(ALERT_WRITABLE_EXEC_FILE) | RULE_BIT(ALERT_NEW_EXEC))
 
-/* max_growth keeps the minimum of the mapped bytes over its window in this
- * many slices of it: fixed memory, and a window that slides by 1/32. */
-#define GROWTH_SLICES 32
 #define TEXT_BUF_SIZE ((size_t)256 * 1024)
 /* A glob of allow_exec is at most 4096 bytes (alert_parse_globs). */
 #define GLOB_BUF 4100
-
-struct growth_slice {
-        uint64_t epoch; /* time / slice length; 0: unused */
-        uint64_t min;
-};
-
-struct alert_state {
-        const struct alert_fs_ops *ops;
-        void *ctx;
-        struct alert_policy policy;
-
-        int attached;
-        struct alert_proc proc;
-        struct alert_active *active; /* sorted by (start, rule) */
-        size_t n_active;
-        size_t cap_active;
-
-        uint64_t regions; /* of the latest snapshot */
-        uint64_t mapped;  /* bytes, of the latest snapshot */
-        struct growth_slice growth[GROWTH_SLICES];
-        uint64_t growth_now;        /* mapped bytes at the latest sample */
-        uint64_t growth_recheck_us; /* when a raised max_growth may re-arm */
-        uint64_t next_text_us;      /* when text_mismatch is due; 0: never */
-        uint64_t text_cursor;       /* the address the next check goes on from */
-};
 
 static const char *const rule_reason[ALERT_RULE_COUNT] = {
     [ALERT_WX] = "memory both writable and executable: code can be written and run there (a JIT, or injected "
@@ -144,6 +116,7 @@ static void drop_all(struct alert_state *s) {
         for (size_t i = 0; i < s->n_active; i++)
                 mm_free(s->active[i].text);
         s->n_active = 0;
+        s->n_from_event = 0;
 }
 
 void alert_state_free(struct alert_state *s) {
@@ -175,8 +148,7 @@ static int key_less(uint64_t start_a, enum alert_rule rule_a, uint64_t start_b, 
         return start_a < start_b || (start_a == start_b && rule_a < rule_b);
 }
 
-/* The index of the first active alert at or after (start, rule). */
-static size_t lower_bound(const struct alert_state *s, uint64_t start, enum alert_rule rule) {
+size_t alerts_lower_bound(const struct alert_state *s, uint64_t start, enum alert_rule rule) {
         size_t lo = 0, hi = s->n_active;
 
         while (lo < hi) {
@@ -190,16 +162,17 @@ static size_t lower_bound(const struct alert_state *s, uint64_t start, enum aler
 }
 
 static int is_active(const struct alert_state *s, uint64_t start, enum alert_rule rule) {
-        size_t i = lower_bound(s, start, rule);
+        size_t i = alerts_lower_bound(s, start, rule);
         return i < s->n_active && s->active[i].start == start && s->active[i].rule == rule;
 }
 
-/* Removes the alert at index i, with an event when out is given. */
-static int clear_at(struct alert_state *s, size_t i, const char *why, struct alert_events *out) {
+int alerts_clear_at(struct alert_state *s, size_t i, const char *why, struct alert_events *out) {
         struct alert_active *a = &s->active[i];
 
         if (out && push_event(out, ALERT_CLEARED, a, why) < 0)
                 return -ENOMEM;
+        if (a->from_event)
+                s->n_from_event--;
         mm_free(a->text);
         memmove(a, a + 1, (s->n_active - i - 1) * sizeof(*a));
         s->n_active--;
@@ -208,12 +181,12 @@ static int clear_at(struct alert_state *s, size_t i, const char *why, struct ale
 
 /* Clears the region alerts at start. */
 static int clear_region(struct alert_state *s, uint64_t start, const char *why, struct alert_events *out) {
-        size_t i = lower_bound(s, start, (enum alert_rule)0);
+        size_t i = alerts_lower_bound(s, start, (enum alert_rule)0);
         int r = 0;
 
         while (r == 0 && i < s->n_active && s->active[i].start == start) {
                 if (alert_rule_info(s->active[i].rule)->per_region)
-                        r = clear_at(s, i, why, out);
+                        r = alerts_clear_at(s, i, why, out);
                 else
                         i++;
         }
@@ -266,7 +239,7 @@ static int raise_alert(struct alert_state *s, enum alert_rule rule, const struct
                 mm_free(a.text);
                 return -ENOMEM;
         }
-        i = lower_bound(s, a.start, rule);
+        i = alerts_lower_bound(s, a.start, rule);
         memmove(&s->active[i + 1], &s->active[i], (s->n_active - i) * sizeof(a));
         s->active[i] = a;
         s->n_active++;
@@ -321,16 +294,8 @@ static int same_mapping(const struct region *o, const struct maps_snapshot *os, 
         return o->path_len == n->path_len && memcmp(region_path(os, o), region_path(ns, n), o->path_len) == 0;
 }
 
-struct verdict {
-        unsigned holds;                      /* RULE_BIT()s */
-        char file_reason[ALERTS_REASON_MAX]; /* of deleted_exec or writable_exec_file */
-};
-
-/* Which region rules hold for reg now.  is_new: the region became an
- * executable mapping with this sample (new_exec).  again: judge the file
- * even when one of its alerts is up already (a policy change). */
-static void judge_region(struct alert_state *s, const struct maps_snapshot *snap, const struct region *reg,
-                         int is_new, int again, struct verdict *v) {
+void alerts_judge_region(struct alert_state *s, const struct maps_snapshot *snap, const struct region *reg,
+                         int is_new, int again, struct alerts_verdict *v) {
         const struct alert_policy *p = &s->policy;
         const char *path = region_path(snap, reg);
         enum alert_path_kind kind;
@@ -363,14 +328,14 @@ static void judge_region(struct alert_state *s, const struct maps_snapshot *snap
         }
 }
 
-static const char *reason_of(enum alert_rule r, const struct verdict *v) {
+static const char *reason_of(enum alert_rule r, const struct alerts_verdict *v) {
         return rule_reason[r] ? rule_reason[r] : v->file_reason;
 }
 
-/* Raises what v holds and is not up yet.  An rwx region without a file is
- * one finding, not two: wx speaks for it. */
-static int raise_held(struct alert_state *s, const struct maps_snapshot *snap, const struct region *reg,
-                      const struct verdict *v, struct alert_events *out) {
+/* An rwx region without a file is one finding, not two: wx speaks for
+ * it. */
+int alerts_raise_held(struct alert_state *s, const struct maps_snapshot *snap, const struct region *reg,
+                      const struct alerts_verdict *v, struct alert_events *out) {
         int r = 0;
 
         for (int rule = 0; rule < ALERT_RULE_COUNT && r == 0; rule++) {
@@ -389,8 +354,8 @@ static int raise_held(struct alert_state *s, const struct maps_snapshot *snap, c
  * cleared.  new_exec and text_mismatch record something that happened, so
  * they stay while their rule is on and the path is not allowed. */
 static int reconcile_region(struct alert_state *s, const struct maps_snapshot *snap, const struct region *reg,
-                            const struct verdict *v, struct alert_events *out) {
-        size_t i = lower_bound(s, reg->start, (enum alert_rule)0);
+                            const struct alerts_verdict *v, struct alert_events *out) {
+        size_t i = alerts_lower_bound(s, reg->start, (enum alert_rule)0);
         int is_allowed = allowed(&s->policy, region_path(snap, reg), reg->path_len);
         int r = 0;
 
@@ -413,7 +378,7 @@ static int reconcile_region(struct alert_state *s, const struct maps_snapshot *s
                 else if (!(v->holds & RULE_BIT(rule)))
                         why = "no longer holds";
                 if (why)
-                        r = clear_at(s, i, why, out);
+                        r = alerts_clear_at(s, i, why, out);
                 else
                         i++;
         }
@@ -461,7 +426,7 @@ static uint64_t growth_within(const struct alert_state *s, uint64_t now_us) {
 }
 
 static size_t process_alert_index(const struct alert_state *s, enum alert_rule rule) {
-        size_t i = lower_bound(s, 0, rule);
+        size_t i = alerts_lower_bound(s, 0, rule);
         return i < s->n_active && s->active[i].start == 0 && s->active[i].rule == rule ? i : SIZE_MAX;
 }
 
@@ -491,13 +456,13 @@ static int bound_rule(struct alert_state *s, enum alert_rule rule, int over, uin
         char reason[ALERTS_REASON_MAX];
 
         if (!alert_policy_rule_active(&s->policy, rule))
-                return i == SIZE_MAX ? 0 : clear_at(s, i, "rule turned off", out);
+                return i == SIZE_MAX ? 0 : alerts_clear_at(s, i, "rule turned off", out);
         if (over && i == SIZE_MAX) {
                 process_reason(s, rule, grew, reason, sizeof(reason));
                 return raise_alert(s, rule, NULL, NULL, reason, out);
         }
         if (!over && i != SIZE_MAX)
-                return clear_at(s, i, "back within the bound", out);
+                return alerts_clear_at(s, i, "back within the bound", out);
         return 0;
 }
 
@@ -539,7 +504,7 @@ static int end_events(const struct alert_events *out, int before, int r) {
 int alerts_first(struct alert_state *s, const struct alert_proc *proc, const struct maps_snapshot *cur,
                  uint64_t now_us, struct alert_events *out) {
         int before = begin_events(out), r = 0;
-        struct verdict v;
+        struct alerts_verdict v;
 
         if (s->n_active > 0 && alerts_end(s, "another process instance", out) < 0)
                 return -ENOMEM;
@@ -554,9 +519,9 @@ int alerts_first(struct alert_state *s, const struct alert_proc *proc, const str
         s->next_text_us = first_text_check(s, now_us);
         s->ops->begin(s->ctx, &s->proc);
         for (size_t i = 0; i < cur->n && r == 0; i++) {
-                judge_region(s, cur, &cur->regions[i], 0, 0, &v);
+                alerts_judge_region(s, cur, &cur->regions[i], 0, 0, &v);
                 if (v.holds)
-                        r = raise_held(s, cur, &cur->regions[i], &v, out);
+                        r = alerts_raise_held(s, cur, &cur->regions[i], &v, out);
         }
         s->ops->end(s->ctx);
         if (r == 0)
@@ -567,7 +532,7 @@ int alerts_first(struct alert_state *s, const struct alert_proc *proc, const str
 int alerts_change(struct alert_state *s, const struct maps_snapshot *prev, const struct maps_snapshot *cur,
                   const struct diff *d, uint64_t now_us, struct alert_events *out) {
         int before = begin_events(out), r = 0, began = 0;
-        struct verdict v;
+        struct alerts_verdict v;
 
         if (!s->attached)
                 return 0;
@@ -597,9 +562,9 @@ int alerts_change(struct alert_state *s, const struct maps_snapshot *prev, const
                         s->ops->begin(s->ctx, &s->proc);
                         began = 1;
                 }
-                judge_region(s, cur, n, is_new, 0, &v);
+                alerts_judge_region(s, cur, n, is_new, 0, &v);
                 if (v.holds)
-                        r = raise_held(s, cur, n, &v, out);
+                        r = alerts_raise_held(s, cur, n, &v, out);
         }
         if (began)
                 s->ops->end(s->ctx);
@@ -613,17 +578,17 @@ int alerts_change(struct alert_state *s, const struct maps_snapshot *prev, const
 /* Judges every region of cur again under the current policy. */
 static int reevaluate(struct alert_state *s, const struct maps_snapshot *cur, uint64_t now_us,
                       struct alert_events *out) {
-        struct verdict v;
+        struct alerts_verdict v;
         int r = 0;
 
         s->ops->begin(s->ctx, &s->proc);
         for (size_t i = 0; i < cur->n && r == 0; i++) {
                 const struct region *reg = &cur->regions[i];
 
-                judge_region(s, cur, reg, 0, 1, &v);
+                alerts_judge_region(s, cur, reg, 0, 1, &v);
                 r = reconcile_region(s, cur, reg, &v, out);
                 if (r == 0 && v.holds)
-                        r = raise_held(s, cur, reg, &v, out);
+                        r = alerts_raise_held(s, cur, reg, &v, out);
         }
         s->ops->end(s->ctx);
         if (r == 0)

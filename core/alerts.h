@@ -190,6 +190,9 @@ struct alert_active {
         struct timespec raised;        /* CLOCK_REALTIME */
         char *text;                    /* owned: line '\0' reason '\0' */
         uint32_t line_len, path_off, path_len, reason_off, reason_len;
+        /* Raised from a capture event, and no snapshot has shown its
+         * region yet (alerts_event_settle). */
+        int from_event;
 };
 
 /* The most alerts one process instance holds; more are counted in
@@ -244,6 +247,39 @@ int alerts_tick(struct alert_state *s, const struct maps_snapshot *cur, uint64_t
  * Returns the number of events appended, or -errno. */
 int alerts_check_text(struct alert_state *s, const struct maps_snapshot *cur, uint64_t budget,
                       struct alert_events *out);
+
+/* Capture events (eBPF mode, core/capture_event.h) are judged too, so that
+ * a mapping that lives a millisecond between two snapshots still raises its
+ * alert.  The caller turns each event into the region it made or changed
+ * (address, length, protection, and the file or anonymous memory behind
+ * it) and calls, in the order the events happened:
+ *   alerts_event_map()     for a mapping made, moved, or given a new protection
+ *   alerts_event_unmap()   for a range unmapped (or moved away)
+ * then, with each snapshot that follows events, alerts_event_settle().
+ * An alert raised from an event is raised once per (rule, region start,
+ * instance) like any region alert; it is cleared by an unmap event over its
+ * start, or by the next snapshot if its region is not there. */
+
+/* Judges reg (a region of snap, which may hold that region alone) as a
+ * region a sample adds: is_new says it became an executable mapping
+ * (new_exec).  identity_known 0: what is behind the region (a file or
+ * anonymous memory) is not known, and only wx, which needs no more than
+ * the protection, is judged.  Returns the number of events appended, or
+ * -errno. */
+int alerts_event_map(struct alert_state *s, const struct maps_snapshot *snap, const struct region *reg,
+                     int is_new, int identity_known, struct alert_events *out);
+
+/* Clears the region alerts of regions that start in [start, end), with why
+ * as the reason ("region unmapped").  Returns the number of events
+ * appended, or -ENOMEM. */
+int alerts_event_unmap(struct alert_state *s, uint64_t start, uint64_t end, const char *why,
+                       struct alert_events *out);
+
+/* cur (parsed) is the first snapshot after events: an alert raised from an
+ * event whose region cur has (the same start and mapping) is kept, as if
+ * that snapshot had raised it; one whose region is gone is cleared.
+ * Returns the number of events appended, or -ENOMEM. */
+int alerts_event_settle(struct alert_state *s, const struct maps_snapshot *cur, struct alert_events *out);
 
 /* Clears every alert (the process exited, the target stops), with why as
  * the reason.  Returns the number of events appended, or -ENOMEM. */

@@ -376,9 +376,15 @@ static int event_room(struct backup_chain *ch, size_t n, size_t path_need) {
                 if (!a)
                         return -ENOMEM;
                 ch->ev_paths_next = a;
+                /* The last file's events point into ev_paths: they move
+                 * with it. */
+                uintptr_t old = (uintptr_t)ch->ev_paths;
                 b = mm_realloc(ch->ev_paths, path_need);
                 if (!b)
                         return -ENOMEM;
+                for (size_t i = 0; i < ch->n_events; i++)
+                        if (ch->events[i].path)
+                                ch->events[i].path = b + ((uintptr_t)ch->events[i].path - old);
                 ch->ev_paths = b;
                 ch->ev_paths_cap = path_need;
         }
@@ -390,11 +396,17 @@ static int event_room(struct backup_chain *ch, size_t n, size_t path_need) {
  * file's seq, and (after, when set) against the chain so far. */
 static int parse_events(struct backup_chain *ch, struct cursor *c, const struct hdr *h, bool after,
                         struct backup_fault *f) {
-        const char *prev_time = after && ch->have_event ? ch->last_event_time : NULL;
+        /* A copy: ev_next moves as it grows. */
+        char prev_buf[TS_SIZE];
+        const char *prev_time = NULL;
         uint64_t prev_seq = after && ch->have_event ? ch->last_event_seq : 0;
         size_t used = 0;
         int r;
 
+        if (after && ch->have_event) {
+                memcpy(prev_buf, ch->last_event_time, TS_SIZE);
+                prev_time = prev_buf;
+        }
         for (size_t i = 0; i < h->n_events; i++) {
                 struct capture_event *ev;
                 const char *l, *why = "";
@@ -423,7 +435,8 @@ static int parse_events(struct backup_chain *ch, struct cursor *c, const struct 
                         return backup_faultf(f, c->line,
                                              "event seq %" PRIu64 " is after the file's seq %" PRIu64,
                                              ev->seq, h->seq);
-                prev_time = ev->time;
+                memcpy(prev_buf, ev->time, TS_SIZE);
+                prev_time = prev_buf;
                 prev_seq = ev->seq;
         }
         if (c->pos < c->len && c->buf[c->pos] == '!')

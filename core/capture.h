@@ -81,6 +81,15 @@ struct capture_batch {
 void capture_batch_init(struct capture_batch *b);
 void capture_batch_fini(struct capture_batch *b);
 
+/* Appends a copy of ev (and its path) to b, which holds at most max
+ * events.  Returns 0, or -ENOBUFS when it is full or out of memory (the
+ * event is counted in b->dropped). */
+int capture_batch_push(struct capture_batch *b, const struct capture_event *ev, size_t max);
+
+/* Forgets the first n events of b (all of them when n >= b->n); the rest
+ * move to the front, paths included.  b->dropped is left as it is. */
+void capture_batch_drop_front(struct capture_batch *b, size_t n);
+
 /* A target's events on their way from the capture's thread to the worker:
  * grows as needed up to max_events (allocating nothing while the target is
  * quiet); past that, events are dropped and counted. */
@@ -113,8 +122,54 @@ struct capture_source {
         int (*watch)(void *impl, pid_t pid, struct capture_queue *q, struct capture_counter *ret);
         int (*unwatch)(void *impl, pid_t pid);
         int (*flush)(void *impl);
+        /* Adds (add) or drops one reference to a command name: while a
+         * name has one, a process that execs under it (its first 15 bytes)
+         * is watched by the kernel from its first instruction, its events
+         * held for the watch() that takes it over; one that no watch()
+         * takes is let go again.  Returns 0 or -errno.  May be NULL. */
+        int (*match)(void *impl, const char *name, bool add);
         void *impl;
 };
+
+/* What one event did to a process's mappings, as far as the events say
+ * (for the alert rules, which judge events as well as snapshots). */
+enum capture_how {
+        CAPTURE_MAPPED,    /* [start, end) is a new mapping with prot (mmap, shmat) */
+        CAPTURE_PROTECTED, /* [start, end) now has prot (mprotect) */
+        CAPTURE_MOVED,     /* the mapping at from is now at [start, end) (mremap) */
+};
+
+struct capture_effect {
+        /* [unmap_start, unmap_end) is unmapped first (munmap; an mmap with a
+         * fixed address over what was there; a mapping moved away). */
+        bool unmap;
+        uint64_t unmap_start, unmap_end;
+        /* Then [start, end) is mapped, protected or moved. */
+        bool map;
+        enum capture_how how;
+        uint64_t start, end;
+        uint32_t prot; /* PROT_* (MAPPED, PROTECTED) */
+        bool shared;   /* MAP_SHARED (MAPPED) */
+        uint64_t from; /* MOVED: the old address */
+        /* execve: the whole address space is replaced. */
+        bool everything;
+};
+
+/* The effect of events[i], with the events after it that share its seq
+ * (the `addr` record that says where a mapping without a fixed address
+ * went).  Lengths are rounded up to whole pages (page bytes).  Returns 0,
+ * or -ENOENT when the event changes nothing the rules judge, or when where
+ * it mapped is not known (its `addr` record was lost). */
+int capture_event_effect(const struct capture_event *events, size_t n, size_t i, uint64_t page,
+                         struct capture_effect *ret);
+
+/* Makes ret (initialised) a snapshot of one region, the line the kernel
+ * would print for it: [start, end), perms ("rwxp"), offset, device, inode
+ * and path (raw bytes, NULL or empty for none; a newline in it is written
+ * as \012, as the kernel writes it).  Returns 0, -ENOMEM, or -EINVAL. */
+int capture_region_snapshot(uint64_t start, uint64_t end, const char perms[4], uint64_t offset,
+                            uint32_t dev_major, uint32_t dev_minor, uint64_t ino, const char *path,
+                            size_t path_len, struct maps_snapshot *ret);
 
 /* Appends a one-line description of ev for people (`agent replay
  * --events`): time, seq, operation, its arguments by name, protections,

@@ -93,18 +93,14 @@ static int room_for_path(struct capture_batch *b, size_t len) {
         return 0;
 }
 
-int capture_queue_push(struct capture_queue *q, const struct capture_event *ev) {
-        struct capture_batch *b = &q->b;
+int capture_batch_push(struct capture_batch *b, const struct capture_event *ev, size_t max) {
         struct capture_event *to;
-        int r;
+        int r = room_for_event(b, max);
 
-        pthread_mutex_lock(&q->lock);
-        r = room_for_event(b, q->max);
         if (r == 0 && ev->path)
                 r = room_for_path(b, ev->path_len);
         if (r < 0) {
                 b->dropped++;
-                pthread_mutex_unlock(&q->lock);
                 return r;
         }
         to = &b->ev[b->n++];
@@ -114,8 +110,42 @@ int capture_queue_push(struct capture_queue *q, const struct capture_event *ev) 
                 to->path = b->paths + b->paths_len;
                 b->paths_len += ev->path_len;
         }
-        pthread_mutex_unlock(&q->lock);
         return 0;
+}
+
+int capture_queue_push(struct capture_queue *q, const struct capture_event *ev) {
+        int r;
+
+        pthread_mutex_lock(&q->lock);
+        r = capture_batch_push(&q->b, ev, q->max);
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+void capture_batch_drop_front(struct capture_batch *b, size_t n) {
+        size_t keep, cut = b->paths_len;
+
+        if (n >= b->n) {
+                b->n = 0;
+                b->paths_len = 0;
+                return;
+        }
+        keep = b->n - n;
+        /* Paths are stored in event order: those of the events kept start
+         * at the first of them that has one. */
+        for (size_t i = n; i < b->n; i++) {
+                if (b->ev[i].path) {
+                        cut = (size_t)(b->ev[i].path - b->paths);
+                        break;
+                }
+        }
+        memmove(b->ev, b->ev + n, keep * sizeof(*b->ev));
+        memmove(b->paths, b->paths + cut, b->paths_len - cut);
+        b->paths_len -= cut;
+        b->n = keep;
+        for (size_t i = 0; i < keep; i++)
+                if (b->ev[i].path)
+                        b->ev[i].path -= cut;
 }
 
 size_t capture_queue_take(struct capture_queue *q, struct capture_batch *b) {

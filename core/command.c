@@ -106,7 +106,22 @@ static void format_time(const struct timespec *t, char *buf, size_t size) {
                 snprintf(buf, size, "never");
 }
 
-static void status_one(struct worker *w, int named, struct strbuf *reply) {
+/* "Capture: ..." of one target: how its changes are learnt of. */
+static void status_capture(const struct command_host *h, const struct worker_status *st,
+                           struct strbuf *reply) {
+        if (st->capture_ebpf)
+                strbuf_printf(reply, "Capture: ebpf: %llu reads, %llu events recorded, %llu lost\n",
+                              (unsigned long long)st->samples, (unsigned long long)st->capture_events,
+                              (unsigned long long)st->capture_lost);
+        else if (st->capture_why[0])
+                strbuf_printf(reply, "Capture: poll (%s); %llu events recorded, %llu lost before\n",
+                              st->capture_why, (unsigned long long)st->capture_events,
+                              (unsigned long long)st->capture_lost);
+        else if (h->agent && h->agent->capture)
+                strbuf_printf(reply, "Capture: %s\n", h->agent->capture);
+}
+
+static void status_one(const struct command_host *h, struct worker *w, int named, struct strbuf *reply) {
         struct worker_status st;
         worker_get_status(w, &st);
         char when[64];
@@ -121,8 +136,9 @@ static void status_one(struct worker *w, int named, struct strbuf *reply) {
                       target_state_name(st.state));
         if (st.reason[0])
                 strbuf_printf(reply, "Reason: %s\n", st.reason);
-        strbuf_printf(reply, "Regions: %zu\nLast change: %s\nBackups: %llu full, %llu incremental",
-                      st.regions, when, (unsigned long long)st.full_written,
+        strbuf_printf(reply, "Regions: %zu\nLast change: %s\n", st.regions, when);
+        status_capture(h, &st, reply);
+        strbuf_printf(reply, "Backups: %llu full, %llu incremental", (unsigned long long)st.full_written,
                       (unsigned long long)st.diffs_written);
         if (st.write_errors)
                 strbuf_printf(reply, "\nWrite errors: %llu", (unsigned long long)st.write_errors);
@@ -198,7 +214,7 @@ static int cmd_status(struct command_host *h, const struct command *c, const str
                 return r;
         for (size_t i = 0; i < sel.n; i++) {
                 sep(reply);
-                status_one(sel.v[i], h->sup->n > 1, reply);
+                status_one(h, sel.v[i], h->sup->n > 1, reply);
         }
         return 0;
 }
@@ -536,6 +552,11 @@ static void status_fields(struct json_obj *o, struct worker *w, const struct wor
         else
                 o->err = -ENOMEM;
         strbuf_fini(&raised);
+        json_obj_cstr(o, "capture", st->capture_ebpf ? "ebpf" : "poll");
+        json_obj_cstr(o, "capture_reason", st->capture_why);
+        json_obj_uint(o, "capture_events", st->capture_events);
+        json_obj_uint(o, "capture_lost", st->capture_lost);
+        json_obj_uint(o, "capture_fallbacks", st->capture_fallbacks);
 }
 
 static int json_status(struct command_host *h, const struct command *c, const struct parsed *p,

@@ -105,5 +105,29 @@ int metrics_write(struct strbuf *out, const char *version, const struct metrics_
                    offsetof(struct metrics_target, backup_bytes));
         per_target(&w, "memmon_write_errors_total", PROM_COUNTER, "Backups that could not be written.", t, n,
                    offsetof(struct metrics_target, write_errors));
+        per_target(&w, "memmon_capture_events_total", PROM_COUNTER,
+                   "eBPF capture: mapping events kept in the target's chain.", t, n,
+                   offsetof(struct metrics_target, capture_events));
+        per_target(&w, "memmon_capture_lost_events_total", PROM_COUNTER,
+                   "eBPF capture: mapping events lost (the kernel's ring or the target's queue was full).", t,
+                   n, offsetof(struct metrics_target, capture_lost));
+        per_target(&w, "memmon_capture_fallbacks_total", PROM_COUNTER,
+                   "eBPF capture: times the target went back to polling because events were lost again and "
+                   "again.",
+                   t, n, offsetof(struct metrics_target, capture_fallbacks));
+        return prom_writer_error(&w);
+}
+
+int metrics_write_capture(struct strbuf *out, const char *mode, uint64_t proc_scans) {
+        struct prom_writer w;
+        struct prom_label l = {"mode", mode};
+
+        prom_writer_init(&w, out);
+        prom_family(&w, "memmon_capture_info", PROM_GAUGE,
+                    "How the agent learns of changes (ebpf or poll), as a label; always 1.");
+        prom_sample_u64(&w, &l, 1, 1);
+        prom_family(&w, "memmon_proc_scans_total", PROM_COUNTER,
+                    "Scans of /proc made to find the processes of match targets.");
+        prom_sample_u64(&w, NULL, 0, proc_scans);
         return prom_writer_error(&w);
 }

@@ -20,6 +20,12 @@
  *   memmon_last_change_timestamp_seconds{target} gauge, Unix time (absent before the first change)
  *   memmon_backup_bytes{target}                gauge
  *   memmon_write_errors_total{target}          counter
+ *   memmon_capture_events_total{target}        counter (eBPF capture: events kept in the chain)
+ *   memmon_capture_lost_events_total{target}   counter (eBPF capture: events lost)
+ *   memmon_capture_fallbacks_total{target}     counter (eBPF capture: back to polling after losses)
+ * and, from metrics_write_capture():
+ *   memmon_capture_info{mode}                  gauge, 1; mode: ebpf or poll
+ *   memmon_proc_scans_total                    counter (scans of /proc for `match` targets)
  */
 #ifndef MEMMON_CORE_METRICS_H
 #define MEMMON_CORE_METRICS_H
@@ -68,12 +74,19 @@ struct metrics_target {
         double last_change; /* Unix time in seconds; 0: no change yet */
         uint64_t backup_bytes;
         uint64_t write_errors;
+        uint64_t capture_events;
+        uint64_t capture_lost;
+        uint64_t capture_fallbacks;
 };
 
 /* Appends every family for targets[0..n) to out.  Returns 0, or -EINVAL
  * (a bad label value cannot happen: values are escaped) or -ENOMEM; out
  * then holds an incomplete text that must not be published. */
 int metrics_write(struct strbuf *out, const char *version, const struct metrics_target *targets, size_t n);
+
+/* Appends the agent's capture: its mode ("ebpf" or "poll") and the scans
+ * of /proc made for `match` targets.  Returns as metrics_write(). */
+int metrics_write_capture(struct strbuf *out, const char *mode, uint64_t proc_scans);
 
 #ifdef __cplusplus
 }

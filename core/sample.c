@@ -14,10 +14,16 @@
 /* How often the same write error is logged again while it persists. */
 #define WRITE_ERROR_LOG_INTERVAL_S 30
 
-void sample_close(struct worker *w) {
+/* Closes the maps fd only: the process stays watched (an exec). */
+static void close_maps(struct worker *w) {
         if (w->maps_fd >= 0)
                 close(w->maps_fd);
         w->maps_fd = -1;
+}
+
+void sample_close(struct worker *w) {
+        close_maps(w);
+        sample_capture_detach(w);
 }
 
 static int ensure_store(struct worker *w) {
@@ -98,14 +104,30 @@ static void apply_retention(struct worker *w) {
                             strerror_r(-r, eb, sizeof(eb)));
 }
 
-/* Writes a full snapshot of s.  Returns 0 or -errno (already logged). */
-static int write_full(struct worker *w, const struct maps_snapshot *s, const char *why) {
-        char name[BACKUP_NAME_SIZE];
+/* " (N events)" for a log line, or "" in poll mode. */
+static void events_note(const struct backup_capture *cap, char *buf, size_t size) {
+        buf[0] = '\0';
+        if (cap && cap->n_events > 0)
+                (void)snprintf(buf, size, ", %zu events", cap->n_events);
+}
+
+int sample_write_full(struct worker *w, const struct maps_snapshot *s, const char *why, int final) {
+        char name[BACKUP_NAME_SIZE], note[48];
         struct backup_info info = {
             .target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
+        struct backup_capture cap, *c = NULL;
+        size_t covered = 0;
         int r = ensure_store(w);
+        /* eBPF: the state in cur was read at cur_seq, the one in prev at
+         * last_seq. */
+        if (w->watched) {
+                covered = sample_capture_prepare(w, s == &w->cur ? w->cur_seq : w->last_seq, final, &cap);
+                c = &cap;
+        }
         if (r == 0)
-                r = backup_write_full(&w->store, &info, s, name);
+                r = backup_write_full_captured(&w->store, &info, s, c, name);
+        if (c)
+                sample_capture_written(w, covered, c, r == 0);
         if (r < 0) {
                 write_failed(w, "a full backup", r);
                 return r;
@@ -117,7 +139,8 @@ static int write_full(struct worker *w, const struct maps_snapshot *s, const cha
         pthread_mutex_lock(&w->lock);
         w->st.full_written++;
         pthread_mutex_unlock(&w->lock);
-        worker_emit(w, LOG_INFO, "full backup %s (%s, %zu regions)", name, why, s->n);
+        events_note(c, note, sizeof(note));
+        worker_emit(w, LOG_INFO, "full backup %s (%s, %zu regions%s)", name, why, s->n, note);
         struct worker_event ev = {.kind = WORKER_EVENT_FULL, .file = name, .regions = s->n, .why = why};
         worker_report(w, &ev);
         apply_retention(w);
@@ -125,13 +148,21 @@ static int write_full(struct worker *w, const struct maps_snapshot *s, const cha
         return 0;
 }
 
-static int write_diff(struct worker *w) {
-        char name[BACKUP_NAME_SIZE];
+int sample_write_diff(struct worker *w) {
+        char name[BACKUP_NAME_SIZE], note[48];
         struct backup_info info = {
             .target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
+        struct backup_capture cap, *c = NULL;
+        size_t covered = 0;
         int r = ensure_store(w);
+        if (w->watched) {
+                covered = sample_capture_prepare(w, w->cur_seq, 0, &cap);
+                c = &cap;
+        }
         if (r == 0)
-                r = backup_write_diff(&w->store, &info, &w->prev, &w->cur, &w->diff, name);
+                r = backup_write_diff_captured(&w->store, &info, &w->prev, &w->cur, &w->diff, c, name);
+        if (c)
+                sample_capture_written(w, covered, c, r == 0);
         if (r < 0) {
                 write_failed(w, "an incremental diff", r);
                 return r;
@@ -142,8 +173,9 @@ static int write_diff(struct worker *w) {
         w->st.diffs_written++;
         w->st.backup_bytes = w->store.bytes;
         pthread_mutex_unlock(&w->lock);
-        worker_emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed", name, w->diff.added,
-                    w->diff.removed, w->diff.changed);
+        events_note(c, note, sizeof(note));
+        worker_emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed%s", name, w->diff.added,
+                    w->diff.removed, w->diff.changed, note);
         struct worker_event ev = {.kind = WORKER_EVENT_DIFF,
                                   .file = name,
                                   .regions = w->cur.n,
@@ -232,8 +264,13 @@ static int locate(struct worker *w, struct proc_task *ret, char *reason, size_t 
                 break;
         case SELECT_MATCH: {
                 struct proc_id id;
-                r = w->env.scan ? proc_scan_find(w->env.scan, p->match, &p->filter, &id)
-                                : proc_find_by_name(p->match, &p->filter, &id);
+                /* eBPF: the capture names the processes that exec; /proc is
+                 * scanned at first and every resync only. */
+                if (w->env.capture)
+                        r = sample_capture_find(w, &id);
+                else
+                        r = w->env.scan ? proc_scan_find(w->env.scan, p->match, &p->filter, &id)
+                                        : proc_find_by_name(p->match, &p->filter, &id);
                 if (r == 0 && (proc_task_find(id.pid, ret) < 0 || ret->id.start_time != id.start_time))
                         r = -ESRCH;
                 if (r < 0)
@@ -292,6 +329,7 @@ int sample_attach(struct worker *w) {
         if (r < 0) {
                 if (worker_fire(w, EV_MISSING, reason))
                         worker_emit(w, LOG_INFO, "waiting: %s", reason);
+                sample_capture_waiting(w, 1);
                 return r;
         }
         if (t.kernel_thread) {
@@ -336,6 +374,7 @@ int sample_attach(struct worker *w) {
         w->have_prev = 0;
         w->compare_only = 0;
         w->size_failures = 0;
+        sample_capture_waiting(w, 0);
         if (t.tid != t.id.pid)
                 worker_emit(w, LOG_INFO,
                             "attached to pid %d (start time %llu) through its thread %d: its main thread "
@@ -347,16 +386,18 @@ int sample_attach(struct worker *w) {
         struct worker_event ev = {.kind = WORKER_EVENT_ATTACH};
         worker_report(w, &ev);
         worker_fire(w, EV_ATTACHED, "");
+        /* Before the first read: a change between the read and the watch
+         * would be missed. */
+        sample_capture_attach(w);
         return 0;
 }
 
-/* The process instance is gone: record its last state and wait or end. */
-static void lost(struct worker *w) {
+void sample_lost(struct worker *w) {
         worker_emit(w, LOG_INFO, "pid %d exited", (int)w->id.pid);
         struct worker_event ev = {.kind = WORKER_EVENT_EXIT, .reason = "process exited"};
         worker_report(w, &ev);
         if (w->have_prev)
-                (void)write_full(w, &w->prev, "final, process exited");
+                (void)sample_write_full(w, &w->prev, "final, process exited", 1);
         worker_alerts_end(w, "process exited");
         sample_close(w);
         w->have_prev = 0;
@@ -364,6 +405,10 @@ static void lost(struct worker *w) {
                 worker_fire(w, EV_GONE, "process exited");
         else
                 worker_fire(w, EV_ENDED, "process exited; waiting for a new one");
+        /* eBPF: a `match` target's name goes back into the exec hook's list
+         * at once, not at the next wait's tick (an interval away), so that
+         * a process started meanwhile is watched from its exec on. */
+        sample_capture_waiting(w, 1);
 }
 
 /* The process called exec and no longer passes its target's check: its
@@ -371,21 +416,18 @@ static void lost(struct worker *w) {
  * the new program is read. */
 static void denied_after_exec(struct worker *w, const char *reason) {
         worker_emit(w, LOG_WARN, "denied: %s (after an exec); recording stopped", reason);
+        sample_capture_drop_after_exec(w);
         if (w->have_prev)
-                (void)write_full(w, &w->prev, "final, the process called exec and may no longer be watched");
+                (void)sample_write_full(w, &w->prev,
+                                        "final, the process called exec and may no longer be watched", 1);
         worker_alerts_end(w, "the process may no longer be watched");
         sample_close(w);
         w->have_prev = 0;
         worker_fire(w, EV_REFUSED, reason);
 }
 
-/* The address space the maps fd was opened on is gone: the process exited,
- * or it called exec and has a new one.  For an exec, reopens and re-reads,
- * after checking that the new program may still be watched.  Returns 0,
- * -ESRCH when the instance is gone, or -EPERM when it may not be watched
- * any more (already reported). */
-static int reopen_after_exec(struct worker *w) {
-        sample_close(w);
+int sample_reopen(struct worker *w) {
+        close_maps(w);
         /* Through a live thread: the one read through so far may be gone
          * (an exec by another thread ends every other one). */
         struct proc_task t;
@@ -416,6 +458,18 @@ static int reopen_after_exec(struct worker *w) {
         w->maps_fd = fd;
         w->tid = t.tid;
         w->alerts_fresh = 1; /* a new address space: judged whole */
+        return 0;
+}
+
+/* The address space the maps fd was opened on is gone: the process exited,
+ * or it called exec and has a new one.  For an exec, reopens and re-reads,
+ * after checking that the new program may still be watched.  Returns 0,
+ * -ESRCH when the instance is gone, or -EPERM when it may not be watched
+ * any more (already reported). */
+static int reopen_after_exec(struct worker *w) {
+        int r = sample_reopen(w);
+        if (r < 0)
+                return r;
         r = worker_maps_read(w, &w->cur);
         if (r < 0)
                 return r;
@@ -440,12 +494,12 @@ static int read_maps(struct worker *w) {
  * early, still well-formed.  The address space never comes back, so if a
  * one-byte read succeeds after the whole read, the whole read saw it
  * alive. */
-static int address_space_alive(struct worker *w) {
+int sample_space_alive(struct worker *w) {
         char c;
         return worker_maps_pread(w, &c, 1, 0) == 1;
 }
 
-static int full_due(struct worker *w) {
+int sample_full_due(struct worker *w) {
         if (w->need_full || w->diffs_since_full >= w->params.policy.full_every)
                 return 1;
         if (w->params.policy.full_interval_us == 0)
@@ -454,7 +508,7 @@ static int full_due(struct worker *w) {
         return timespec_us(&now) - timespec_us(&w->last_full) >= (int64_t)w->params.policy.full_interval_us;
 }
 
-static void note_change(struct worker *w) {
+void sample_note_change(struct worker *w) {
         uint64_t bytes[REGION_KINDS], exec;
         maps_tally(&w->prev, bytes, &exec);
         pthread_mutex_lock(&w->lock);
@@ -672,13 +726,13 @@ static int settle_change(struct worker *w, struct settle_stats *st) {
                 /* Changes are rare: only a changed text pays for proving
                  * that the read was not cut short by the process exiting
                  * (or exec'ing). */
-                if (!address_space_alive(w)) {
+                if (!sample_space_alive(w)) {
                         r = reopen_after_exec(w);
-                        if (r == 0 && !address_space_alive(w))
+                        if (r == 0 && !sample_space_alive(w))
                                 r = -ESRCH;
                         if (r < 0) {
                                 if (r == -ESRCH)
-                                        lost(w);
+                                        sample_lost(w);
                                 return r;
                         }
                 }
@@ -686,7 +740,7 @@ static int settle_change(struct worker *w, struct settle_stats *st) {
                 if (r == -ESTALE)
                         continue;
                 /* The text to record may be the last read of all. */
-                if (r >= 0 && !address_space_alive(w))
+                if (r >= 0 && !sample_space_alive(w))
                         continue;
                 return r;
         }
@@ -694,9 +748,7 @@ static int settle_change(struct worker *w, struct settle_stats *st) {
         return -EAGAIN;
 }
 
-/* Counts a change tick whose maps did not hold still, and logs it (at most
- * every UNSTABLE_LOG_INTERVAL_S, with how many went unlogged). */
-static void note_unstable(struct worker *w, int recorded, const struct settle_stats *st) {
+int sample_count_unstable(struct worker *w, char *more, size_t size) {
         pthread_mutex_lock(&w->lock);
         w->st.unstable++;
         pthread_mutex_unlock(&w->lock);
@@ -704,14 +756,22 @@ static void note_unstable(struct worker *w, int recorded, const struct settle_st
         if (w->last_unstable_log.tv_sec != 0 &&
             now.tv_sec - w->last_unstable_log.tv_sec < UNSTABLE_LOG_INTERVAL_S) {
                 w->unstable_unlogged++;
-                return;
+                return 0;
         }
-        char more[96] = "";
+        more[0] = '\0';
         if (w->unstable_unlogged)
-                (void)snprintf(more, sizeof(more), " (and %llu more such ticks since the last message)",
+                (void)snprintf(more, size, " (and %llu more such ticks since the last message)",
                                (unsigned long long)w->unstable_unlogged);
         w->last_unstable_log = now;
         w->unstable_unlogged = 0;
+        return 1;
+}
+
+/* Counts a change tick whose maps did not hold still, and logs it. */
+static void note_unstable(struct worker *w, int recorded, const struct settle_stats *st) {
+        char more[96];
+        if (!sample_count_unstable(w, more, sizeof(more)))
+                return;
         if (recorded)
                 worker_emit(w, LOG_INFO,
                             "pid %d changed its mappings while it was read %d times: no two reads agreed; "
@@ -734,7 +794,7 @@ int sample_tick(struct worker *w) {
                 worker_emit(w, LOG_INFO, "pidfile %s now names pid %d: leaving pid %d", w->params.pidfile,
                             (int)moved, (int)w->id.pid);
                 if (w->have_prev)
-                        (void)write_full(w, &w->prev, "final, the pidfile names another process");
+                        (void)sample_write_full(w, &w->prev, "final, the pidfile names another process", 1);
                 worker_alerts_end(w, "the pidfile names another process");
                 sample_close(w);
                 w->have_prev = 0;
@@ -745,9 +805,11 @@ int sample_tick(struct worker *w) {
                 if (r < 0)
                         return r;
         }
+        if (w->watched)
+                return sample_capture_tick(w);
         int r = read_maps(w);
         if (r == -ESRCH) {
-                lost(w);
+                sample_lost(w);
                 return r;
         }
         if (r == -EPERM)
@@ -803,7 +865,7 @@ int sample_tick(struct worker *w) {
         }
         w->cur.checksum = maps_checksum(w->cur.text, w->cur.len);
         if (!w->have_prev) {
-                if (write_full(w, &w->cur, "sampling started") < 0)
+                if (sample_write_full(w, &w->cur, "sampling started", 0) < 0)
                         w->need_full = 1;
                 worker_alerts_first(w, &w->cur);
         } else if (w->cur.len == w->prev.len && memcmp(w->cur.text, w->prev.text, w->cur.len) == 0) {
@@ -811,22 +873,23 @@ int sample_tick(struct worker *w) {
                 if (!w->need_full)
                         return 0;
                 /* Unchanged, but the last write failed: record it now. */
-                (void)write_full(w, &w->cur, "after a failed write");
+                (void)sample_write_full(w, &w->cur, "after a failed write", 0);
         } else {
                 r = diff_compute(&w->prev, &w->cur, &w->diff);
                 if (r < 0) {
                         worker_emit(w, LOG_ERROR, "diff failed: %s", strerror_r(-r, eb, sizeof(eb)));
                         return r;
                 }
-                if (full_due(w))
-                        (void)write_full(w, &w->cur, w->need_full ? "after a failed write" : "scheduled");
+                if (sample_full_due(w))
+                        (void)sample_write_full(w, &w->cur,
+                                                w->need_full ? "after a failed write" : "scheduled", 0);
                 else
-                        (void)write_diff(w);
+                        (void)sample_write_diff(w);
                 worker_alerts_change(w);
         }
         maps_snapshot_swap(&w->prev, &w->cur);
         w->have_prev = 1;
-        note_change(w);
+        sample_note_change(w);
         worker_alerts_tick(w, &w->prev);
         return 0;
 }
@@ -841,7 +904,7 @@ int sample_backup(struct worker *w) {
                 return -ESRCH;
         /* sample_tick() may have just written a full snapshot of the same text:
          * a manual backup is asked for, so it still gets its own file. */
-        return write_full(w, &w->prev, "manual");
+        return sample_write_full(w, &w->prev, "manual", 0);
 }
 
 void sample_follow_pid(struct worker *w, pid_t pid) {
@@ -853,8 +916,9 @@ void sample_follow_pid(struct worker *w, pid_t pid) {
          * full snapshot of its last state. */
         if (w->have_prev &&
             snprintf(why, sizeof(why), "final, following pid %d", (int)pid) < (int)sizeof(why))
-                (void)write_full(w, &w->prev, why);
+                (void)sample_write_full(w, &w->prev, why, 1);
         worker_alerts_end(w, "the target follows another process");
+        sample_capture_waiting(w, 0);
         sample_close(w);
         w->have_prev = 0;
         /* A target named after its pid is named after the one it watches
@@ -880,8 +944,16 @@ void sample_follow_pid(struct worker *w, pid_t pid) {
 }
 
 void sample_stop(struct worker *w, int final) {
+        /* eBPF: the agent stops without a final snapshot, but the events
+         * since the last file are part of what was recorded: one last
+         * consistent read writes them with the state they led to. */
+        if (!final && w->watched && w->have_prev && w->st.state == TARGET_ATTACHED) {
+                w->force_read = 0;
+                (void)sample_capture_tick(w);
+        }
         if (final && w->have_prev)
-                (void)write_full(w, &w->prev, "final, target stopped");
+                (void)sample_write_full(w, &w->prev, "final, target stopped", 1);
         worker_alerts_end(w, "target stopped");
+        sample_capture_waiting(w, 0);
         sample_close(w);
 }

@@ -8,9 +8,14 @@
 #ifndef MEMMON_CORE_SAMPLE_H
 #define MEMMON_CORE_SAMPLE_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "core/backup.h"
+#include "core/maps.h"
+
 struct worker;
+struct proc_id;
 
 /* Tries to attach to the target's process.  Returns 0 when attached. */
 int sample_attach(struct worker *w);
@@ -35,7 +40,84 @@ void sample_follow_pid(struct worker *w, pid_t pid);
  * closed. */
 void sample_stop(struct worker *w, int final);
 
-/* Closes the maps fd, if open. */
+/* Closes the maps fd, if open, and stops watching the process (eBPF). */
 void sample_close(struct worker *w);
+
+/* What sample.c (polling, and the chain) and sample_capture.c (the eBPF
+ * capture) share. */
+
+/* Writes a full snapshot of s (w->cur or w->prev) and logs it.  final: the
+ * chain ends with it (the process exited, or is no longer followed), and
+ * in eBPF capture every event not yet written goes with it.  Returns 0 or
+ * -errno (already logged). */
+int sample_write_full(struct worker *w, const struct maps_snapshot *s, const char *why, int final);
+
+/* Writes w->diff (w->prev to w->cur) and logs it.  In eBPF capture a diff
+ * with no record is written when events go with it.  Returns 0 or -errno
+ * (already logged). */
+int sample_write_diff(struct worker *w);
+
+/* The process instance is gone: its last state recorded (with every event
+ * not yet written), the target waits or ends. */
+void sample_lost(struct worker *w);
+
+/* The address space the maps fd was opened on went away (exec, or exit):
+ * opens the maps of the live process again, after checking the instance
+ * and that it may still be watched.  Returns 0, -ESRCH (gone), or -EPERM
+ * (may no longer be watched: already reported and closed). */
+int sample_reopen(struct worker *w);
+
+/* True when the address space the maps fd reads is still there (a
+ * one-byte read): a read that ended before a test that says so was not
+ * cut short by an exit or exec. */
+int sample_space_alive(struct worker *w);
+
+/* A full snapshot is due (full_every, full_interval, a failed write). */
+int sample_full_due(struct worker *w);
+
+/* Counts a tick whose maps changed during every read.  Returns 1 when it
+ * is to be logged now (at most every 10 s), with more[] saying how many
+ * went unlogged since the last line ("" when none). */
+int sample_count_unstable(struct worker *w, char *more, size_t size);
+
+/* w->prev is the new state: regions, bytes, last change for status. */
+void sample_note_change(struct worker *w);
+
+/* sample_capture.c: the eBPF capture of one target. */
+
+/* With the maps open and the instance checked, before its first read:
+ * watch the process (its counter, its events, its pidfd).  Where it
+ * cannot, the target polls and the log says why. */
+void sample_capture_attach(struct worker *w);
+/* Stops watching: unwatch (the queue is then no longer touched), the
+ * pidfd forgotten.  The events not yet written are dropped. */
+void sample_capture_detach(struct worker *w);
+/* One tick of a watched target: a consistent read when the counter moved
+ * (or a resync or a request is due), the file with its events, alerts.
+ * Returns as sample_tick(). */
+int sample_capture_tick(struct worker *w);
+/* The next file of the chain records the state read at seq: takes the
+ * capture's events, and fills cap with those that go into it (final: every
+ * event not yet written, and no seq when one came after it).  Returns how
+ * many events of w->pend it covers. */
+size_t sample_capture_prepare(struct worker *w, uint64_t seq, int final, struct backup_capture *cap);
+/* The file prepared with cap (n events) was written (ok) or not: the
+ * events it holds are forgotten, lost events counted and logged. */
+void sample_capture_written(struct worker *w, size_t n, const struct backup_capture *cap, int ok);
+/* Judges the events not judged yet, up to seq (UINT64_MAX: all), with the
+ * alert rules. */
+void sample_capture_judge(struct worker *w, uint64_t seq);
+/* Forgets events that belong to a program the target may not watch: every
+ * one after the first execve not yet written. */
+void sample_capture_drop_after_exec(struct worker *w);
+/* A waiting `match` target: the process a capture exec named, or, when a
+ * scan of /proc is due (at first, then every resync), the scan's.  Returns
+ * 0 with *ret, -ESRCH, or another -errno. */
+int sample_capture_find(struct worker *w, struct proc_id *ret);
+/* The target waits (1) or no longer does (0): its match name goes into or
+ * out of the exec hook's list. */
+void sample_capture_waiting(struct worker *w, int waiting);
+/* Frees what the capture holds (worker_free). */
+void sample_capture_fini(struct worker *w);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/exitwatch.h"
 
 int supervisor_init(struct supervisor *s, const struct worker_env *env) {
         memset(s, 0, sizeof(*s));
@@ -17,6 +18,16 @@ int supervisor_init(struct supervisor *s, const struct worker_env *env) {
         }
         s->env = *env;
         s->env.scan = &s->scan;
+        /* eBPF capture: exits are known at once, through pidfds. */
+        if (env->capture && !env->exits) {
+                r = exit_watch_new(&s->exits);
+                if (r < 0) {
+                        proc_scan_fini(&s->scan);
+                        worker_registry_fini(&s->registry);
+                        return r;
+                }
+                s->env.exits = s->exits;
+        }
         return 0;
 }
 
@@ -29,6 +40,8 @@ void supervisor_fini(struct supervisor *s) {
         mm_free(s->workers);
         s->workers = NULL;
         s->n = s->cap = 0;
+        exit_watch_free(s->exits);
+        s->exits = NULL;
         proc_scan_fini(&s->scan);
         worker_registry_fini(&s->registry);
 }

@@ -27,6 +27,8 @@ struct supervisor {
         struct proc_scan scan;
         /* Every worker, for readers on other threads (health, status). */
         struct worker_registry registry;
+        /* With eBPF capture: the pidfds of watched processes (NULL: none). */
+        struct exit_watch *exits;
 };
 
 /* s must stay where it is until supervisor_fini: its workers point into it.

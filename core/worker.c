@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/proc.h"
 #include "core/sample.h"
 #include "core/str.h"
 #include "core/worker_impl.h"
@@ -145,6 +146,60 @@ int worker_fire(struct worker *w, enum target_event ev, const char *reason) {
         return changed;
 }
 
+/* Whether comm, a command name as the kernel keeps it (its first 15
+ * bytes), can be name's. */
+static int comm_may_be(const char *comm, const char *name) {
+        size_t n = strlen(name);
+
+        if (n < PROC_COMM_SIZE - 1)
+                return strcmp(comm, name) == 0;
+        return strlen(comm) == PROC_COMM_SIZE - 1 && strncmp(comm, name, PROC_COMM_SIZE - 1) == 0;
+}
+
+struct exec_notice {
+        pid_t pid;
+        const char *comm;
+        char exe[PROC_NAME_SIZE];
+        int exe_state; /* 0: not read yet; 1: read; -1: unreadable */
+        int told;
+};
+
+static void tell_of_exec(void *ctx, struct worker *w) {
+        struct exec_notice *x = ctx;
+        char match[PROC_NAME_SIZE];
+        int want;
+
+        pthread_mutex_lock(&w->lock);
+        want = w->env.capture && w->st.state == TARGET_WAITING && w->params.selector == SELECT_MATCH &&
+               w->params.match && snprintf(match, sizeof(match), "%s", w->params.match) < (int)sizeof(match);
+        pthread_mutex_unlock(&w->lock);
+        if (!want)
+                return;
+        if (!comm_may_be(x->comm, match)) {
+                /* `match` also takes the executable's basename: read once
+                 * per exec, and only when a name did not match. */
+                if (x->exe_state == 0)
+                        x->exe_state = proc_exe_name(x->pid, x->exe) == 0 ? 1 : -1;
+                if (x->exe_state < 0 || strcmp(x->exe, match) != 0)
+                        return;
+        }
+        pthread_mutex_lock(&w->lock);
+        if (w->n_exec_hints < sizeof(w->exec_hints) / sizeof(w->exec_hints[0]))
+                w->exec_hints[w->n_exec_hints++] = x->pid;
+        else
+                w->exec_hints_lost = 1;
+        pthread_mutex_unlock(&w->lock);
+        (void)worker_post(w, REQ_SAMPLE, 0, NULL);
+        x->told++;
+}
+
+int worker_registry_exec(struct worker_registry *reg, pid_t pid, const char *comm) {
+        struct exec_notice x = {.pid = pid, .comm = comm};
+
+        worker_registry_visit(reg, tell_of_exec, &x);
+        return x.told;
+}
+
 int worker_tick(struct worker *w) {
         if (w->st.state == TARGET_EXITED || w->st.state == TARGET_PAUSED)
                 return 0;
@@ -256,6 +311,9 @@ static void *worker_main(void *arg) {
                                 worker_fire(w, EV_ATTACHED, "");
                         due = 1;
                 }
+                /* A request reads the maps, whatever the capture's counter
+                 * says (eBPF: an exit, an exec, SIGHUP, `backup`). */
+                w->force_read = (req & (REQ_SAMPLE | REQ_PID | REQ_BACKUP)) != 0;
                 if (req & REQ_BACKUP)
                         backup_result = sample_backup(w);
                 else if ((req & (REQ_SAMPLE | REQ_PID)) || due)
@@ -383,6 +441,7 @@ int worker_new(const struct worker_params *params, const struct worker_env *env,
                 goto fail;
         w->env = *env;
         w->maps_fd = -1;
+        w->pidfd = -1;
         w->tid = params->pid;
         w->first_delay_us = first_delay_us;
         w->id.pid = params->pid;
@@ -561,6 +620,8 @@ void worker_free(struct worker *w, int final) {
         }
         registry_unlink(w);
         sample_close(w);
+        sample_capture_waiting(w, 0);
+        sample_capture_fini(w);
         backup_store_close(&w->store);
         maps_snapshot_fini(&w->prev);
         maps_snapshot_fini(&w->cur);

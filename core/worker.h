@@ -40,6 +40,8 @@ const char *target_state_name(enum target_state s);
 
 struct proc_scan;
 struct worker;
+struct capture_source;
+struct exit_watch;
 
 /* The workers of one supervisor, for readers on other threads (the
  * watchdog's health check, the systemd status line).  A worker is listed
@@ -126,6 +128,17 @@ struct worker_env {
          * target's sampling waits for it. */
         void (*on_event)(void *user, const struct worker_event *ev);
         void *on_event_user;
+        /* The eBPF capture (core/capture.h), borrowed; NULL: poll.  With
+         * it a target's maps are read only when its change counter moved,
+         * and at least every resync_us; each change is kept as an event
+         * record in its chain; `match` targets attach when their process
+         * execs (worker_registry_exec) rather than by scanning /proc, but
+         * for one scan every resync_us. */
+        const struct capture_source *capture;
+        uint64_t resync_us;
+        /* Tells a worker at once that its process ended (core/exitwatch.h);
+         * NULL: the worker looks at its pidfd at each tick instead. */
+        struct exit_watch *exits;
 };
 
 /* A target's configuration.  Strings are owned by the struct. */
@@ -174,8 +187,19 @@ struct worker_status {
         uint64_t alerts_raised[ALERT_RULE_COUNT];
         /* Change ticks whose maps never held still: no two consecutive reads
          * agreed (the last sound read was recorded unconfirmed, or none was
-         * sound and nothing was recorded). */
+         * sound and nothing was recorded); in eBPF capture, reads that a
+         * change raced every time (nothing recorded). */
         uint64_t unstable;
+        /* eBPF capture: whether this target's changes come from it now; if
+         * not, why it polls although the agent captures (capture_why, ""
+         * when the agent itself polls).  Events kept in its chain, events
+         * lost (the ring or its queue had no room), and times it went back
+         * to polling because events were lost again and again. */
+        int capture_ebpf;
+        char capture_why[256];
+        uint64_t capture_events;
+        uint64_t capture_lost;
+        uint64_t capture_fallbacks;
 };
 
 /* What the watchdog's health check reads of a worker, lock-free.  Times are
@@ -259,6 +283,12 @@ int worker_alerts(struct worker *w, int json, struct strbuf *out, int timeout_ms
 /* The target's name (borrowed: valid until worker_free, also after a `pid`
  * command renamed a target named after its pid). */
 const char *worker_name(const struct worker *w);
+
+/* An exec reported by the eBPF capture (pid now runs a program named
+ * comm): every waiting `match` target of reg in eBPF capture that could
+ * be that process (comm, or the basename of /proc/PID/exe, is its name) is
+ * told to look at pid now.  Any thread.  Returns how many were told. */
+int worker_registry_exec(struct worker_registry *reg, pid_t pid, const char *comm);
 
 /* Stops the thread (with a final snapshot when final), joins and frees. */
 void worker_free(struct worker *w, int final);

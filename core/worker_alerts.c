@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alerts_fs.h"
+#include "core/alloc.h"
 #include "core/proc.h"
 #include "core/worker_impl.h"
 
@@ -23,6 +25,7 @@ int worker_alerts_init(struct worker *w) {
         int r;
 
         alert_events_init(&w->alert_ev);
+        maps_snapshot_init(&w->event_snap);
         strbuf_init(&w->alert_text);
         strbuf_init(&w->alerts_reply[0]);
         strbuf_init(&w->alerts_reply[1]);
@@ -40,7 +43,17 @@ int worker_alerts_init(struct worker *w) {
         return 0;
 }
 
+static void forget_mappings(struct worker *w) {
+        for (size_t i = 0; i < w->n_evmaps; i++) {
+                mm_free(w->evmaps[i].path);
+                w->evmaps[i].path = NULL;
+        }
+        w->n_evmaps = w->next_evmap = 0;
+}
+
 void worker_alerts_fini(struct worker *w) {
+        forget_mappings(w);
+        maps_snapshot_fini(&w->event_snap);
         alert_state_free(w->alerts);
         alert_sysfs_free(w->alert_fs);
         w->alerts = NULL;
@@ -140,6 +153,180 @@ void worker_alerts_end(struct worker *w, const char *why) {
         int r = alerts_end(w->alerts, why, &w->alert_ev);
 
         report(w, r, "end");
+}
+
+/* What is mapped at addr, as the events judged since the last snapshot
+ * and then that snapshot (w->prev) say: 1 with *ret filled (its path
+ * borrowed), 0 when nothing is known to be there. */
+static int mapping_at(struct worker *w, uint64_t addr, struct event_mapping *ret) {
+        /* The newest event first: it may have replaced an older one. */
+        for (size_t k = 0; k < w->n_evmaps; k++) {
+                size_t i = (w->next_evmap + EVENT_MAPPINGS_MAX - 1 - k) % EVENT_MAPPINGS_MAX;
+
+                if (i < w->n_evmaps && w->evmaps[i].start <= addr && addr < w->evmaps[i].end) {
+                        *ret = w->evmaps[i];
+                        return 1;
+                }
+        }
+        if (!w->have_prev)
+                return 0;
+        for (size_t lo = 0, hi = w->prev.n; lo < hi;) {
+                size_t mid = lo + (hi - lo) / 2;
+                const struct region *r = &w->prev.regions[mid];
+
+                if (r->end <= addr) {
+                        lo = mid + 1;
+                } else if (r->start > addr) {
+                        hi = mid;
+                } else {
+                        memset(ret, 0, sizeof(*ret));
+                        ret->start = r->start;
+                        ret->end = r->end;
+                        memcpy(ret->perms, r->perms, 4);
+                        ret->offset = r->offset;
+                        ret->dev_major = r->dev_major;
+                        ret->dev_minor = r->dev_minor;
+                        ret->ino = r->inode;
+                        ret->path = r->path_len ? (char *)region_path(&w->prev, r) : NULL;
+                        ret->path_len = r->path_len;
+                        ret->known = 1;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Remembers m (its path copied) as the newest mapping events made. */
+static void remember(struct worker *w, const struct event_mapping *m) {
+        struct event_mapping *to = &w->evmaps[w->next_evmap];
+        char *path = NULL;
+
+        if (m->path && m->path_len) {
+                path = mm_malloc(m->path_len);
+                if (path)
+                        memcpy(path, m->path, m->path_len);
+        }
+        if (w->next_evmap < w->n_evmaps)
+                mm_free(to->path);
+        *to = *m;
+        to->path = path;
+        to->path_len = path ? m->path_len : 0;
+        to->known = m->known && (path || !m->path_len);
+        w->next_evmap = (w->next_evmap + 1) % EVENT_MAPPINGS_MAX;
+        if (w->n_evmaps < EVENT_MAPPINGS_MAX)
+                w->n_evmaps++;
+}
+
+/* Forgets the mappings events made that start in [start, end). */
+static void forget_range(struct worker *w, uint64_t start, uint64_t end) {
+        for (size_t i = 0; i < w->n_evmaps; i++) {
+                if (w->evmaps[i].start >= start && w->evmaps[i].start < end) {
+                        mm_free(w->evmaps[i].path);
+                        w->evmaps[i].path = NULL;
+                        w->evmaps[i].start = w->evmaps[i].end = 0;
+                }
+        }
+}
+
+/* The mapping events[i] made or changed, as m (its path borrowed).
+ * Returns 1, or 0 when nothing is known of it to judge. */
+static int mapping_of(struct worker *w, const struct capture_event *ev, const struct capture_effect *e,
+                      struct event_mapping *m) {
+        struct event_mapping base;
+        uint64_t at = e->how == CAPTURE_MOVED ? e->from : e->start;
+
+        memset(m, 0, sizeof(*m));
+        m->start = e->start;
+        m->end = e->end;
+        if (e->how == CAPTURE_MAPPED) {
+                m->perms[0] = e->prot & 1 ? 'r' : '-';
+                m->perms[1] = e->prot & 2 ? 'w' : '-';
+                m->perms[2] = e->prot & 4 ? 'x' : '-';
+                m->perms[3] = e->shared ? 's' : 'p';
+                /* MAP_ANONYMOUS (0x20): nothing behind it.  A file whose
+                 * path the capture could not give is not known. */
+                if (!(ev->flags & 0x20)) {
+                        m->offset = ev->arg;
+                        m->dev_major = ev->dev_major;
+                        m->dev_minor = ev->dev_minor;
+                        m->ino = ev->ino;
+                        m->path = (char *)ev->path;
+                        m->path_len = ev->path ? ev->path_len : 0;
+                        m->known = ev->path != NULL && !ev->path_cut;
+                } else {
+                        m->known = 1;
+                }
+                return 1;
+        }
+        if (!mapping_at(w, at, &base))
+                return 0;
+        memcpy(m->perms, base.perms, 4);
+        if (e->how == CAPTURE_PROTECTED) {
+                m->perms[0] = e->prot & 1 ? 'r' : '-';
+                m->perms[1] = e->prot & 2 ? 'w' : '-';
+                m->perms[2] = e->prot & 4 ? 'x' : '-';
+        }
+        m->offset = base.ino ? base.offset + (at - base.start) : 0;
+        m->dev_major = base.dev_major;
+        m->dev_minor = base.dev_minor;
+        m->ino = base.ino;
+        m->path = base.path;
+        m->path_len = base.path_len;
+        m->known = base.known;
+        /* new_exec: a protection that makes it executable makes it new
+         * code; a move does not. */
+        return 1 + (e->how == CAPTURE_PROTECTED && base.perms[2] != 'x');
+}
+
+void worker_alerts_events(struct worker *w, const struct capture_event *events, size_t n, size_t from,
+                          size_t to) {
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        int r = 0;
+
+        for (size_t i = from; i < to && i < n && r >= 0; i++) {
+                struct capture_effect e;
+                struct event_mapping m;
+                int got, is_new;
+
+                if (capture_event_effect(events, n, i, page, &e) < 0)
+                        continue;
+                if (e.everything) {
+                        r = alerts_event_unmap(w->alerts, 0, UINT64_MAX, "the process called exec",
+                                               &w->alert_ev);
+                        forget_mappings(w);
+                        continue;
+                }
+                /* What is moved away is known before it goes. */
+                got = e.map ? mapping_of(w, &events[i], &e, &m) : 0;
+                if (e.unmap) {
+                        r = alerts_event_unmap(w->alerts, e.unmap_start, e.unmap_end, "region unmapped",
+                                               &w->alert_ev);
+                        forget_range(w, e.unmap_start, e.unmap_end);
+                }
+                if (!got || r < 0)
+                        continue;
+                is_new = e.how == CAPTURE_MAPPED || got == 2;
+                if (m.perms[2] == 'x') {
+                        r = capture_region_snapshot(m.start, m.end, m.perms, m.offset, m.dev_major,
+                                                    m.dev_minor, m.ino, m.path, m.path_len, &w->event_snap);
+                        if (r == 0)
+                                r = alerts_event_map(w->alerts, &w->event_snap, &w->event_snap.regions[0],
+                                                     is_new, m.known, &w->alert_ev);
+                }
+                remember(w, &m);
+        }
+        report(w, r, "events");
+}
+
+void worker_alerts_settle(struct worker *w, const struct maps_snapshot *snap) {
+        int r = 0;
+
+        forget_mappings(w);
+        if (alerts_active_count(w->alerts) > 0)
+                r = alerts_event_settle(w->alerts, snap, &w->alert_ev);
+        if (r == 0 && w->alert_ev.n == 0 && w->alert_ev.dropped == 0)
+                return;
+        report(w, r, "events");
 }
 
 void worker_alerts_render(struct worker *w, unsigned requests) {

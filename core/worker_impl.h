@@ -15,6 +15,7 @@
 
 #include "core/alerts.h"
 #include "core/backup.h"
+#include "core/capture.h"
 #include "core/diff.h"
 #include "core/maps.h"
 #include "core/proc.h"
@@ -27,6 +28,23 @@ struct file_stamp {
         off_t size;
         struct timespec mtime;
 };
+
+/* A mapping made or changed by a capture event since the last snapshot,
+ * for the alert rules to know what is behind a later mprotect or mremap of
+ * it (worker_alerts.c). */
+struct event_mapping {
+        uint64_t start, end;
+        char perms[4];
+        uint64_t offset;
+        uint32_t dev_major, dev_minor;
+        uint64_t ino;
+        char *path; /* owned; NULL: anonymous or not known */
+        size_t path_len;
+        int known; /* what is behind it is known */
+};
+
+/* At most this many are remembered (the oldest go first). */
+#define EVENT_MAPPINGS_MAX 64
 
 struct worker {
         pthread_t thread;
@@ -95,6 +113,41 @@ struct worker {
         /* Under lock: the latest rendering of the active alerts for
          * worker_alerts(), [0] as text, [1] as JSON. */
         struct strbuf alerts_reply[2];
+
+        /* eBPF capture (sample_capture.c).  Under lock: pids a capture exec
+         * named for a waiting `match` target (worker_registry_exec), and
+         * whether more came than fit (then /proc is scanned). */
+        pid_t exec_hints[8];
+        size_t n_exec_hints;
+        int exec_hints_lost;
+        /* Thread-owned: */
+        int watched; /* its process is watched: counter and events valid */
+        struct capture_counter counter;
+        struct capture_queue *cap_queue; /* the capture pushes its events here */
+        uint64_t last_seq;               /* the counter the last recorded state was read at */
+        uint64_t cur_seq;                /* ... the state in cur */
+        uint64_t last_lost;              /* capture_lost() when the last file was written */
+        uint64_t prepared_lost;          /* ... when the file being written was prepared */
+        uint64_t flushed_upto;           /* events up to this seq have all been taken */
+        uint64_t last_read_us;           /* CLOCK_MONOTONIC of the last consistent read */
+        int force_read;                  /* read even if the counter did not move (a request) */
+        struct capture_batch taken;      /* reused for capture_queue_take */
+        struct capture_batch pend;       /* events not yet written, in order */
+        size_t judged;                   /* of pend, judged by the alert rules already */
+        size_t written;                  /* of pend, in a file already (forgotten once judged) */
+        unsigned lost_files;             /* files in a row that lost events */
+        int lost_logged;                 /* losses were logged for this target */
+        int capture_off;                 /* this instance polls (capture_why says why) */
+        int pidfd;                       /* of the watched process; -1: none */
+        uint64_t exit_id;                /* its entry in env.exits; 0: none */
+        uint64_t last_scan_us;           /* the last /proc scan for a waiting match target */
+        int match_held;                  /* its match name is in the exec hook's list */
+        /* The alert rules on events (worker_alerts.c): mappings events
+         * made since the last snapshot, and a one-region snapshot reused
+         * for each judged event. */
+        struct event_mapping evmaps[EVENT_MAPPINGS_MAX];
+        size_t n_evmaps, next_evmap;
+        struct maps_snapshot event_snap;
 };
 
 /* Room for strerror_r's message: strerror() is not safe in worker threads. */
@@ -149,6 +202,14 @@ void worker_alerts_change(struct worker *w);
 void worker_alerts_tick(struct worker *w, const struct maps_snapshot *snap);
 /* The instance is gone, or no longer followed: every alert is cleared. */
 void worker_alerts_end(struct worker *w, const char *why);
+/* Judges events[from..to) (of events[0..n), in order) with the alert
+ * rules: what each mapped, unmapped, moved or protected, its region made
+ * from the event and from what earlier events and w->prev say is there. */
+void worker_alerts_events(struct worker *w, const struct capture_event *events, size_t n, size_t from,
+                          size_t to);
+/* snap (parsed) is the first snapshot after the events judged so far:
+ * their alerts are confirmed or cleared, the mappings they made forgotten. */
+void worker_alerts_settle(struct worker *w, const struct maps_snapshot *snap);
 /* Renders the active alerts for worker_alerts() (requests: REQ_ALERTS and
  * REQ_ALERTS_JSON bits). */
 void worker_alerts_render(struct worker *w, unsigned requests);

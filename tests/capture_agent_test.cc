@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "capture/bpfcap.h"
+#include "tests/ebpf_here.h"
 #include "tests/testutil.h"
 
 namespace memmon_test {
@@ -55,17 +55,6 @@ class CaptureAgentTest : public BaseDirTest {
 
         Sleeper sleeper_;
 };
-
-// True when eBPF capture can run in this test's process.
-bool EbpfHere(std::string *why) {
-        bpfcap_options o = {};
-        bpfcap *c = nullptr;
-        char reason[512] = "";
-        int r = bpfcap_new(&o, &c, reason, sizeof(reason));
-        bpfcap_free(c);
-        *why = reason;
-        return r == 0;
-}
 
 TEST_F(CaptureAgentTest, PollIsLoggedWithItsReason) {
         Config("poll");

@@ -141,6 +141,7 @@ class ReliabilityTest : public BaseDirTest {
                 o.argv = wrapper;
                 o.argv.push_back(agent.empty() ? AgentPath() : agent);
                 o.argv.insert(o.argv.end(), args.begin(), args.end());
+                InsertCaptureArgs(&o.argv, wrapper.size() + 1);
                 o.cwd = base;
                 o.umask = mask;
                 o.pipe_stdin = false;

@@ -27,6 +27,21 @@ using Millis = std::chrono::milliseconds;
 // Returns the last value of pred (it is called once more at the deadline).
 bool WaitFor(const std::function<bool()> &pred, Millis timeout, Millis every = Millis(5));
 
+// The capture mode the integration tests run the agent in:
+// $MEMMON_TEST_CAPTURE (poll or ebpf; the BUILD file runs each of these
+// tests once in each mode), as {"--capture", MODE}; empty when unset (the
+// agent's own choice, auto).
+std::vector<std::string> CaptureArgs();
+
+// True when the tests run the agent with eBPF capture (MEMMON_TEST_CAPTURE
+// is ebpf).
+bool CaptureIsEbpf();
+
+// Inserts CaptureArgs() into argv at index at (just after the agent's
+// path) unless argv[at] is a subcommand (replay, verify, report, scan, ctl),
+// which takes no --capture.
+void InsertCaptureArgs(std::vector<std::string> *argv, size_t at);
+
 // The path of a runfile such as "agent/agent" ($TEST_SRCDIR/memmon/...).
 std::string Runfile(const std::string &rel);
 std::string AgentPath();
@@ -242,8 +257,8 @@ class BaseDirTest : public ::testing::Test {
                 return dir_ + "/" + rel;
         }
 
-        // The agent binary with args, run in dir_ with umask mask (-1: the
-        // test's own).
+        // The agent binary with args (and CaptureArgs()), run in dir_ with
+        // umask mask (-1: the test's own).
         SpawnOptions AgentOptions(const std::vector<std::string> &args, int mask = -1) const;
         // Runs the agent to completion.
         RunResult RunAgent(const std::vector<std::string> &args, Millis timeout = Millis(15000),
