@@ -539,6 +539,11 @@ static void status_fields(struct json_obj *o, struct worker *w, const struct wor
         for (int k = 0; k < REGION_KINDS; k++)
                 json_obj_uint(o, kinds[k], st->mapped_bytes[k]);
         json_obj_uint(o, "exec_bytes", st->exec_bytes);
+        json_obj_cstr(o, "capture", st->capture_ebpf ? "ebpf" : "poll");
+        json_obj_cstr(o, "capture_reason", st->capture_why);
+        json_obj_uint(o, "capture_events", st->capture_events);
+        json_obj_uint(o, "capture_lost", st->capture_lost);
+        json_obj_uint(o, "capture_fallbacks", st->capture_fallbacks);
         json_obj_uint(o, "unstable", st->unstable);
         json_obj_uint(o, "alerts_active", st->alerts_active);
         struct strbuf raised;
@@ -552,11 +557,6 @@ static void status_fields(struct json_obj *o, struct worker *w, const struct wor
         else
                 o->err = -ENOMEM;
         strbuf_fini(&raised);
-        json_obj_cstr(o, "capture", st->capture_ebpf ? "ebpf" : "poll");
-        json_obj_cstr(o, "capture_reason", st->capture_why);
-        json_obj_uint(o, "capture_events", st->capture_events);
-        json_obj_uint(o, "capture_lost", st->capture_lost);
-        json_obj_uint(o, "capture_fallbacks", st->capture_fallbacks);
 }
 
 static int json_status(struct command_host *h, const struct command *c, const struct parsed *p,
