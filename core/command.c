@@ -6,47 +6,10 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/command_int.h"
 #include "core/json.h"
 #include "core/proc.h"
 #include "core/units.h"
-
-#define MAX_ARGS 4
-
-struct parsed {
-        char buf[COMMAND_MAX_LINE + 1];
-        const char *target; /* NULL: every target */
-        const char *argv[MAX_ARGS];
-        int argc;
-};
-
-/* Whom a command addresses. */
-enum scope {
-        SCOPE_ONE,     /* one target: named with @NAME, or the only one */
-        SCOPE_TARGETS, /* the target named with @NAME, or every target */
-        SCOPE_AGENT,   /* the agent itself: @NAME is refused */
-};
-
-struct command;
-
-/* Carries out command c parsed as p; replies and returns as
- * command_execute() does. */
-typedef int (*command_fn)(struct command_host *h, const struct command *c, const struct parsed *p,
-                          struct strbuf *reply);
-
-struct command {
-        const char *verb;
-        /* NULL: the verb takes no argument; else it takes one, and this is
-         * its usage. */
-        const char *usage;
-        enum scope scope;
-        command_fn run;
-        unsigned request;     /* the worker request, for handlers shared by verbs */
-        const char *synopsis; /* for `help`; NULL: on the line of the row before */
-        const char *help;
-        /* The verb's answer as one JSON document (command_execute_json());
-         * NULL: the verb has no JSON form. */
-        command_fn json;
-};
 
 /* Splits the line into an optional @target and words.  Returns 0, or
  * -EINVAL with the reply written. */
@@ -99,7 +62,7 @@ static const char *wait_failure(int r) {
         return r == -ECANCELED ? "abandoned: the agent is stopping" : "timed out";
 }
 
-static void format_time(const struct timespec *t, char *buf, size_t size) {
+void command_format_time(const struct timespec *t, char *buf, size_t size) {
         struct tm tm;
         if (t->tv_sec == 0 || !gmtime_r(&t->tv_sec, &tm) ||
             strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
@@ -125,7 +88,7 @@ static void status_one(const struct command_host *h, struct worker *w, int named
         struct worker_status st;
         worker_get_status(w, &st);
         char when[64];
-        format_time(&st.last_change, when, sizeof(when));
+        command_format_time(&st.last_change, when, sizeof(when));
         if (named)
                 strbuf_printf(reply, "Target: %s\n", worker_name(w));
         if (st.pid > 0)
@@ -147,13 +110,6 @@ static void status_one(const struct command_host *h, struct worker *w, int named
                               "\nUnstable samples: %llu (the maps changed while they were read; see the log)",
                               (unsigned long long)st.unstable);
 }
-
-/* The workers a command addresses: one (by @name) or all. */
-struct selection {
-        struct worker **v;
-        size_t n;
-        struct worker *one;
-};
 
 static int select_targets(struct command_host *h, const struct parsed *p, struct selection *sel,
                           struct strbuf *reply) {
@@ -196,8 +152,8 @@ static int need_one(struct command_host *h, const struct parsed *p, struct selec
 }
 
 /* The workers command c addresses, as its scope says. */
-static int select_scope(struct command_host *h, const struct command *c, const struct parsed *p,
-                        struct selection *sel, struct strbuf *reply) {
+int command_select_scope(struct command_host *h, const struct command *c, const struct parsed *p,
+                         struct selection *sel, struct strbuf *reply) {
         return c->scope == SCOPE_ONE ? need_one(h, p, sel, reply) : select_targets(h, p, sel, reply);
 }
 
@@ -209,7 +165,7 @@ static void sep(struct strbuf *reply) {
 static int cmd_status(struct command_host *h, const struct command *c, const struct parsed *p,
                       struct strbuf *reply) {
         struct selection sel;
-        int r = select_scope(h, c, p, &sel, reply);
+        int r = command_select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < sel.n; i++) {
@@ -233,7 +189,7 @@ static int cmd_interval(struct command_host *h, const struct command *c, const s
                 return -EINVAL;
         }
         struct selection sel;
-        r = select_scope(h, c, p, &sel, reply);
+        r = command_select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         struct worker *w = sel.v[0];
@@ -265,7 +221,7 @@ static int cmd_pid(struct command_host *h, const struct command *c, const struct
                 return -EINVAL;
         }
         struct selection sel;
-        int r = select_scope(h, c, p, &sel, reply);
+        int r = command_select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         struct worker *w = sel.v[0];
@@ -337,7 +293,7 @@ static int post_and_wait(struct command_host *h, const struct selection *sel, un
 static int cmd_backup(struct command_host *h, const struct command *c, const struct parsed *p,
                       struct strbuf *reply) {
         struct selection sel;
-        int r = select_scope(h, c, p, &sel, reply);
+        int r = command_select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         int failed;
@@ -351,7 +307,7 @@ static int cmd_backup(struct command_host *h, const struct command *c, const str
 static int cmd_pause(struct command_host *h, const struct command *c, const struct parsed *p,
                      struct strbuf *reply) {
         struct selection sel;
-        int r = select_scope(h, c, p, &sel, reply);
+        int r = command_select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
         int failed;
@@ -392,7 +348,7 @@ static int cmd_alerts(struct command_host *h, const struct command *c, const str
                       struct strbuf *reply) {
         struct selection sel;
         struct strbuf lines;
-        int r = select_scope(h, c, p, &sel, reply), failed = 0;
+        int r = command_select_scope(h, c, p, &sel, reply), failed = 0;
         if (r < 0)
                 return r;
         strbuf_init(&lines);
@@ -441,214 +397,9 @@ static int cmd_metrics(struct command_host *h, const struct command *c, const st
 
 /* The reply convention: no trailing newline (the JSON writer ends its
  * lines with one). */
-static void drop_newline(struct strbuf *reply) {
+void command_drop_newline(struct strbuf *reply) {
         if (reply->len && reply->s[reply->len - 1] == '\n')
                 reply->s[--reply->len] = '\0';
-}
-
-/* The JSON documents: {"v":1,"targets":[{...},...]}, one object per
- * target, as README.md's schema says.  fill writes one target's fields. */
-typedef void (*target_fields_fn)(struct json_obj *o, struct worker *w, const struct worker_status *st);
-
-/* The "agent" object of `status --json`, into out. */
-static int json_agent(const struct command_agent_info *a, struct strbuf *out) {
-        struct json_obj o;
-        char when[64];
-        json_obj_begin(&o, out);
-        json_obj_int(&o, "pid", a->pid);
-        json_obj_cstr(&o, "version", a->version);
-        format_time(&a->started, when, sizeof(when));
-        json_obj_cstr(&o, "started", when);
-        if (a->capture)
-                json_obj_cstr(&o, "capture", a->capture);
-        else
-                json_obj_raw(&o, "capture", "null", 4);
-        return json_obj_close(&o);
-}
-
-/* agent: written as the document's "agent" object when not NULL. */
-static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill,
-                        const struct command_agent_info *agent, struct strbuf *reply) {
-        struct strbuf arr, head;
-        struct json_obj doc;
-        int r = 0;
-
-        strbuf_init(&head);
-        if (agent)
-                r = json_agent(agent, &head);
-        strbuf_init(&arr);
-        if (strbuf_append(&arr, "[", 1) < 0)
-                r = -ENOMEM;
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                struct worker_status st;
-                struct json_obj o;
-                worker_get_status(v[i], &st);
-                if (i > 0 && strbuf_append(&arr, ",", 1) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                json_obj_begin(&o, &arr);
-                json_obj_cstr(&o, "name", worker_name(v[i]));
-                fill(&o, v[i], &st);
-                r = json_obj_close(&o);
-        }
-        if (r == 0 && strbuf_append(&arr, "]", 1) < 0)
-                r = -ENOMEM;
-        if (r == 0) {
-                json_obj_begin(&doc, reply);
-                json_obj_int(&doc, "v", 1);
-                if (agent)
-                        json_obj_raw(&doc, "agent", head.s, head.len);
-                json_obj_raw(&doc, "targets", arr.s, arr.len);
-                r = json_obj_end(&doc);
-        }
-        if (r == 0)
-                drop_newline(reply);
-        strbuf_fini(&arr);
-        strbuf_fini(&head);
-        return r;
-}
-
-static void json_pid(struct json_obj *o, const struct worker_status *st) {
-        if (st->pid > 0)
-                json_obj_int(o, "pid", st->pid);
-        else
-                json_obj_raw(o, "pid", "null", 4);
-}
-
-static void status_fields(struct json_obj *o, struct worker *w, const struct worker_status *st) {
-        static const char *const kinds[REGION_KINDS] = {"anon_bytes", "file_bytes", "heap_bytes",
-                                                        "stack_bytes", "other_bytes"};
-        char when[64];
-        (void)w;
-        json_pid(o, st);
-        json_obj_cstr(o, "state", target_state_name(st->state));
-        json_obj_cstr(o, "reason", st->reason);
-        json_obj_uint(o, "interval_us", st->interval_us);
-        json_obj_uint(o, "regions", st->regions);
-        format_time(&st->last_change, when, sizeof(when));
-        if (st->last_change.tv_sec)
-                json_obj_cstr(o, "last_change", when);
-        else
-                json_obj_raw(o, "last_change", "null", 4);
-        json_obj_uint(o, "samples", st->samples);
-        json_obj_uint(o, "full_backups", st->full_written);
-        json_obj_uint(o, "diffs", st->diffs_written);
-        json_obj_uint(o, "write_errors", st->write_errors);
-        json_obj_uint(o, "backup_bytes", st->backup_bytes);
-        for (int k = 0; k < REGION_KINDS; k++)
-                json_obj_uint(o, kinds[k], st->mapped_bytes[k]);
-        json_obj_uint(o, "exec_bytes", st->exec_bytes);
-        json_obj_cstr(o, "capture", st->capture_ebpf ? "ebpf" : "poll");
-        json_obj_cstr(o, "capture_reason", st->capture_why);
-        json_obj_uint(o, "capture_events", st->capture_events);
-        json_obj_uint(o, "capture_lost", st->capture_lost);
-        json_obj_uint(o, "capture_fallbacks", st->capture_fallbacks);
-        json_obj_uint(o, "unstable", st->unstable);
-        json_obj_uint(o, "alerts_active", st->alerts_active);
-        struct strbuf raised;
-        struct json_obj ro;
-        strbuf_init(&raised);
-        json_obj_begin(&ro, &raised);
-        for (int k = 0; k < ALERT_RULE_COUNT; k++)
-                json_obj_uint(&ro, alert_rule_info((enum alert_rule)k)->name, st->alerts_raised[k]);
-        if (json_obj_close(&ro) == 0)
-                json_obj_raw(o, "alerts_raised", raised.s, raised.len);
-        else
-                o->err = -ENOMEM;
-        strbuf_fini(&raised);
-}
-
-static int json_status(struct command_host *h, const struct command *c, const struct parsed *p,
-                       struct strbuf *reply) {
-        struct selection sel;
-        int r = select_scope(h, c, p, &sel, reply);
-        if (r < 0)
-                return r;
-        return json_targets(sel.v, sel.n, status_fields, h->agent, reply);
-}
-
-static void targets_fields(struct json_obj *o, struct worker *w, const struct worker_status *st) {
-        (void)w;
-        json_pid(o, st);
-        json_obj_cstr(o, "state", target_state_name(st->state));
-        json_obj_uint(o, "interval_us", st->interval_us);
-}
-
-static int json_targets_cmd(struct command_host *h, const struct command *c, const struct parsed *p,
-                            struct strbuf *reply) {
-        (void)c;
-        (void)p;
-        return json_targets(h->sup->workers, h->sup->n, targets_fields, NULL, reply);
-}
-
-/* `alerts --json`: {"v":1,"targets":[{"name":...,"pid":...,"alerts":[{...}]}]},
- * each alert the object alerts_format_active_json() writes; a target that
- * did not answer in time has "error":"timed out" instead of "alerts". */
-static int json_alerts_cmd(struct command_host *h, const struct command *c, const struct parsed *p,
-                           struct strbuf *reply) {
-        struct selection sel;
-        struct strbuf arr, lines;
-        struct json_obj doc;
-        int r = select_scope(h, c, p, &sel, reply);
-        if (r < 0)
-                return r;
-        strbuf_init(&arr);
-        strbuf_init(&lines);
-        if (strbuf_append(&arr, "[", 1) < 0)
-                r = -ENOMEM;
-        for (size_t i = 0; r == 0 && i < sel.n; i++) {
-                struct worker_status st;
-                struct json_obj o;
-                worker_get_status(sel.v[i], &st);
-                strbuf_reset(&lines);
-                int n = worker_alerts(sel.v[i], 1, &lines, h->timeout_ms);
-                if (i > 0 && strbuf_append(&arr, ",", 1) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                json_obj_begin(&o, &arr);
-                json_obj_cstr(&o, "name", worker_name(sel.v[i]));
-                json_pid(&o, &st);
-                if (n < 0) {
-                        json_obj_cstr(&o, "error", n == -ETIMEDOUT ? "timed out" : "out of memory");
-                } else {
-                        /* JSON Lines to an array: the newlines between
-                         * objects become commas. */
-                        struct strbuf list;
-                        strbuf_init(&list);
-                        int e = strbuf_append(&list, "[", 1);
-                        for (size_t k = 0; e == 0 && k < lines.len; k++) {
-                                char ch = lines.s[k];
-                                if (ch == '\n')
-                                        ch = k + 1 < lines.len ? ',' : 0;
-                                if (ch)
-                                        e = strbuf_append(&list, &ch, 1);
-                        }
-                        if (e == 0)
-                                e = strbuf_append(&list, "]", 1);
-                        if (e == 0)
-                                json_obj_raw(&o, "alerts", list.s, list.len);
-                        strbuf_fini(&list);
-                        if (e < 0)
-                                r = -ENOMEM;
-                }
-                if (r == 0)
-                        r = json_obj_close(&o);
-        }
-        if (r == 0 && strbuf_append(&arr, "]", 1) < 0)
-                r = -ENOMEM;
-        if (r == 0) {
-                json_obj_begin(&doc, reply);
-                json_obj_int(&doc, "v", 1);
-                json_obj_raw(&doc, "targets", arr.s, arr.len);
-                r = json_obj_end(&doc);
-        }
-        if (r == 0)
-                drop_newline(reply);
-        strbuf_fini(&lines);
-        strbuf_fini(&arr);
-        return r;
 }
 
 /* quit and stop. */
@@ -666,7 +417,7 @@ static int cmd_quit(struct command_host *h, const struct command *c, const struc
 /* clang-format off */
 static const struct command commands[] = {
         {"status", NULL, SCOPE_TARGETS, cmd_status, 0,
-         "status", "pid, interval, state, regions, last change, backups", json_status},
+         "status", "pid, interval, state, regions, last change, backups", command_json_status},
         {"interval", "interval <us> (e.g. interval 1000000, interval 500ms)", SCOPE_ONE, cmd_interval, 0,
          "interval <us>", "change the sampling interval (also 500ms, 2s)", NULL},
         {"pid", "pid <new_pid>", SCOPE_ONE, cmd_pid, 0,
@@ -676,11 +427,11 @@ static const struct command commands[] = {
         {"reload", NULL, SCOPE_AGENT, cmd_reload, 0,
          "reload", "reload the configuration and re-read the maps", NULL},
         {"targets", NULL, SCOPE_AGENT, cmd_targets, 0,
-         "targets", "one line per target: name, pid, state, interval", json_targets_cmd},
+         "targets", "one line per target: name, pid, state, interval", command_json_targets},
         {"metrics", NULL, SCOPE_AGENT, cmd_metrics, 0,
          "metrics", "the Prometheus metrics (as in metrics_file)", NULL},
         {"alerts", NULL, SCOPE_TARGETS, cmd_alerts, 0,
-         "alerts", "the active alerts of each target", json_alerts_cmd},
+         "alerts", "the active alerts of each target", command_json_alerts},
         {"pause", NULL, SCOPE_TARGETS, cmd_pause, REQ_PAUSE,
          "pause | resume", "stop / restart sampling", NULL},
         {"resume", NULL, SCOPE_TARGETS, cmd_pause, REQ_RESUME, NULL, NULL, NULL},
@@ -794,7 +545,7 @@ int command_execute_json(struct command_host *h, const char *line, size_t len, s
                 json_obj_int(&o, "v", 1);
                 json_obj_str(&o, "error", text.s ? text.s : "", text.len);
                 if (json_obj_end(&o) == 0)
-                        drop_newline(reply);
+                        command_drop_newline(reply);
         }
         strbuf_fini(&text);
         return r;

@@ -11,9 +11,6 @@
 #include "core/procscan.h"
 #include "core/worker_impl.h"
 
-/* How often the same write error is logged again while it persists. */
-#define WRITE_ERROR_LOG_INTERVAL_S 30
-
 /* Closes the maps fd only: the process stays watched (an exec). */
 static void close_maps(struct worker *w) {
         if (w->maps_fd >= 0)
@@ -24,166 +21,6 @@ static void close_maps(struct worker *w) {
 void sample_close(struct worker *w) {
         close_maps(w);
         sample_capture_detach(w);
-}
-
-static int ensure_store(struct worker *w) {
-        if (backup_store_is_open(&w->store))
-                return 0;
-        int r = w->env.base_fd > 0
-                    ? backup_store_open_at(&w->store, w->env.base_fd, w->env.base, w->params.backup_dir)
-                    : backup_store_open(&w->store, w->params.backup_dir);
-        if (r == 0 && w->store.ignored)
-                worker_emit(
-                    w, LOG_WARN,
-                    "%s: ignoring %u file%s whose name is not a backup name or whose timestamp lies in "
-                    "the future (%s%s); they take no part in naming or retention",
-                    w->params.backup_dir, w->store.ignored, w->store.ignored == 1 ? "" : "s",
-                    w->store.ignored_name, w->store.ignored == 1 ? "" : ", ...");
-        return r;
-}
-
-static void write_failed(struct worker *w, const char *what, int err) {
-        char eb[ERRBUF];
-        struct timespec now = mono_now();
-        pthread_mutex_lock(&w->lock);
-        w->st.write_errors++;
-        uint64_t errors = w->st.write_errors;
-        pthread_mutex_unlock(&w->lock);
-        w->need_full = 1;
-        if (w->last_error_log.tv_sec == 0 ||
-            now.tv_sec - w->last_error_log.tv_sec >= WRITE_ERROR_LOG_INTERVAL_S) {
-                w->last_error_log = now;
-                worker_emit(
-                    w, LOG_ERROR,
-                    "cannot write %s in %s: %s (%llu failed writes so far; sampling goes on and a full "
-                    "snapshot is written once writing works again)",
-                    what, w->params.backup_dir, strerror_r(-err, eb, sizeof(eb)), (unsigned long long)errors);
-        }
-}
-
-static void write_recovered(struct worker *w) {
-        if (w->last_error_log.tv_sec != 0) {
-                w->last_error_log.tv_sec = 0;
-                worker_emit(w, LOG_INFO, "backups are written again in %s", w->params.backup_dir);
-        }
-}
-
-/* memmon_backup_bytes: what the store counts, after each write. */
-static void publish_backup_bytes(struct worker *w) {
-        pthread_mutex_lock(&w->lock);
-        w->st.backup_bytes = w->store.bytes;
-        pthread_mutex_unlock(&w->lock);
-}
-
-/* Logs a chain retention deleted: which, how much, and which limit. */
-static void retention_deleted(void *user, const struct backup_retention_note *n) {
-        struct worker *w = user;
-        const struct target_policy *p = &w->params.policy;
-        char limit[96];
-
-        if (n->over_keep_full && n->over_max_bytes)
-                (void)snprintf(limit, sizeof(limit), "keep_full=%u and max_bytes=%llu", p->keep_full,
-                               (unsigned long long)p->max_bytes);
-        else if (n->over_keep_full)
-                (void)snprintf(limit, sizeof(limit), "keep_full=%u", p->keep_full);
-        else
-                (void)snprintf(limit, sizeof(limit), "max_bytes=%llu", (unsigned long long)p->max_bytes);
-        worker_emit(w, LOG_INFO, "retention (%s) %s the chain of %s in %s, %s to %s: %zu files, %llu bytes",
-                    limit, n->complete ? "deleted" : "failed midway deleting", n->first, w->params.backup_dir,
-                    n->from_ts, n->to_ts, n->files, (unsigned long long)n->bytes);
-}
-
-static void apply_retention(struct worker *w) {
-        if (w->params.policy.keep_full == 0 && w->params.policy.max_bytes == 0)
-                return;
-        char eb[ERRBUF];
-        int r = backup_retention(&w->store, w->params.policy.keep_full, w->params.policy.max_bytes,
-                                 retention_deleted, w);
-        if (r < 0)
-                worker_emit(w, LOG_WARN, "retention in %s failed: %s", w->params.backup_dir,
-                            strerror_r(-r, eb, sizeof(eb)));
-}
-
-/* " (N events)" for a log line, or "" in poll mode. */
-static void events_note(const struct backup_capture *cap, char *buf, size_t size) {
-        buf[0] = '\0';
-        if (cap && cap->n_events > 0)
-                (void)snprintf(buf, size, ", %zu events", cap->n_events);
-}
-
-int sample_write_full(struct worker *w, const struct maps_snapshot *s, const char *why, int final) {
-        char name[BACKUP_NAME_SIZE], note[48];
-        struct backup_info info = {
-            .target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
-        struct backup_capture cap, *c = NULL;
-        size_t covered = 0;
-        int r = ensure_store(w);
-        /* eBPF: the state in cur was read at cur_seq, the one in prev at
-         * last_seq. */
-        if (w->watched) {
-                covered = sample_capture_prepare(w, s == &w->cur ? w->cur_seq : w->last_seq, final, &cap);
-                c = &cap;
-        }
-        if (r == 0)
-                r = backup_write_full_captured(&w->store, &info, s, c, name);
-        if (c)
-                sample_capture_written(w, covered, c, r == 0);
-        if (r < 0) {
-                write_failed(w, "a full backup", r);
-                return r;
-        }
-        write_recovered(w);
-        w->need_full = 0;
-        w->diffs_since_full = 0;
-        w->last_full = mono_now();
-        pthread_mutex_lock(&w->lock);
-        w->st.full_written++;
-        pthread_mutex_unlock(&w->lock);
-        events_note(c, note, sizeof(note));
-        worker_emit(w, LOG_INFO, "full backup %s (%s, %zu regions%s)", name, why, s->n, note);
-        struct worker_event ev = {.kind = WORKER_EVENT_FULL, .file = name, .regions = s->n, .why = why};
-        worker_report(w, &ev);
-        apply_retention(w);
-        publish_backup_bytes(w);
-        return 0;
-}
-
-int sample_write_diff(struct worker *w) {
-        char name[BACKUP_NAME_SIZE], note[48];
-        struct backup_info info = {
-            .target = w->params.name, .pid = w->id.pid, .start_time = w->id.start_time};
-        struct backup_capture cap, *c = NULL;
-        size_t covered = 0;
-        int r = ensure_store(w);
-        if (w->watched) {
-                covered = sample_capture_prepare(w, w->cur_seq, 0, &cap);
-                c = &cap;
-        }
-        if (r == 0)
-                r = backup_write_diff_captured(&w->store, &info, &w->prev, &w->cur, &w->diff, c, name);
-        if (c)
-                sample_capture_written(w, covered, c, r == 0);
-        if (r < 0) {
-                write_failed(w, "an incremental diff", r);
-                return r;
-        }
-        write_recovered(w);
-        w->diffs_since_full++;
-        pthread_mutex_lock(&w->lock);
-        w->st.diffs_written++;
-        w->st.backup_bytes = w->store.bytes;
-        pthread_mutex_unlock(&w->lock);
-        events_note(c, note, sizeof(note));
-        worker_emit(w, LOG_INFO, "diff %s: %zu added, %zu removed, %zu changed%s", name, w->diff.added,
-                    w->diff.removed, w->diff.changed, note);
-        struct worker_event ev = {.kind = WORKER_EVENT_DIFF,
-                                  .file = name,
-                                  .regions = w->cur.n,
-                                  .added = w->diff.added,
-                                  .removed = w->diff.removed,
-                                  .changed = w->diff.changed};
-        worker_report(w, &ev);
-        return 0;
 }
 
 static void stamp_file(const char *path, struct file_stamp *ret) {
@@ -519,9 +356,6 @@ void sample_note_change(struct worker *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
-/* A change is read at most this many times until two consecutive reads
- * agree. */
-#define SETTLE_READS 4
 /* How many times a change tick reopens the maps after an exec. */
 #define SETTLE_REOPENS 3
 /* Ticks whose maps never held still are logged at most this often. */
@@ -534,191 +368,9 @@ void sample_note_change(struct worker *w) {
  * still through SETTLE_READS reads that agree. */
 #define SIZE_DISTRUST_TICKS 3
 
-/* The kernel builds /proc/PID/maps a page or so per read() and lets the
- * process change its mappings in between (on 6.17 and later each region is
- * printed under its own lock, so no single read() is atomic either).  A
- * read that spans a change mixes two moments: a mapping moved by mremap
- * shows twice or not at all, a merge or split shows lines that overlap.
- * Such a read is torn: it is never recorded.  A read is proven torn when
- * its lines overlap or go backwards, when its regions add up to none of the
- * sizes the process had while it was read (maps_sizes_refute), or when its
- * file-backed regions are not those the kernel lists at one instant in
- * /proc/PID/map_files.  That listing is taken only when they cover other
- * addresses than the ones last recorded. */
-
-/* What the reads of one change tick were, for the log. */
-struct settle_stats {
-        int reads;
-        int out_of_order; /* torn: lines overlap or go backwards */
-        int size;         /* torn: regions do not add up to the size */
-        int files;        /* torn: file-backed regions not as listed */
-        /* Two reads agreed, the size stood still all through both, and
-         * their text was still refuted. */
-        int steady;
-};
-
-/* The file-backed regions of s: their count and proc_ranges_hash(), and
- * the hash of the addresses they cover (adjacent ones joined). */
-struct file_part {
-        uint64_t count;
-        uint64_t ranges;
-        uint64_t coverage;
-};
-
-static void file_part(const struct maps_snapshot *s, struct file_part *ret) {
-        struct file_part f = {0, PROC_RANGES_HASH_INIT, PROC_RANGES_HASH_INIT};
-        uint64_t from = 0, to = 0;
-        for (size_t i = 0; i < s->n; i++) {
-                const struct region *r = &s->regions[i];
-                if (r->inode == 0)
-                        continue;
-                f.ranges = proc_ranges_hash(f.ranges, r->start, r->end);
-                f.count++;
-                if (f.count > 1 && r->start == to) {
-                        to = r->end;
-                        continue;
-                }
-                if (f.count > 1)
-                        f.coverage = proc_ranges_hash(f.coverage, from, to);
-                from = r->start;
-                to = r->end;
-        }
-        if (f.count)
-                f.coverage = proc_ranges_hash(f.coverage, from, to);
-        *ret = f;
-}
-
-/* True when one size, the same, was seen all through both reads. */
-static int size_stood_still(const struct maps_sizes *a, const struct maps_sizes *b) {
-        return a->n == 1 && b->n == 1 && a->value[0] == b->value[0] && !a->overflow && !b->overflow;
-}
-
-/* Parses s and says whether it is torn, by its lines, by the sizes sampled
- * during the reads that returned its text (a; b too when two reads agreed)
- * and by the file-backed regions listed now.  Returns 1 (sound), 0 (torn)
- * or -errno (-ENOMEM). */
-static int judge(struct worker *w, struct maps_snapshot *s, const struct maps_sizes *a,
-                 const struct maps_sizes *b, struct settle_stats *st) {
-        size_t bad_line = 0;
-        /* Only the lines between the unchanged head and tail are parsed. */
-        int r = w->have_prev ? maps_parse_since(s, &w->prev, &bad_line) : maps_parse(s, &bad_line);
-        if (r == -EINVAL) {
-                st->out_of_order++;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        /* Without the process's size and file listing (found not to agree
-         * with its maps), the texts are all there is. */
-        if (w->compare_only)
-                return 1;
-        uint64_t pages = maps_mapped_bytes(s) / (uint64_t)sysconf(_SC_PAGESIZE);
-        if (maps_sizes_refute(a, pages) || (b && maps_sizes_refute(b, pages))) {
-                st->size++;
-                st->steady += b && size_stood_still(a, b);
-                return 0;
-        }
-        /* A read that shows a file mapping twice or not at all covers
-         * other addresses with files than the last record; one that only
-         * splits, joins or changes file regions where files were (an
-         * mprotect) does not, and if torn its lines overlap or its size is
-         * off. */
-        struct file_part now_part, prev_part;
-        file_part(s, &now_part);
-        if (w->have_prev) {
-                file_part(&w->prev, &prev_part);
-                if (now_part.coverage == prev_part.coverage)
-                        return 1;
-        }
-        struct proc_task t;
-        uint64_t now_n, now_hash;
-        /* The kernel lists them for the main thread only: none once it has
-         * exited. */
-        if (proc_task_find(w->id.pid, &t) < 0 || t.tid != t.id.pid)
-                return 1;
-        r = proc_file_ranges(&t, &w->dents, &now_n, &now_hash);
-        if (r == -ENOMEM)
-                return r;
-        /* Not allowed to list them (an older kernel or a lesser user): the
-         * other checks stand. */
-        if (r < 0 || (now_n == now_part.count && now_hash == now_part.ranges))
-                return 1;
-        st->files++;
-        st->steady += b && size_stood_still(a, b);
-        return 0;
-}
-
-/* Results of settle(), besides -errno. */
-#define SETTLED 0   /* two consecutive reads agreed: w->cur */
-#define UNSETTLED 1 /* none did: w->cur is the last read that was sound */
-
-/* w->cur holds a read whose text differs from the last one recorded: reads
- * again at once, into w->alt, until two consecutive reads agree and their
- * text is not torn (judge()), at most SETTLE_READS reads in all.  Texts are
- * compared before anything is parsed, and only a text that may be
- * recorded is parsed (incrementally, against the last recorded one).
- * Returns SETTLED or UNSETTLED with the text to record parsed in w->cur,
- * -EAGAIN when every read was torn, -ESTALE when the address space went
- * away during a read, or another -errno. */
-static int settle(struct worker *w, struct settle_stats *st) {
-        struct proc_task t = {.id = w->id, .tid = w->tid};
-        struct maps_sizes cur_sz = {0}, older_sz = {0}, alt_sz;
-        /* Through a thread that still runs: the main thread's statm reads
-         * 0 once it has exited. */
-        if (proc_task_find(w->id.pid, &t) < 0 || t.id.start_time != w->id.start_time)
-                t = (struct proc_task){.id = w->id, .tid = w->tid};
-        int statm = w->compare_only ? -1 : worker_task_open(w, &t, "statm");
-        int r;
-
-        st->reads = 1;
-        for (int i = 1; i < SETTLE_READS; i++) {
-                worker_on_target(w);
-                r = maps_read_fd_sized(w->maps_fd, statm, &w->alt, &alt_sz);
-                worker_off_target(w);
-                st->reads++;
-                if (r == -ESRCH || (r == 0 && w->alt.len == 0)) {
-                        r = -ESTALE;
-                        goto out;
-                }
-                if (r < 0)
-                        goto out;
-                if (w->alt.len == w->cur.len && memcmp(w->alt.text, w->cur.text, w->cur.len) == 0) {
-                        /* Two reads can agree and still both be torn: a
-                         * process that changes in step with the reader
-                         * tears every read the same way. */
-                        r = judge(w, &w->cur, &cur_sz, &alt_sz, st);
-                        if (r != 0) {
-                                r = r < 0 ? r : SETTLED;
-                                goto out;
-                        }
-                }
-                older_sz = cur_sz;
-                cur_sz = alt_sz;
-                maps_snapshot_swap(&w->cur, &w->alt);
-        }
-        /* No two reads agreed: the newer sound one of the last two. */
-        r = judge(w, &w->cur, &cur_sz, NULL, st);
-        if (r != 0) {
-                r = r < 0 ? r : UNSETTLED;
-                goto out;
-        }
-        r = judge(w, &w->alt, &older_sz, NULL, st);
-        if (r != 0) {
-                if (r > 0)
-                        maps_snapshot_swap(&w->cur, &w->alt);
-                r = r < 0 ? r : UNSETTLED;
-                goto out;
-        }
-        r = -EAGAIN;
-out:
-        if (statm >= 0)
-                close(statm);
-        return r;
-}
-
 /* The text read into w->cur differs from the last one recorded: settles
- * it (settle()), reopening the maps after an exec and proving that the
- * text to record was not cut short by an exit.  Returns as settle() does,
+ * it (sample_settle()), reopening the maps after an exec and proving that the
+ * text to record was not cut short by an exit.  Returns as sample_settle() does,
  * or -ESRCH when the process is gone (lost() has been called). */
 static int settle_change(struct worker *w, struct settle_stats *st) {
         for (int attempt = 0; attempt < SETTLE_REOPENS; attempt++) {
@@ -736,7 +388,7 @@ static int settle_change(struct worker *w, struct settle_stats *st) {
                                 return r;
                         }
                 }
-                r = settle(w, st);
+                r = sample_settle(w, st);
                 if (r == -ESTALE)
                         continue;
                 /* The text to record may be the last read of all. */

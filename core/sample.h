@@ -117,6 +117,30 @@ int sample_capture_find(struct worker *w, struct proc_id *ret);
 /* The target waits (1) or no longer does (0): its match name goes into or
  * out of the exec hook's list. */
 void sample_capture_waiting(struct worker *w, int waiting);
+/* settle.c: the re-reads of a change tick. */
+
+/* What the reads of one change tick were, for the log. */
+struct settle_stats {
+        int reads;
+        int out_of_order; /* torn: lines overlap or go backwards */
+        int size;         /* torn: regions do not add up to the size */
+        int files;        /* torn: file-backed regions not as listed */
+        /* Two reads agreed, the size stood still all through both, and
+         * their text was still refuted. */
+        int steady;
+};
+
+/* Results of settle(), besides -errno. */
+#define SETTLED 0   /* two consecutive reads agreed: w->cur */
+#define UNSETTLED 1 /* none did: w->cur is the last read that was sound */
+
+/* w->cur holds a read whose text differs from the last one recorded: reads
+ * again at once until two consecutive reads agree and are not torn, at
+ * most SETTLE_READS reads.  Returns SETTLED or UNSETTLED with the text to
+ * record parsed in w->cur, -EAGAIN when every read was torn, -ESTALE when
+ * the address space went away during a read, or another -errno. */
+int sample_settle(struct worker *w, struct settle_stats *st);
+
 /* Frees what the capture holds (worker_free). */
 void sample_capture_fini(struct worker *w);
 
