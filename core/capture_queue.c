@@ -140,7 +140,10 @@ void capture_batch_drop_front(struct capture_batch *b, size_t n) {
                 }
         }
         memmove(b->ev, b->ev + n, keep * sizeof(*b->ev));
-        memmove(b->paths, b->paths + cut, b->paths_len - cut);
+        /* No event with a path: paths may be NULL, which memmove may not
+         * be given even for 0 bytes. */
+        if (cut < b->paths_len)
+                memmove(b->paths, b->paths + cut, b->paths_len - cut);
         b->paths_len -= cut;
         b->n = keep;
         for (size_t i = 0; i < keep; i++)

@@ -278,6 +278,19 @@ static int mapping_of(struct worker *w, const struct capture_event *ev, const st
         return 1 + (e->how == CAPTURE_PROTECTED && base.perms[2] != 'x');
 }
 
+/* Gives m a copy of its path of its own (*ret_own, for the caller to
+ * free).  Returns 0, or -ENOMEM. */
+static int own_path(struct event_mapping *m, char **ret_own) {
+        char *own = mm_malloc(m->path_len);
+
+        if (!own)
+                return -ENOMEM;
+        memcpy(own, m->path, m->path_len);
+        m->path = own;
+        *ret_own = own;
+        return 0;
+}
+
 void worker_alerts_events(struct worker *w, const struct capture_event *events, size_t n, size_t from,
                           size_t to) {
         uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -286,6 +299,7 @@ void worker_alerts_events(struct worker *w, const struct capture_event *events, 
         for (size_t i = from; i < to && i < n && r >= 0; i++) {
                 struct capture_effect e;
                 struct event_mapping m;
+                char *own = NULL;
                 int got, is_new;
 
                 if (capture_event_effect(events, n, i, page, &e) < 0)
@@ -298,13 +312,19 @@ void worker_alerts_events(struct worker *w, const struct capture_event *events, 
                 }
                 /* What is moved away is known before it goes. */
                 got = e.map ? mapping_of(w, &events[i], &e, &m) : 0;
+                /* Its path may be borrowed from a mapping the unmap below
+                 * forgets (and frees): a move's old place. */
+                if (got && e.unmap && m.path_len && own_path(&m, &own) < 0)
+                        got = 0;
                 if (e.unmap) {
                         r = alerts_event_unmap(w->alerts, e.unmap_start, e.unmap_end, "region unmapped",
                                                &w->alert_ev);
                         forget_range(w, e.unmap_start, e.unmap_end);
                 }
-                if (!got || r < 0)
+                if (!got || r < 0) {
+                        mm_free(own);
                         continue;
+                }
                 is_new = e.how == CAPTURE_MAPPED || got == 2;
                 if (m.perms[2] == 'x') {
                         r = capture_region_snapshot(m.start, m.end, m.perms, m.offset, m.dev_major,
@@ -314,6 +334,7 @@ void worker_alerts_events(struct worker *w, const struct capture_event *events, 
                                                      is_new, m.known, &w->alert_ev);
                 }
                 remember(w, &m);
+                mm_free(own);
         }
         report(w, r, "events");
 }
