@@ -345,7 +345,7 @@ scenario() {
 		ROWS+=("$(awk -v n="$name" -v c="$count" -v rg="$regions" -v iv="$interval" -v s="$secs" \
 			-v a="$F_CPU" -v b="$B_CPU" -v ah="$F_HWM" -v bh="$B_HWM" 'BEGIN {
 				printf "| %s | (wake_floor: %d threads waking, no work) | %d × %d regions | %s | %d | %.2f | %.2f | **%.4f** | %.2f%% | %.2f%% | %.1f | %.1f | 0.0 | – | – | %d |",
-					n, c, c, rg, iv, s, a, b, b > 0 ? a / b : 0, 100 * a / s, 100 * b / s, ah / 1024, bh / 1024, c + 1
+					n, c, c, rg, iv, s, a, b, (b > 0 ? a / b : 0), 100 * a / s, 100 * b / s, ah / 1024, bh / 1024, c + 1
 			}')")
 	fi
 }
