@@ -165,7 +165,9 @@ start_workloads() {
 	: >"$ready"
 	WL_PIDS=()
 	# They end on their own after this long, should everything else fail.
-	local life=$(((WARMUP + WINDOW) * ROUNDS * 2 + 120))
+	# Each program's turn also waits up to 60 s for the first snapshots.
+	local nprog=$((1 + $(wc -w <<<"$CAPTURES") + (FLOOR == 1 ? 1 : 0)))
+	local life=$(((WARMUP + WINDOW + 60) * ROUNDS * nprog + 120))
 	for ((i = 0; i < count; i++)); do
 		"$WORKLOAD" --regions "$regions" --seconds "$life" </dev/null >>"$ready" 2>>"$TMP/workload.err" &
 		WL_PIDS+=($!)
