@@ -123,6 +123,16 @@ stop_pid() {
 	unset "PIDS[$p]"
 }
 
+# wait_ready FILE SECONDS WHAT: until FILE has a line starting "ready" (a
+# workload or churn_loop set up), or dies after SECONDS.
+wait_ready() {
+	local deadline=$((SECONDS + $2))
+	until grep -q '^ready' "$1"; do
+		((SECONDS < deadline)) || die "$3 did not get ready: $(head -c 300 "$1")"
+		sleep 0.02
+	done
+}
+
 # write_ini FILE CAPTURE INTERVAL PID: one target, t1.
 write_ini() {
 	cat >"$1" <<EOF
@@ -218,11 +228,7 @@ churn() {
 				local loop=$!
 				PIDS[$loop]=1
 				exec 9>"$fifo"
-				local deadline=$((SECONDS + 10))
-				until grep -q '^ready' "$dir/loop.out"; do
-					((SECONDS < deadline)) || die "churn_loop -w did not get ready"
-					sleep 0.02
-				done
+				wait_ready "$dir/loop.out" 10 "churn_loop -w"
 				write_ini "$dir/memmon.ini" ebpf 1s "$loop"
 				start_agent "$dir" ebpf
 				others=$(($(memmon_progs) - 1))
@@ -290,11 +296,7 @@ flash() {
 		wl=$!
 		PIDS[$wl]=1
 		exec 9>"$fifo"
-		deadline=$((SECONDS + 10))
-		until grep -q '^ready' "$dir/workload.out"; do
-			((SECONDS < deadline)) || die "workload did not get ready"
-			sleep 0.02
-		done
+		wait_ready "$dir/workload.out" 10 workload
 		write_ini "$dir/memmon.ini" "$c" 1s "$wl"
 		start_agent "$dir" "$c"
 		echo "flash $FLASH_COUNT $FLASH_GAP_US" >&9
@@ -333,17 +335,13 @@ phantom() {
 	echo "| capture | states recorded | states replayed | with the mapping once | phantoms (0 or 2 times) | mremap events in the chain |"
 	echo "|---|---:|---:|---:|---:|---:|"
 	for c in $CAPTURES; do
-		local dir=$TMP/phantom_$c wl deadline file
+		local dir=$TMP/phantom_$c wl file
 		mkdir -p "$dir"
 		file=$dir/phantom.data
 		"$WORKLOAD" --regions 20000 --mremap-phantom "$file" --seconds 100000 </dev/null >"$dir/workload.out" 2>&1 &
 		wl=$!
 		PIDS[$wl]=1
-		deadline=$((SECONDS + 60))
-		until grep -q '^ready' "$dir/workload.out"; do
-			((SECONDS < deadline)) || die "phantom workload did not get ready"
-			sleep 0.05
-		done
+		wait_ready "$dir/workload.out" 60 "the phantom workload"
 		write_ini "$dir/memmon.ini" "$c" 20ms "$wl"
 		start_agent "$dir" "$c"
 		sleep "$PHANTOM_SECONDS"
