@@ -313,7 +313,7 @@ flash() {
 		exec 9>&-
 		stop_pid "$wl"
 		local ev rwx unmaps alerts lost states
-		ev=$(cd "$dir" && "$AGENT" replay backups/t1 --events 2>/dev/null || true)
+		ev=$(cd "$dir" && { "$AGENT" replay backups/t1 --events 2>/dev/null || true; })
 		rwx=$(grep -c ' mmap by .*prot=rwx' <<<"$ev" || true)
 		unmaps=$(grep -c ' munmap by ' <<<"$ev" || true)
 		alerts=$(grep -c '"event":"alert",.*"rule":"wx"' "$dir/logs/events.jsonl" || true)
@@ -354,7 +354,7 @@ phantom() {
 		step=$(((total + PHANTOM_MAX_STATES - 1) / PHANTOM_MAX_STATES))
 		((step > 0)) || step=1
 		for ((i = 0; i < total; i += step)); do
-			n=$(cd "$dir" && "$AGENT" replay backups/t1 --at "${names[$i]}" 2>/dev/null | grep -c " $file\$" || true)
+			n=$(cd "$dir" && { "$AGENT" replay backups/t1 --at "${names[$i]}" 2>/dev/null | grep -c " $file\$" || true; })
 			replayed=$((replayed + 1))
 			if ((n == 1)); then
 				once=$((once + 1))
@@ -363,7 +363,7 @@ phantom() {
 				log "phantom: $c: state ${names[$i]} shows the mapping $n times"
 			fi
 		done
-		mremaps=$(cd "$dir" && "$AGENT" replay backups/t1 --events 2>/dev/null | grep -c ' mremap by ' || true)
+		mremaps=$(cd "$dir" && { "$AGENT" replay backups/t1 --events 2>/dev/null | grep -c ' mremap by ' || true; })
 		echo "| $c | $total | $replayed | $once | **$bad** | $mremaps |"
 	done
 }
