@@ -5,12 +5,13 @@
 #   bench/agent_bench.sh
 #
 # Builds //agent and //bench:all with -c opt, then for each scenario starts
-# the workload processes, writes one INI file with a [target:tN] pid = ...
-# section per process, and runs in turn the agent (`agent -c FILE -f`, in a
-# temp base dir) and bench/bare_reader (`-c FILE`: open, read whole, close,
-# every interval on absolute deadlines, one thread) on those pids.  Each
-# program runs ROUNDS times, the order alternating (agent first in odd
-# rounds); its CPU time (utime + stime from /proc/PID/stat) and the bytes it
+# the workload processes, writes one INI file per capture mode with a
+# [target:tN] pid = ... section per process, and runs in turn the agent
+# (`agent -c FILE -f`, in a temp base dir) in each mode of CAPTURES and
+# bench/bare_reader (`-c FILE`: open, read whole, close, every interval on
+# absolute deadlines, one thread) on those pids.  Each program runs ROUNDS
+# times, the order rotating by one each round, so that none always follows
+# the same one; its CPU time (utime + stime from /proc/PID/stat) and the bytes it
 # read (rchar from /proc/PID/io) are taken over a window of WINDOW seconds
 # that starts once the agent has written its first full snapshot of every
 # target and WARMUP more seconds have passed, so start-up is left out (the
@@ -22,7 +23,14 @@
 #   many     1,000 workloads of 10 regions, 1 s
 #   hundred  100 workloads of 100 regions, 100 ms
 #
-# Environment: WINDOW (default 10 s), ROUNDS (2), WARMUP (2 s), SCENARIOS,
+# CAPTURES (space-separated, default "poll ebpf"): the agent's `capture`
+# modes to measure, each against the same bare reader.  An agent that was
+# asked for ebpf and polls instead (not root, no BTF) stops the run.
+# FLOOR=1 also runs bench/wake_floor (one thread per target waking every
+# interval and doing nothing) as one more program: what is left of a quiet
+# target's cost when no file is read.
+#
+# Environment: WINDOW (default 10 s), ROUNDS (2), WARMUP (2 s), SCENARIOS, CAPTURES,
 # BAZEL (bazel), BAZEL_STARTUP (e.g. --output_base=/tmp/ob), BAZEL_FLAGS
 # (extra build flags, e.g. --symlink_prefix=/), KEEP=1 keeps the temp dir.
 # Every process the script starts is stopped on exit, Ctrl-C included.
@@ -34,6 +42,8 @@ WINDOW=${WINDOW:-10}
 ROUNDS=${ROUNDS:-2}
 WARMUP=${WARMUP:-2}
 SCENARIOS=${SCENARIOS:-"big many hundred"}
+CAPTURES=${CAPTURES:-"poll ebpf"}
+FLOOR=${FLOOR:-0}
 BAZEL=${BAZEL:-bazel}
 read -r -a BAZEL_STARTUP_ARGS <<<"${BAZEL_STARTUP:-}"
 read -r -a BAZEL_FLAG_ARGS <<<"${BAZEL_FLAGS:-}"
@@ -91,7 +101,8 @@ BIN=$("$BAZEL" "${BAZEL_STARTUP_ARGS[@]+"${BAZEL_STARTUP_ARGS[@]}"}" info -c opt
 AGENT=$BIN/agent/agent
 BARE=$BIN/bench/bare_reader
 WORKLOAD=$BIN/bench/workload
-for f in "$AGENT" "$BARE" "$WORKLOAD"; do
+WAKE_FLOOR=$BIN/bench/wake_floor
+for f in "$AGENT" "$BARE" "$WORKLOAD" "$WAKE_FLOOR"; do
 	[[ -x "$f" ]] || die "missing $f after the build"
 done
 
@@ -154,7 +165,9 @@ start_workloads() {
 	: >"$ready"
 	WL_PIDS=()
 	# They end on their own after this long, should everything else fail.
-	local life=$(((WARMUP + WINDOW) * ROUNDS * 2 + 120))
+	# Each program's turn also waits up to 60 s for the first snapshots.
+	local nprog=$((1 + $(wc -w <<<"$CAPTURES") + (FLOOR == 1 ? 1 : 0)))
+	local life=$(((WARMUP + WINDOW + 60) * ROUNDS * nprog + 120))
 	for ((i = 0; i < count; i++)); do
 		"$WORKLOAD" --regions "$regions" --seconds "$life" </dev/null >>"$ready" 2>>"$TMP/workload.err" &
 		WL_PIDS+=($!)
@@ -178,13 +191,14 @@ stop_pids() {
 	done
 }
 
-# write_ini FILE INTERVAL: one target per workload.
+# write_ini FILE INTERVAL CAPTURE: one target per workload.
 write_ini() {
-	local file=$1 interval=$2 i=0 p
+	local file=$1 interval=$2 capture=$3 i=0 p
 	{
 		echo "; written by bench/agent_bench.sh"
 		echo "[agent]"
 		echo "base_dir = ."
+		echo "capture = $capture"
 		echo "[defaults]"
 		echo "interval = $interval"
 		for p in "${WL_PIDS[@]}"; do
@@ -228,21 +242,28 @@ measure() {
 	M_READ=$((r1 - r0))
 }
 
+# run_agent INI COUNT CAPTURE: one round of the agent; adds to the
+# A_* accumulators of CAPTURE.
 run_agent() {
-	local ini=$1 count=$2 dir
+	local ini=$1 count=$2 capture=$3 dir
 	dir=$(dirname "$ini")
+	rm -rf "$dir/backups" "$dir/logs"
 	"$AGENT" -c "$ini" -f </dev/null >"$dir/agent.out" 2>&1 &
 	local pid=$!
 	PIDS[$pid]=1
 	wait_full "$dir" "$count"
-	measure agent "$pid"
-	A_CPU=$(awk -v s="$A_CPU" -v c="$M_CPU" 'BEGIN { printf "%.2f", s + c }')
-	A_READ=$((A_READ + M_READ))
-	if ((M_HWM > A_HWM)); then
-		A_HWM=$M_HWM
+	measure "agent ($capture)" "$pid"
+	# The mode the agent says it runs in, from its start-up line.
+	if ! grep -q "capture: $capture" "$dir/agent.out" "$dir"/logs/*.log 2>/dev/null; then
+		die "agent asked for capture = $capture runs otherwise: $(grep -h 'capture:' "$dir/agent.out" "$dir"/logs/*.log 2>/dev/null | head -1)"
 	fi
-	A_START="$A_START $M_START_CPU"
-	A_THREADS=$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status")
+	A_CPU[$capture]=$(awk -v s="${A_CPU[$capture]}" -v c="$M_CPU" 'BEGIN { printf "%.2f", s + c }')
+	A_READ[$capture]=$((A_READ[$capture] + M_READ))
+	if ((M_HWM > A_HWM[$capture])); then
+		A_HWM[$capture]=$M_HWM
+	fi
+	A_START[$capture]="${A_START[$capture]} $M_START_CPU"
+	A_THREADS[$capture]=$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status")
 	stop_pids "$pid"
 }
 
@@ -260,38 +281,75 @@ run_bare() {
 	stop_pids "$pid"
 }
 
+run_floor() {
+	local count=$1 interval=$2
+	"$WAKE_FLOOR" -n "$count" -T "$interval" 2>>"$TMP/floor.err" &
+	local pid=$!
+	PIDS[$pid]=1
+	measure wake_floor "$pid"
+	F_CPU=$(awk -v s="$F_CPU" -v c="$M_CPU" 'BEGIN { printf "%.2f", s + c }')
+	if ((M_HWM > F_HWM)); then
+		F_HWM=$M_HWM
+	fi
+	stop_pids "$pid"
+}
+
 ROWS=()
+declare -A A_CPU A_READ A_HWM A_START A_THREADS
 # scenario NAME COUNT REGIONS INTERVAL
 scenario() {
-	local name=$1 count=$2 regions=$3 interval=$4 dir=$TMP/$1 r
-	mkdir -p "$dir"
+	local name=$1 count=$2 regions=$3 interval=$4 dir=$TMP/$1 r k c
+	local programs=(bare)
+	if [[ $FLOOR == 1 ]]; then
+		programs+=(floor)
+	fi
+	for c in $CAPTURES; do
+		mkdir -p "$dir/$c"
+		programs+=("$c")
+	done
 	log "$name: starting $count workload(s) of $regions regions"
 	start_workloads "$count" "$regions"
-	write_ini "$dir/memmon.ini" "$interval"
-	A_CPU=0 B_CPU=0 A_READ=0 B_READ=0 A_HWM=0 B_HWM=0 A_START="" A_THREADS=0
+	for c in $CAPTURES; do
+		write_ini "$dir/$c/memmon.ini" "$interval" "$c"
+		A_CPU[$c]=0 A_READ[$c]=0 A_HWM[$c]=0 A_START[$c]="" A_THREADS[$c]=0
+	done
+	B_CPU=0 B_READ=0 B_HWM=0 F_CPU=0 F_HWM=0
+	local np=${#programs[@]}
 	for ((r = 1; r <= ROUNDS; r++)); do
-		# A fresh base dir per round: each agent starts a new chain.
-		rm -rf "$dir/backups" "$dir/logs"
-		if ((r % 2 == 1)); then
-			log "$name: round $r/$ROUNDS: agent, then bare reader (${WINDOW}s each)"
-			run_agent "$dir/memmon.ini" "$count"
-			run_bare "$dir/memmon.ini" "$interval"
-		else
-			log "$name: round $r/$ROUNDS: bare reader, then agent (${WINDOW}s each)"
-			run_bare "$dir/memmon.ini" "$interval"
-			run_agent "$dir/memmon.ini" "$count"
-		fi
+		local order=()
+		for ((k = 0; k < np; k++)); do
+			order+=("${programs[$(((k + r - 1) % np))]}")
+		done
+		log "$name: round $r/$ROUNDS: ${order[*]} (${WINDOW}s each)"
+		for c in "${order[@]}"; do
+			if [[ $c == bare ]]; then
+				run_bare "$dir/${programs[-1]}/memmon.ini" "$interval"
+			elif [[ $c == floor ]]; then
+				run_floor "$count" "$interval"
+			else
+				run_agent "$dir/$c/memmon.ini" "$count" "$c"
+			fi
+		done
 	done
 	stop_pids "${WL_PIDS[@]}"
 	local secs=$((WINDOW * ROUNDS))
-	ROWS+=("$(awk -v n="$name" -v c="$count" -v rg="$regions" -v iv="$interval" -v s="$secs" \
-		-v a="$A_CPU" -v b="$B_CPU" -v ah="$A_HWM" -v bh="$B_HWM" -v ar="$A_READ" -v br="$B_READ" \
-		-v st="$A_START" -v th="$A_THREADS" 'BEGIN {
-			ratio = b > 0 ? sprintf("%.3f", a / b) : "n/a"
-			printf "| %s | %d × %d regions | %s | %d | %.2f | %.2f | **%s** | %.2f%% | %.2f%% | %.1f | %.1f | %.1f | %.1f | %s | %d |",
-				n, c, rg, iv, s, a, b, ratio, 100 * a / s, 100 * b / s, ah / 1024, bh / 1024,
-				ar / 1048576, br / 1048576, st, th
-		}')")
+	for c in $CAPTURES; do
+		ROWS+=("$(awk -v n="$name" -v cap="$c" -v c="$count" -v rg="$regions" -v iv="$interval" -v s="$secs" \
+			-v a="${A_CPU[$c]}" -v b="$B_CPU" -v ah="${A_HWM[$c]}" -v bh="$B_HWM" -v ar="${A_READ[$c]}" \
+			-v br="$B_READ" -v st="${A_START[$c]}" -v th="${A_THREADS[$c]}" 'BEGIN {
+				ratio = b > 0 ? sprintf("%.4f", a / b) : "n/a"
+				printf "| %s | %s | %d × %d regions | %s | %d | %.2f | %.2f | **%s** | %.2f%% | %.2f%% | %.1f | %.1f | %.1f | %.1f | %s | %d |",
+					n, cap, c, rg, iv, s, a, b, ratio, 100 * a / s, 100 * b / s, ah / 1024, bh / 1024,
+					ar / 1048576, br / 1048576, st, th
+			}')")
+	done
+	if [[ $FLOOR == 1 ]]; then
+		ROWS+=("$(awk -v n="$name" -v c="$count" -v rg="$regions" -v iv="$interval" -v s="$secs" \
+			-v a="$F_CPU" -v b="$B_CPU" -v ah="$F_HWM" -v bh="$B_HWM" 'BEGIN {
+				printf "| %s | (wake_floor: %d threads waking, no work) | %d × %d regions | %s | %d | %.2f | %.2f | **%.4f** | %.2f%% | %.2f%% | %.1f | %.1f | 0.0 | – | – | %d |",
+					n, c, c, rg, iv, s, a, b, (b > 0 ? a / b : 0), 100 * a / s, 100 * b / s, ah / 1024, bh / 1024, c + 1
+			}')")
+	fi
 }
 
 for s in $SCENARIOS; do
@@ -311,10 +369,10 @@ done
 
 echo
 echo "Machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r); load average before the last scenario ended: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "Window: ${WINDOW}s × $ROUNDS rounds per program (agent and bare reader alternating), after the first full snapshots and ${WARMUP}s more."
+echo "Window: ${WINDOW}s × $ROUNDS rounds per program (the agent in each capture mode and the bare reader in turn, the order rotating), after the first full snapshots and ${WARMUP}s more."
 echo
-echo "| scenario | targets | interval | measured s | agent CPU s | bare reader CPU s | agent / bare | agent % of a core | bare % of a core | agent peak RSS MiB | bare peak RSS MiB | agent MiB read | bare MiB read | agent CPU s before the window, per round | agent threads |"
-echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+echo "| scenario | capture | targets | interval | measured s | agent CPU s | bare reader CPU s | agent / bare | agent % of a core | bare % of a core | agent peak RSS MiB | bare peak RSS MiB | agent MiB read | bare MiB read | agent CPU s before the window, per round | agent threads |"
+echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 for row in "${ROWS[@]}"; do
 	echo "$row"
 done

@@ -140,23 +140,31 @@ static __always_inline bool tgid_watched(__u32 tgid) {
  * the lock is taken from elsewhere, and also when a CLONE_VM child (vfork,
  * posix_spawn) changes the shared mm; without it, fall back to the caller.
  * Runs on every write acquisition on the host: with a BTF-typed mm (tp_btf)
- * these are plain loads, not bpf_probe_read_kernel calls. */
-static __always_inline __u32 mm_tgid_btf(struct mm_struct *mm, struct task_struct *cur) {
+ * these are plain loads, not bpf_probe_read_kernel calls, and the current
+ * task (a helper call, not inlined by the JIT) is fetched only where there
+ * is no owner to read. */
+static __always_inline __u32 mm_tgid_btf(struct mm_struct *mm) {
+        struct task_struct *cur;
+
         if (bpf_core_field_exists(mm->owner)) {
                 struct task_struct *owner = mm->owner;
 
                 return owner ? owner->tgid : 0;
         }
+        cur = bpf_get_current_task_btf();
         return cur->mm == mm ? cur->tgid : 0;
 }
 
 /* The same for an untyped mm (raw_tp). */
-static __always_inline __u32 mm_tgid_core(struct mm_struct *mm, struct task_struct *cur) {
+static __always_inline __u32 mm_tgid_core(struct mm_struct *mm) {
+        struct task_struct *cur;
+
         if (bpf_core_field_exists(mm->owner)) {
                 struct task_struct *owner = BPF_CORE_READ(mm, owner);
 
                 return owner ? BPF_CORE_READ(owner, tgid) : 0;
         }
+        cur = bpf_get_current_task_btf();
         return cur->mm == mm ? cur->tgid : 0;
 }
 
@@ -520,10 +528,10 @@ int BPF_PROG(memmon_lock, struct mm_struct *mm, bool write, bool success) {
 
         if (!write || !success)
                 return 0;
-        cur = bpf_get_current_task_btf();
-        tgid = mm_tgid_btf(mm, cur);
+        tgid = mm_tgid_btf(mm);
         if (!tgid || !tgid_watched(tgid))
                 return 0;
+        cur = bpf_get_current_task_btf();
         return on_write_section(mm, cur, tgid, true);
 }
 
@@ -537,10 +545,10 @@ int memmon_lock_raw(struct bpf_raw_tracepoint_args *ctx) {
 
         if (!ctx->args[1] || !ctx->args[2])
                 return 0;
-        cur = bpf_get_current_task_btf();
-        tgid = mm_tgid_core(mm, cur);
+        tgid = mm_tgid_core(mm);
         if (!tgid || !tgid_watched(tgid))
                 return 0;
+        cur = bpf_get_current_task_btf();
         return on_write_section(mm, cur, tgid, false);
 }
 
@@ -556,7 +564,7 @@ int BPF_PROG(memmon_unmapped_area, unsigned long addr, struct vm_unmapped_area_i
 
         if (!mm)
                 return 0;
-        tgid = mm_tgid_btf(mm, cur);
+        tgid = mm_tgid_btf(mm);
         if (!tgid || !tgid_watched(tgid))
                 return 0;
         idxp = bpf_map_lookup_elem(&watch_slot, &tgid);
