@@ -556,6 +556,10 @@ TEST_F(WorkerTest, FollowPidEndsTheChainResetsTheFiguresAndRenames) {
         if (gone == 0)
                 _exit(0);
         ASSERT_GT(gone, 0);
+        // Until it has exited it still holds a copy of this process's
+        // mappings: wait for the zombie, without reaping it.
+        siginfo_t si;
+        ASSERT_EQ(0, waitid(P_PID, static_cast<id_t>(gone), &si, WEXITED | WNOWAIT));
         int64_t t = worker_post(w, REQ_PID, gone, nullptr);
         ASSERT_EQ(0, worker_wait(w, t, 10000));
         worker_get_status(w, &st);
