@@ -700,6 +700,18 @@ int alerts_tick(struct alert_state *s, const struct maps_snapshot *cur, uint64_t
         return end_events(out, before, r);
 }
 
+uint64_t alerts_next_due(const struct alert_state *s) {
+        uint64_t due = 0;
+
+        if (!s->attached)
+                return 0;
+        if (s->next_text_us != 0)
+                due = s->next_text_us;
+        if (s->growth_recheck_us != 0 && (due == 0 || s->growth_recheck_us < due))
+                due = s->growth_recheck_us;
+        return due;
+}
+
 int alerts_end(struct alert_state *s, const char *why, struct alert_events *out) {
         int before = begin_events(out), r = 0;
 

@@ -241,6 +241,11 @@ int alerts_change(struct alert_state *s, const struct maps_snapshot *prev, const
 int alerts_tick(struct alert_state *s, const struct maps_snapshot *cur, uint64_t now_us,
                 struct alert_events *out);
 
+/* When alerts_tick() has a check due next (CLOCK_MONOTONIC, as now_us),
+ * or 0 when none is scheduled: a worker with nothing else to do sleeps
+ * until then. */
+uint64_t alerts_next_due(const struct alert_state *s);
+
 /* Compares the code of cur's executable file mappings with their files now,
  * at most budget bytes from where the last check stopped, whatever the
  * schedule (`agent scan`).  Raises text_mismatch when its switch is on.

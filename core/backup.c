@@ -12,6 +12,9 @@
 #include "core/fs.h"
 
 #define TMP_PREFIX_LEN (sizeof(FS_TMP_PREFIX) - 1)
+/* A file's buffer is kept for the next file when bigger than this: a big
+ * process's files would cost page faults each time. */
+#define BUF_KEEP ((size_t)64 * 1024)
 
 /* Removes the temp files a crash left in a folder and finds the newest
  * timestamp named there that is not in the future (now), so that new names
@@ -282,6 +285,13 @@ static int finish_entry(struct backup_store *st, int fd, const char *name, const
                         char ret_name[BACKUP_NAME_SIZE]) {
         int r = fs_write_atomic(fd, name, st->buf, len);
 
+        /* A small buffer is not kept between files: an agent of 1,000
+         * quiet targets would hold one per target for nothing. */
+        if (st->buf_cap <= BUF_KEEP) {
+                mm_free(st->buf);
+                st->buf = NULL;
+                st->buf_cap = 0;
+        }
         if (r < 0)
                 return r;
         memcpy(st->last_ts, ts, TS_SIZE);

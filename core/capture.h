@@ -108,6 +108,17 @@ int capture_queue_push(struct capture_queue *q, const struct capture_event *ev);
  * the queue takes b's buffers for its next events.  Returns the number of
  * events taken. */
 size_t capture_queue_take(struct capture_queue *q, struct capture_batch *b);
+/* The consumer's wake-up: while the queue is armed, the next push calls
+ * wake(ctx) (on the producer's thread, under the queue's lock: it must not
+ * block nor push) and disarms it, so a burst of events wakes it once. */
+void capture_queue_set_wake(struct capture_queue *q, void (*wake)(void *ctx), void *ctx);
+/* Arms the queue before the consumer sleeps.  Returns 0, -EAGAIN when
+ * events (or drops) wait already (not armed: no need to sleep), or -EINVAL
+ * when no wake-up is set. */
+int capture_queue_arm(struct capture_queue *q);
+/* Disarms the queue after a sleep.  Returns 1 when events (or drops) wait
+ * in it, 0 otherwise. */
+int capture_queue_disarm(struct capture_queue *q);
 
 /* The implementation a worker is given (NULL: poll mode).  watch() starts
  * capturing pid: its counters in *ret, its events pushed to q (which must

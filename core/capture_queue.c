@@ -9,6 +9,11 @@ struct capture_queue {
         pthread_mutex_t lock;
         struct capture_batch b; /* under lock; paths point into b.paths */
         size_t max;
+        /* The consumer sleeps until an event comes: the next push calls
+         * wake(wake_ctx), once.  Under lock. */
+        int armed;
+        void (*wake)(void *ctx);
+        void *wake_ctx;
 };
 
 void capture_batch_init(struct capture_batch *b) {
@@ -118,8 +123,45 @@ int capture_queue_push(struct capture_queue *q, const struct capture_event *ev) 
 
         pthread_mutex_lock(&q->lock);
         r = capture_batch_push(&q->b, ev, q->max);
+        /* One wake-up per sleep, however many events a burst brings. */
+        if (q->armed) {
+                q->armed = 0;
+                q->wake(q->wake_ctx);
+        }
         pthread_mutex_unlock(&q->lock);
         return r;
+}
+
+void capture_queue_set_wake(struct capture_queue *q, void (*wake)(void *ctx), void *ctx) {
+        pthread_mutex_lock(&q->lock);
+        q->wake = wake;
+        q->wake_ctx = ctx;
+        q->armed = 0;
+        pthread_mutex_unlock(&q->lock);
+}
+
+int capture_queue_arm(struct capture_queue *q) {
+        int r = 0;
+
+        pthread_mutex_lock(&q->lock);
+        if (q->b.n > 0 || q->b.dropped > 0)
+                r = -EAGAIN;
+        else if (!q->wake)
+                r = -EINVAL;
+        else
+                q->armed = 1;
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+int capture_queue_disarm(struct capture_queue *q) {
+        int waiting;
+
+        pthread_mutex_lock(&q->lock);
+        q->armed = 0;
+        waiting = q->b.n > 0 || q->b.dropped > 0;
+        pthread_mutex_unlock(&q->lock);
+        return waiting;
 }
 
 void capture_batch_drop_front(struct capture_batch *b, size_t n) {

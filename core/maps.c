@@ -14,10 +14,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* A small process's maps fit in a buffer of this size; bigger ones grow it
- * by doubling, once.  Small, because an agent holds two per target and
- * may hold thousands of targets. */
-#define MAPS_TEXT_MIN_CAP ((size_t)16 * 1024)
+/* A small process's maps (a few dozen lines) fit in a buffer of this size;
+ * bigger ones grow it by doubling, on their first read.  Small, because an
+ * agent holds two per target and may hold thousands of targets. */
+#define MAPS_TEXT_MIN_CAP ((size_t)4 * 1024)
 #define MAPS_REGIONS_MIN_CAP ((size_t)64)
 
 /* The parser runs once per line of every sample, and at -O0 (Bazel's
@@ -41,6 +41,11 @@ void maps_snapshot_fini(struct maps_snapshot *s) {
         mm_free(s->text);
         mm_free(s->regions);
         maps_snapshot_init(s);
+}
+
+void maps_snapshot_release(struct maps_snapshot *s, size_t keep) {
+        if (s->cap + s->regions_cap * sizeof(*s->regions) <= keep)
+                maps_snapshot_fini(s);
 }
 
 void maps_snapshot_swap(struct maps_snapshot *a, struct maps_snapshot *b) {

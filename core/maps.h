@@ -45,6 +45,9 @@ struct maps_snapshot {
 
 void maps_snapshot_init(struct maps_snapshot *s);
 void maps_snapshot_fini(struct maps_snapshot *s);
+/* Frees s's buffers (s is then empty, as after maps_snapshot_init) when
+ * they take keep bytes or less; bigger ones are kept for the next use. */
+void maps_snapshot_release(struct maps_snapshot *s, size_t keep);
 /* Exchanges the contents of a and b (no copy, no allocation). */
 void maps_snapshot_swap(struct maps_snapshot *a, struct maps_snapshot *b);
 /* Makes dst a deep copy of src.  Returns 0 or -ENOMEM (dst unchanged). */

@@ -15,6 +15,9 @@
 #include "core/alloc.h"
 #include "core/users.h"
 
+/* The first buffer of a proc_dents (proc_file_ranges). */
+#define PROC_DENTS_MIN_CAP ((size_t)4 * 1024)
+
 int proc_parse_stat_fields(const char *buf, size_t len, struct proc_stat *ret) {
         const char *p = NULL;
         for (size_t i = len; i > 0; i--) {
@@ -522,6 +525,11 @@ void proc_dents_fini(struct proc_dents *d) {
         d->cap = 0;
 }
 
+void proc_dents_release(struct proc_dents *d, size_t keep) {
+        if (d->cap <= keep)
+                proc_dents_fini(d);
+}
+
 /* Parses a map_files name, "start-end" in hex. */
 static int parse_range(const char *name, uint64_t *ret_start, uint64_t *ret_end) {
         char *dash, *end;
@@ -547,13 +555,15 @@ int proc_file_ranges(const struct proc_task *t, struct proc_dents *d, uint64_t *
                 return fd;
         for (;;) {
                 if (d->cap == 0) {
-                        char *buf = mm_malloc(64 * 1024);
+                        /* About 80 entries; a bigger process's listing
+                         * grows it (once: it is kept). */
+                        char *buf = mm_malloc(PROC_DENTS_MIN_CAP);
                         if (!buf) {
                                 r = -ENOMEM;
                                 goto out;
                         }
                         d->buf = buf;
-                        d->cap = 64 * 1024;
+                        d->cap = PROC_DENTS_MIN_CAP;
                 }
                 long n = syscall(SYS_getdents64, fd, d->buf, d->cap);
                 if (n < 0) {

@@ -149,6 +149,8 @@ struct proc_dents {
         size_t cap;
 };
 void proc_dents_fini(struct proc_dents *d);
+/* Frees d's buffer when it is keep bytes or smaller (d is then zeroed). */
+void proc_dents_release(struct proc_dents *d, size_t keep);
 
 /* Adds the range [start, end) to an order-dependent hash of ranges, which
  * starts at PROC_RANGES_HASH_INIT. */

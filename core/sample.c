@@ -356,6 +356,12 @@ void sample_note_change(struct worker *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
+/* What a change tick used for its re-reads (w->alt, the listing of file
+ * mappings) is freed after it when it takes this much or less: a small
+ * process changes rarely, and 1,000 of them would keep it resident for
+ * nothing.  A bigger buffer is kept, as a process that big pays more for
+ * its page faults on every change than for the memory. */
+#define SETTLE_KEEP ((size_t)64 * 1024)
 /* How many times a change tick reopens the maps after an exec. */
 #define SETTLE_REOPENS 3
 /* Ticks whose maps never held still are logged at most this often. */
@@ -389,6 +395,8 @@ static int settle_change(struct worker *w, struct settle_stats *st) {
                         }
                 }
                 r = sample_settle(w, st);
+                maps_snapshot_release(&w->alt, SETTLE_KEEP);
+                proc_dents_release(&w->dents, SETTLE_KEEP);
                 if (r == -ESTALE)
                         continue;
                 /* The text to record may be the last read of all. */

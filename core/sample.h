@@ -114,6 +114,16 @@ void sample_capture_drop_after_exec(struct worker *w);
  * scan of /proc is due (at first, then every resync), the scan's.  Returns
  * 0 with *ret, -ESRCH, or another -errno. */
 int sample_capture_find(struct worker *w, struct proc_id *ret);
+/* After a tick: whether the target needs no tick until its capture reports
+ * a record, its exit watch or a request wakes the worker, or *ret_until_us
+ * (CLOCK_MONOTONIC: its resync or its next timed alert check) comes. */
+int sample_capture_quiet(struct worker *w, uint64_t *ret_until_us);
+/* Before each sleep of a quiet target: the next record posts w->wake.
+ * Returns 0, or -EAGAIN when records came already (a tick is wanted). */
+int sample_capture_arm(struct worker *w);
+/* After it: disarms.  Returns 1 when records came (a tick is wanted), 0
+ * otherwise. */
+int sample_capture_woken(struct worker *w);
 /* The target waits (1) or no longer does (0): its match name goes into or
  * out of the exec hook's list. */
 void sample_capture_waiting(struct worker *w, int waiting);

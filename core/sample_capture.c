@@ -58,6 +58,14 @@ static void process_ended(void *ctx) {
         (void)worker_post(ctx, REQ_SAMPLE, 0, NULL);
 }
 
+/* The queue's wake-up (capture_queue_set_wake): a record came for a
+ * worker that sleeps until one does. */
+static void record_came(void *ctx) {
+        struct worker *w = ctx;
+
+        (void)sem_post(&w->wake);
+}
+
 static int open_pidfd(pid_t pid) {
         int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 
@@ -74,6 +82,8 @@ void sample_capture_attach(struct worker *w) {
                 return;
         w->capture_off = 0;
         r = w->cap_queue ? 0 : capture_queue_new(CAPTURE_EVENTS_MAX, &w->cap_queue);
+        if (r == 0)
+                capture_queue_set_wake(w->cap_queue, record_came, w);
         if (r == 0)
                 r = c->watch(c->impl, w->id.pid, w->cap_queue, &w->counter);
         if (r < 0) {
@@ -445,6 +455,35 @@ int sample_capture_tick(struct worker *w) {
         check_lossy(w);
         worker_alerts_tick(w, &w->prev);
         return 0;
+}
+
+int sample_capture_quiet(struct worker *w, uint64_t *ret_until_us) {
+        uint64_t until, due;
+
+        /* Only what a record, the exit watch or a request would tell: a
+         * pidfile is looked at every tick, a pidfd without an exit watch
+         * is polled, and events or a counter not yet recorded want the
+         * next tick. */
+        if (!w->watched || w->maps_fd < 0 || !w->have_prev || w->need_full || !w->exit_id ||
+            w->params.selector == SELECT_PIDFILE || w->pend.n != w->judged || w->judged != w->written ||
+            capture_seq(&w->counter) != w->last_seq)
+                return 0;
+        until = w->last_read_us + w->env.resync_us;
+        due = alerts_next_due(w->alerts);
+        if (due != 0 && due < until)
+                until = due;
+        *ret_until_us = until;
+        return 1;
+}
+
+int sample_capture_arm(struct worker *w) {
+        /* Armed after the counter was looked at: a change since has its
+         * record in the queue already (not armed), or wakes the worker. */
+        return capture_queue_arm(w->cap_queue);
+}
+
+int sample_capture_woken(struct worker *w) {
+        return capture_queue_disarm(w->cap_queue);
 }
 
 int sample_capture_find(struct worker *w, struct proc_id *ret) {

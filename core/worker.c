@@ -219,10 +219,11 @@ static int is_idle_state(enum target_state s) {
 }
 
 /* The thread goes to sleep: it is no longer busy, and the health check
- * knows whether a tick is scheduled. */
-static void health_asleep(struct worker *w, int idle) {
+ * knows whether a tick is scheduled, and how far away (an interval, or a
+ * quiet target's resync). */
+static void health_asleep(struct worker *w, int idle, uint64_t span_us) {
         __atomic_store_n(&w->health_idle, idle, __ATOMIC_RELAXED);
-        __atomic_store_n(&w->health_interval_us, w->params.policy.interval_us, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->health_interval_us, span_us, __ATOMIC_RELAXED);
         __atomic_store_n(&w->last_done_us, mono_now_us(), __ATOMIC_RELAXED);
         __atomic_store_n(&w->busy_since_us, 0, __ATOMIC_RELEASE);
 }
@@ -248,11 +249,29 @@ static void timed_tick(struct worker *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
+/* A record came for a quiet target: its tick is now, or one interval
+ * after its last read, whichever is later (at most one read per
+ * interval, however many records a burst brings). */
+static int64_t record_tick(struct worker *w) {
+        struct timespec now = mono_now();
+        int64_t at = (int64_t)w->last_read_us + (int64_t)w->params.policy.interval_us;
+
+        return at > timespec_us(&now) ? at : timespec_us(&now);
+}
+
 static void *worker_main(void *arg) {
         struct worker *w = arg;
+        char comm[16];
         struct timespec now = mono_now();
         int64_t next = timespec_us(&now) + (int64_t)w->first_delay_us;
+        /* eBPF: the target is quiet, and next is its resync or its next
+         * timed alert check; a record posts w->wake (sample_capture_quiet). */
+        int quiet = 0;
 
+        /* `top -H` and /proc/PID/task/TID/comm tell the workers apart:
+         * "w:" and the target's name, cut to what the kernel keeps. */
+        (void)snprintf(comm, sizeof(comm), "w:%s", worker_name(w));
+        (void)pthread_setname_np(pthread_self(), comm);
         for (;;) {
                 pthread_mutex_lock(&w->lock);
                 int idle = is_idle_state(w->st.state);
@@ -260,7 +279,15 @@ static void *worker_main(void *arg) {
                 int due = !idle && timespec_us(&now) >= next;
                 if (!w->requests && !due) {
                         pthread_mutex_unlock(&w->lock);
-                        health_asleep(w, idle);
+                        if (quiet && sample_capture_arm(w) < 0) {
+                                /* Records came since the tick. */
+                                quiet = 0;
+                                next = record_tick(w);
+                                continue;
+                        }
+                        health_asleep(w, idle,
+                                      quiet ? (uint64_t)(next - timespec_us(&now))
+                                            : w->params.policy.interval_us);
                         /* Sleep on a semaphore, not a condition variable:
                          * a timed condition wait takes the mutex back marked
                          * contended, which makes the unlock of every tick a
@@ -272,6 +299,10 @@ static void *worker_main(void *arg) {
                         } else {
                                 struct timespec dl = us_timespec(next);
                                 (void)sem_clockwait(&w->wake, CLOCK_MONOTONIC, &dl);
+                        }
+                        if (quiet && sample_capture_woken(w)) {
+                                quiet = 0;
+                                next = record_tick(w);
                         }
                         continue;
                 }
@@ -336,7 +367,21 @@ static void *worker_main(void *arg) {
                 w->done = upto;
                 if (req)
                         pthread_cond_broadcast(&w->cond);
+                idle = is_idle_state(w->st.state);
                 pthread_mutex_unlock(&w->lock);
+                /* eBPF: a quiet target sleeps until something happens, not
+                 * from tick to tick. */
+                uint64_t until;
+                int was_quiet = quiet;
+                quiet = !idle && w->env.capture && sample_capture_quiet(w, &until);
+                if (quiet) {
+                        next = (int64_t)until;
+                } else if (was_quiet) {
+                        /* Not quiet any more (an exit, a request): ticks
+                         * again, an interval from now. */
+                        now = mono_now();
+                        next = timespec_us(&now) + (int64_t)w->params.policy.interval_us;
+                }
         }
 }
 

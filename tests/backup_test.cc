@@ -370,8 +370,14 @@ TEST_F(BackupTest, ZeroRecordDiffWritesNothing) {
         EXPECT_TRUE(ListDir(dir_ + "/incremental").empty());
 }
 
-TEST_F(BackupTest, WritingDoesNotAllocateOnceWarm) {
-        Snap a(Timeline()[0]), b(Timeline()[1]);
+// A big process's files reuse one buffer; a small one's buffer is not kept
+// between files (1,000 quiet targets would each hold one for nothing).
+TEST_F(BackupTest, WritingABigOneDoesNotAllocateOnceWarm) {
+        std::string big_a, big_b;
+        for (uint64_t i = 0; i < 2000; i++)
+                big_a += Line(0x10000000 + i * 0x2000, 0x10001000 + i * 0x2000, "rw-p");
+        big_b = big_a + Line(0x7ffc0000, 0x7ffe1000, "rw-p", "[stack]");
+        Snap a(big_a), b(big_b);
         ASSERT_GT(diff_compute(&a.s, &b.s, &d_), 0);
         ASSERT_EQ(0, backup_write_full(&st_, &info_, &b.s, nullptr));
         ASSERT_EQ(0, backup_write_diff(&st_, &info_, &a.s, &b.s, &d_, nullptr));
@@ -381,6 +387,13 @@ TEST_F(BackupTest, WritingDoesNotAllocateOnceWarm) {
                 ASSERT_EQ(0, backup_write_diff(&st_, &info_, &a.s, &b.s, &d_, nullptr));
         }
         EXPECT_EQ(before, mm_alloc_count());
+        Snap small(Timeline()[0]);
+        ASSERT_EQ(0, backup_write_full(&st_, &info_, &small.s, nullptr));
+        EXPECT_NE(nullptr, st_.buf) << "a big buffer is kept";
+        backup_store_close(&st_);
+        ASSERT_EQ(0, backup_store_open(&st_, dir_.c_str()));
+        ASSERT_EQ(0, backup_write_full(&st_, &info_, &small.s, nullptr));
+        EXPECT_EQ(nullptr, st_.buf) << "a small one is not";
 }
 
 TEST_F(BackupTest, RefusesBadInput) {

@@ -89,6 +89,38 @@ TEST(CaptureQueue, KeepsOrderAndPathsAndCountsDrops) {
         capture_queue_free(nullptr);
 }
 
+// A consumer asleep until an event comes is woken once per sleep, however
+// many events a burst brings; an armed queue with events waiting refuses.
+TEST(CaptureQueue, WakesAnArmedConsumerOncePerSleep) {
+        capture_queue *q = nullptr;
+        ASSERT_EQ(0, capture_queue_new(1000, &q));
+        EXPECT_EQ(-EINVAL, capture_queue_arm(q)) << "no wake-up set";
+        int wakes = 0;
+        capture_queue_set_wake(
+            q, [](void *ctx) { ++*static_cast<int *>(ctx); }, &wakes);
+        capture_event ev = Event(1, CAPTURE_OP_MMAP, nullptr);
+        ASSERT_EQ(0, capture_queue_push(q, &ev));
+        EXPECT_EQ(0, wakes) << "not armed: nobody sleeps";
+        EXPECT_EQ(-EAGAIN, capture_queue_arm(q)) << "an event waits already";
+        capture_batch b;
+        capture_batch_init(&b);
+        ASSERT_EQ(1u, capture_queue_take(q, &b));
+        ASSERT_EQ(0, capture_queue_arm(q));
+        for (uint64_t i = 2; i < 102; i++) {
+                ev = Event(i, CAPTURE_OP_MUNMAP, nullptr);
+                ASSERT_EQ(0, capture_queue_push(q, &ev));
+        }
+        EXPECT_EQ(1, wakes);
+        EXPECT_EQ(1, capture_queue_disarm(q)) << "events came";
+        ASSERT_EQ(100u, capture_queue_take(q, &b));
+        ASSERT_EQ(0, capture_queue_arm(q));
+        EXPECT_EQ(0, capture_queue_disarm(q)) << "woken by something else";
+        ASSERT_EQ(0, capture_queue_push(q, &ev));
+        EXPECT_EQ(1, wakes) << "disarmed";
+        capture_batch_fini(&b);
+        capture_queue_free(q);
+}
+
 // One producer (the capture's thread) and one consumer (the worker).
 TEST(CaptureQueue, ProducerAndConsumerThreads) {
         capture_queue *q = nullptr;

@@ -15,6 +15,7 @@
 // no-sandbox: loading BPF needs the initial user namespace.  Where BPF
 // cannot load here, the tests that need it skip and say why.
 #include <ctype.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,27 @@ long long Metric(const std::string &metrics, const std::string &series) {
                 if (l.compare(0, series.size() + 1, series + " ") == 0)
                         return strtoll(l.c_str() + series.size() + 1, nullptr, 10);
         return -1;
+}
+
+// How many times the thread of process pid named comm (a worker: "w:"
+// and its target's name) went to sleep and was woken since it started
+// (voluntary_ctxt_switches), or -1 when it has no such thread.
+long long ThreadWakeups(pid_t pid, const std::string &comm) {
+        const std::string task = "/proc/" + std::to_string(pid) + "/task";
+        DIR *d = opendir(task.c_str());
+        long long n = -1;
+        if (!d)
+                return -1;
+        while (struct dirent *e = readdir(d)) {
+                const std::string dir = task + "/" + e->d_name;
+                if (e->d_name[0] == '.' || ReadFileOr(dir + "/comm") != comm + "\n")
+                        continue;
+                for (const auto &l : SplitLines(ReadFileOr(dir + "/status")))
+                        if (l.compare(0, 24, "voluntary_ctxt_switches:") == 0)
+                                n = strtoll(l.c_str() + 24, nullptr, 10);
+        }
+        closedir(d);
+        return n;
 }
 
 class CaptureWorkerTest : public BaseDirTest {
@@ -212,10 +234,17 @@ TEST_F(CaptureWorkerTest, QuietTargetIsNotRead) {
                             << " ms";
                 } else {
                         // Ten intervals; a read would be a failure, so a
-                        // fixed wait is what it takes.
+                        // fixed wait is what it takes.  Nor is the worker
+                        // woken to find nothing to read: it sleeps until a
+                        // record, its resync or a request (a timer tick
+                        // every interval would be ten wake-ups).
+                        const long long woke = ThreadWakeups(daemon_->pid(), "w:t");
+                        ASSERT_GE(woke, 0) << "no worker thread named w:t";
                         usleep(1000 * 1000);
                         later = Reads();
                         EXPECT_EQ(before, later) << "read although nothing changed";
+                        EXPECT_LE(ThreadWakeups(daemon_->pid(), "w:t"), woke + 1)
+                            << "the worker of a quiet target was woken";
                         EXPECT_NE(std::string::npos,
                                   Status().find("Capture: ebpf: " + std::to_string(later) + " reads"))
                             << Status();

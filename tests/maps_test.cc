@@ -590,8 +590,8 @@ void WriteFile(const std::string &path, const std::string &data) {
 // maps_read_fd works on any file: regular ones let the test pick sizes at the
 // capacity boundaries.
 TEST(MapsRead, RegularFileSizes) {
-        // The buffer starts at 16 KiB and doubles: sizes around both edges.
-        for (size_t size : {(size_t)0, (size_t)1, (size_t)4096, (size_t)16383, (size_t)16384, (size_t)16385,
+        // The buffer starts at 4 KiB and doubles: sizes around both edges.
+        for (size_t size : {(size_t)0, (size_t)1, (size_t)4095, (size_t)4096, (size_t)4097, (size_t)16384,
                             (size_t)65536, (size_t)300000}) {
                 SCOPED_TRACE(size);
                 std::string data(size, '\0');
@@ -605,8 +605,8 @@ TEST(MapsRead, RegularFileSizes) {
                 ASSERT_EQ(0, maps_read_fd(fd, &snap.s));
                 EXPECT_EQ(data, std::string(snap.s.text, snap.s.len));
                 EXPECT_GE(snap.s.cap, size);
-                if (size <= 16384) {
-                        EXPECT_EQ(16384u, snap.s.cap);
+                if (size <= 4096) {
+                        EXPECT_EQ(4096u, snap.s.cap);
                 }
                 uint64_t before = mm_alloc_count();
                 ASSERT_EQ(0, maps_read_fd(fd, &snap.s));
