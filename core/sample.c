@@ -535,16 +535,9 @@ int sample_tick(struct worker *w) {
                 /* Unchanged, but the last write failed: record it now. */
                 (void)sample_write_full(w, &w->cur, "after a failed write", 0);
         } else {
-                r = diff_compute(&w->prev, &w->cur, &w->diff);
-                if (r < 0) {
-                        worker_emit(w, LOG_ERROR, "diff failed: %s", strerror_r(-r, eb, sizeof(eb)));
+                r = sample_record_change(w);
+                if (r < 0)
                         return r;
-                }
-                if (sample_full_due(w))
-                        (void)sample_write_full(w, &w->cur,
-                                                w->need_full ? "after a failed write" : "scheduled", 0);
-                else
-                        (void)sample_write_diff(w);
                 worker_alerts_change(w);
         }
         maps_snapshot_swap(&w->prev, &w->cur);

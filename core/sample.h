@@ -57,6 +57,12 @@ int sample_write_full(struct worker *w, const struct maps_snapshot *s, const cha
  * (already logged). */
 int sample_write_diff(struct worker *w);
 
+/* w->cur differs from w->prev: writes the diff, or a full snapshot when one
+ * is due (sample_full_due()).  A failed write is logged and marks the next
+ * file full; returns 0 then too.  Returns -errno (logged) only when the
+ * diff cannot be computed. */
+int sample_record_change(struct worker *w);
+
 /* The process instance is gone: its last state recorded (with every event
  * not yet written), the target waits or ends. */
 void sample_lost(struct worker *w);

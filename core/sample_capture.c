@@ -422,16 +422,9 @@ int sample_capture_tick(struct worker *w) {
                 (void)sample_write_full(w, &w->cur, "after a failed write", 0);
                 sample_capture_judge(w, seq);
         } else {
-                r = diff_compute(&w->prev, &w->cur, &w->diff);
-                if (r < 0) {
-                        worker_emit(w, LOG_ERROR, "diff failed: %s", strerror_r(-r, eb, sizeof(eb)));
+                r = sample_record_change(w);
+                if (r < 0)
                         return r;
-                }
-                if (sample_full_due(w))
-                        (void)sample_write_full(w, &w->cur,
-                                                w->need_full ? "after a failed write" : "scheduled", 0);
-                else
-                        (void)sample_write_diff(w);
                 /* The events happened before this state: judged first, so
                  * that a mapping made, unmapped and made again is raised,
                  * cleared and raised as it happened.  After an exec the new

@@ -177,3 +177,17 @@ int sample_write_diff(struct worker *w) {
         worker_report(w, &ev);
         return 0;
 }
+
+int sample_record_change(struct worker *w) {
+        char eb[ERRBUF];
+        int r = diff_compute(&w->prev, &w->cur, &w->diff);
+        if (r < 0) {
+                worker_emit(w, LOG_ERROR, "diff failed: %s", strerror_r(-r, eb, sizeof(eb)));
+                return r;
+        }
+        if (sample_full_due(w))
+                (void)sample_write_full(w, &w->cur, w->need_full ? "after a failed write" : "scheduled", 0);
+        else
+                (void)sample_write_diff(w);
+        return 0;
+}
