@@ -15,6 +15,20 @@
  * target, as README.md's schema says.  fill writes one target's fields. */
 typedef void (*target_fields_fn)(struct json_obj *o, struct worker *w, const struct worker_status *st);
 
+/* {"v":1,["agent":HEAD,]"targets":ARR} into reply, without its newline. */
+static int targets_document(const struct strbuf *head, const struct strbuf *arr, struct strbuf *reply) {
+        struct json_obj doc;
+        json_obj_begin(&doc, reply);
+        json_obj_int(&doc, "v", 1);
+        if (head)
+                json_obj_raw(&doc, "agent", head->s, head->len);
+        json_obj_raw(&doc, "targets", arr->s, arr->len);
+        int r = json_obj_end(&doc);
+        if (r == 0)
+                command_drop_newline(reply);
+        return r;
+}
+
 /* The "agent" object of `status --json`, into out. */
 static int json_agent(const struct command_agent_info *a, struct strbuf *out) {
         struct json_obj o;
@@ -35,7 +49,6 @@ static int json_agent(const struct command_agent_info *a, struct strbuf *out) {
 static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill,
                         const struct command_agent_info *agent, struct strbuf *reply) {
         struct strbuf arr, head;
-        struct json_obj doc;
         int r = 0;
 
         strbuf_init(&head);
@@ -59,16 +72,8 @@ static int json_targets(struct worker *const *v, size_t n, target_fields_fn fill
         }
         if (r == 0 && strbuf_append(&arr, "]", 1) < 0)
                 r = -ENOMEM;
-        if (r == 0) {
-                json_obj_begin(&doc, reply);
-                json_obj_int(&doc, "v", 1);
-                if (agent)
-                        json_obj_raw(&doc, "agent", head.s, head.len);
-                json_obj_raw(&doc, "targets", arr.s, arr.len);
-                r = json_obj_end(&doc);
-        }
         if (r == 0)
-                command_drop_newline(reply);
+                r = targets_document(agent ? &head : NULL, &arr, reply);
         strbuf_fini(&arr);
         strbuf_fini(&head);
         return r;
@@ -154,7 +159,6 @@ int command_json_alerts(struct command_host *h, const struct command *c, const s
                         struct strbuf *reply) {
         struct selection sel;
         struct strbuf arr, lines;
-        struct json_obj doc;
         int r = command_select_scope(h, c, p, &sel, reply);
         if (r < 0)
                 return r;
@@ -203,14 +207,8 @@ int command_json_alerts(struct command_host *h, const struct command *c, const s
         }
         if (r == 0 && strbuf_append(&arr, "]", 1) < 0)
                 r = -ENOMEM;
-        if (r == 0) {
-                json_obj_begin(&doc, reply);
-                json_obj_int(&doc, "v", 1);
-                json_obj_raw(&doc, "targets", arr.s, arr.len);
-                r = json_obj_end(&doc);
-        }
         if (r == 0)
-                command_drop_newline(reply);
+                r = targets_document(NULL, &arr, reply);
         strbuf_fini(&lines);
         strbuf_fini(&arr);
         return r;
