@@ -264,7 +264,7 @@ int proc_uid(pid_t pid, uid_t *ret) {
 }
 
 int proc_uids(pid_t pid, uid_t *ret_ruid, uid_t *ret_euid) {
-        char path[64], buf[4096];
+        char path[64], buf[4096]; /* "Uid:" is among the first lines */
         int n = snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
         if (n < 0 || (size_t)n >= sizeof(path) || pid <= 0)
                 return -ESRCH;
@@ -275,22 +275,26 @@ int proc_uids(pid_t pid, uid_t *ret_ruid, uid_t *ret_euid) {
                 return (int)len;
         buf[len] = '\0';
         /* "Uid:\treal\teffective\tsaved\tfs" */
-        const char *u = strstr(buf, "\nUid:");
-        unsigned long long r, e;
-        char *end;
-        if (!u)
+        const char *p = strstr(buf, "\nUid:");
+        if (!p)
                 return -EINVAL;
-        u += 5;
-        errno = 0;
-        r = strtoull(u, &end, 10);
-        if (end == u || errno)
-                return -EINVAL;
-        u = end;
-        e = strtoull(u, &end, 10);
-        if (end == u || errno || r > UINT32_MAX || e > UINT32_MAX)
-                return -EINVAL;
-        *ret_ruid = (uid_t)r;
-        *ret_euid = (uid_t)e;
+        p += 5;
+        uid_t ids[2];
+        for (int field = 0; field < 2; field++) {
+                char *end;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                errno = 0;
+                unsigned long long v = strtoull(p, &end, 10);
+                if (errno != 0 || v > UINT32_MAX)
+                        return -EINVAL;
+                ids[field] = (uid_t)v;
+                p = end;
+        }
+        *ret_ruid = ids[0];
+        *ret_euid = ids[1];
         return 0;
 }
 
@@ -480,43 +484,14 @@ bool proc_name_matches(pid_t pid, const char *name) {
         return proc_exe_name(pid, buf) == 0 && strcmp(buf, name) == 0;
 }
 
-/* The alert rules' "its own user" (issue 10): the effective uid, moved here
- * from agent/scan.c so that workers and `agent scan` read it alike. */
+/* The alert rules' "its own user" (issue 10), for workers and `agent scan`. */
 int proc_effective_uid(pid_t pid, uid_t *ret) {
-        char path[64];
-        /* "Uid:" is among the first lines of a status file. */
-        char buf[4096];
-        int n = snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        if (n < 0 || (size_t)n >= sizeof(path))
-                return -EINVAL;
-        ssize_t len = read_small_file(path, buf, sizeof(buf) - 1);
-        if (len == -ENOENT || len == -ESRCH)
-                return -ESRCH;
-        if (len < 0)
-                return (int)len;
-        buf[len] = '\0';
-        /* Uid:\treal\teffective\tsaved\tfs */
-        const char *p = strstr(buf, "\nUid:");
-        if (!p)
-                return -EINVAL;
-        char *end;
-        p += 5;
-        for (int field = 0; field < 2; field++) {
-                while (*p == ' ' || *p == '\t')
-                        p++;
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                errno = 0;
-                unsigned long long v = strtoull(p, &end, 10);
-                if (errno != 0 || v > UINT32_MAX)
-                        return -EINVAL;
-                if (field == 1) {
-                        *ret = (uid_t)v;
-                        return 0;
-                }
-                p = end;
-        }
-        return -EINVAL;
+        uid_t ruid, euid;
+        int r = proc_uids(pid, &ruid, &euid);
+        if (r < 0)
+                return r;
+        *ret = euid;
+        return 0;
 }
 
 void proc_dents_fini(struct proc_dents *d) {
