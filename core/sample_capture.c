@@ -36,7 +36,8 @@
  * at most (each grows only as needed): 10,000 mappings made and unmapped
  * in one interval are 30,000 events. */
 #define CAPTURE_EVENTS_MAX ((size_t)1 << 17)
-/* Files in a row that lost events before the target goes back to polling. */
+/* Files in a row that lost events before the target goes back to polling;
+ * also ticks in a row that raced a change while events were lost. */
 #define LOSSY_FILES_MAX 3
 
 static void set_status(struct worker *w, int ebpf, const char *why) {
@@ -119,6 +120,8 @@ void sample_capture_attach(struct worker *w) {
         w->last_lost = 0;
         w->last_read_us = 0;
         w->lost_files = 0;
+        w->raced_lossy = 0;
+        w->raced_since_us = 0;
         capture_batch_drop_front(&w->pend, SIZE_MAX);
         w->pend.dropped = 0;
         w->judged = w->written = 0;
@@ -280,6 +283,17 @@ void sample_capture_drop_after_exec(struct worker *w) {
         }
 }
 
+/* The target polls from now on: its events not in a file are counted as
+ * lost. */
+static void back_to_polling(struct worker *w, const char *why) {
+        pthread_mutex_lock(&w->lock);
+        w->st.capture_fallbacks++;
+        w->st.capture_lost += w->pend.n + w->pend.dropped;
+        pthread_mutex_unlock(&w->lock);
+        sample_capture_detach(w);
+        polls_because(w, why);
+}
+
 /* A target that keeps losing events goes back to polling: its events
  * flood the ring that every target shares. */
 static void check_lossy(struct worker *w) {
@@ -290,12 +304,37 @@ static void check_lossy(struct worker *w) {
         (void)snprintf(why, sizeof(why),
                        "events were lost in %u files in a row: the ring cannot keep up with it",
                        w->lost_files);
-        pthread_mutex_lock(&w->lock);
-        w->st.capture_fallbacks++;
-        w->st.capture_lost += w->pend.n + w->pend.dropped;
-        pthread_mutex_unlock(&w->lock);
-        sample_capture_detach(w);
-        polls_because(w, why);
+        back_to_polling(w, why);
+}
+
+/* A tick whose every read raced a change.  The target's events wait for
+ * the next state read, but one that changes during every read may never
+ * give one: once its events are being lost (its queue is full, or the
+ * ring had no room) for LOSSY_FILES_MAX ticks in a row, or no state could
+ * be read for a resync period, it polls, and polling records the newest
+ * read that is not torn (sample.c). */
+static void check_raced(struct worker *w, uint64_t now) {
+        char why[160];
+
+        if (w->raced_since_us == 0)
+                w->raced_since_us = now;
+        if (w->pend.dropped > 0 || capture_lost(&w->counter) != w->last_lost)
+                w->raced_lossy++;
+        else
+                w->raced_lossy = 0;
+        if (w->raced_lossy >= LOSSY_FILES_MAX)
+                (void)snprintf(why, sizeof(why),
+                               "it changed its mappings during every read for %u ticks in a row while its "
+                               "events were lost: no state could be read between its changes",
+                               w->raced_lossy);
+        else if (now - w->raced_since_us >= w->env.resync_us)
+                (void)snprintf(why, sizeof(why),
+                               "it changed its mappings during every read for %.1f s: no state could be "
+                               "read between its changes",
+                               (double)(now - w->raced_since_us) / 1e6);
+        else
+                return;
+        back_to_polling(w, why);
 }
 
 /* Whether the process ended, when no exit watch says so. */
@@ -380,6 +419,7 @@ int sample_capture_tick(struct worker *w) {
                             "pid %d changed its mappings during each of %d reads: nothing recorded this "
                             "tick; its %zu events wait for the next state read%s",
                             (int)w->id.pid, CAPTURE_TRIES, w->pend.n, more);
+                check_raced(w, now);
                 return r;
         }
         if (r < 0) {
@@ -388,6 +428,8 @@ int sample_capture_tick(struct worker *w) {
                 return r;
         }
         w->last_read_us = now;
+        w->raced_since_us = 0;
+        w->raced_lossy = 0;
         w->cur_seq = seq;
         take_events(w);
         int same =

@@ -136,6 +136,8 @@ struct worker {
         size_t judged;                   /* of pend, judged by the alert rules already */
         size_t written;                  /* of pend, in a file already (forgotten once judged) */
         unsigned lost_files;             /* files in a row that lost events */
+        unsigned raced_lossy;            /* ticks in a row raced while events were lost */
+        uint64_t raced_since_us;         /* the first of the ticks in a row raced; 0: none */
         int lost_logged;                 /* losses were logged for this target */
         int capture_off;                 /* this instance polls (capture_why says why) */
         int pidfd;                       /* of the watched process; -1: none */

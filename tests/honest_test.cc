@@ -216,20 +216,24 @@ TEST_F(HonestTest, MremapPhantomIsNeverRecorded) {
         EXPECT_NE("", LineStarting(status, "Unstable samples: ")) << JoinLines(status);
         // The eBPF run: the states read at a counter no change raced carry
         // "# seq".  The mover floods the ring (millions of mremaps a
-        // second), so after three files that lost events the target polls
-        // (SPEC 13) and the rest were recorded by the polling re-read; both
-        // kinds are checked above.
+        // second), so the target goes back to polling (SPEC 13) after three
+        // files that lost events, or, where no read is ever quick enough to
+        // fall between two moves (a sanitizer's), after three raced ticks
+        // that lost events; the rest were recorded by the polling re-read.
+        // Both kinds are checked above.
         size_t by_counter = 0;
         for (const auto &f : Fulls())
                 by_counter += ReadFileOr(P("backups/full/" + f)).find("\n# seq ") != std::string::npos;
         for (const auto &d : Diffs())
                 by_counter += ReadFileOr(P("backups/incremental/" + d)).find("\n# seq ") != std::string::npos;
         if (CaptureIsEbpf()) {
-                EXPECT_GE(by_counter, 1u) << "no state was read under eBPF capture";
                 std::string capture = LineStarting(status, "Capture: ");
-                EXPECT_TRUE(capture.find("Capture: ebpf: ") == 0 ||
-                            capture.find("Capture: poll (events were lost in 3 files in a row") == 0)
-                    << JoinLines(status);
+                bool lossy = capture.find("Capture: poll (events were lost in 3 files in a row") == 0;
+                bool raced = capture.find("Capture: poll (it changed its mappings during every read") == 0;
+                EXPECT_TRUE(capture.find("Capture: ebpf: ") == 0 || lossy || raced) << JoinLines(status);
+                if (!raced) {
+                        EXPECT_GE(by_counter, 1u) << "no state was read under eBPF capture";
+                }
         } else {
                 EXPECT_EQ(0u, by_counter);
         }
