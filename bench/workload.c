@@ -24,6 +24,8 @@
  *   protect ADDR PAGES PROT
  *   flash COUNT [GAP_US]      COUNT times: map one page rwx, write to it, unmap it at
  *                             once, wait GAP_US; answers "ok COUNT LONGEST_NS"
+ *   phantom-stop              the --mremap-phantom thread stops moving (answered
+ *                             once it has)
  *   ping
  *   exit
  *   leader-exit               the main thread exits (as pthread_exit) and a new
@@ -49,6 +51,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +165,11 @@ static void flash(uint64_t count, uint64_t gap_us) {
         printf("ok %llu %llu\n", (unsigned long long)count, (unsigned long long)longest);
 }
 
+/* The --mremap-phantom thread, and the flag that stops it. */
+static pthread_t phantom_thread;
+static int phantom_started;
+static atomic_int phantom_stop;
+
 static void command(char *line) {
         char *argv[4] = {0};
         int argc = 0;
@@ -178,6 +186,15 @@ static void command(char *line) {
                 printf("ok\n");
                 fflush(stdout);
                 exit(exit_code);
+        } else if (strcmp(argv[0], "phantom-stop") == 0) {
+                if (!phantom_started) {
+                        printf("error no --mremap-phantom thread\n");
+                } else {
+                        atomic_store(&phantom_stop, 1);
+                        (void)pthread_join(phantom_thread, NULL);
+                        phantom_started = 0;
+                        printf("ok\n");
+                }
         } else if (strcmp(argv[0], "leader-exit") == 0) {
                 /* Answered by the new thread once the main one is gone. */
                 hand_over = 1;
@@ -238,11 +255,12 @@ static struct {
         size_t len;
 } sv;
 
-/* Moves one page between the two holes at the ends of the block, for ever. */
+/* Moves one page between the two holes at the ends of the block, until
+ * phantom_stop. */
 static void *phantom_mover(void *arg) {
         char **ends = arg;
         char *at = ends[0], *other = ends[1];
-        for (;;) {
+        while (!atomic_load_explicit(&phantom_stop, memory_order_relaxed)) {
                 if (mremap(at, (size_t)page, (size_t)page, MREMAP_MAYMOVE | MREMAP_FIXED, other) ==
                     MAP_FAILED) {
                         perror("mremap");
@@ -259,7 +277,6 @@ static void *phantom_mover(void *arg) {
  * of path in the first, and starts the thread that moves it. */
 static void start_phantom(char *base, uint64_t n, const char *path) {
         static char *ends[2];
-        pthread_t t;
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0 || ftruncate(fd, page) < 0) {
                 perror(path);
@@ -273,10 +290,11 @@ static void start_phantom(char *base, uint64_t n, const char *path) {
                 exit(1);
         }
         close(fd);
-        if (pthread_create(&t, NULL, phantom_mover, ends) != 0) {
+        if (pthread_create(&phantom_thread, NULL, phantom_mover, ends) != 0) {
                 fprintf(stderr, "workload: cannot start the mremap thread\n");
                 exit(1);
         }
+        phantom_started = 1;
 }
 
 /* The state letter of the main thread (/proc/self/stat field 3), or 0. */

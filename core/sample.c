@@ -209,6 +209,7 @@ int sample_attach(struct worker *w) {
         w->maps_fd = fd;
         w->tid = t.tid;
         w->have_prev = 0;
+        w->retry_us = 0;
         w->compare_only = 0;
         w->size_failures = 0;
         sample_capture_waiting(w, 0);
@@ -235,6 +236,8 @@ void sample_lost(struct worker *w) {
         worker_report(w, &ev);
         if (w->have_prev)
                 (void)sample_write_full(w, &w->prev, "final, process exited", 1);
+        else
+                sample_capture_exit_unread(w);
         worker_alerts_end(w, "process exited");
         sample_close(w);
         w->have_prev = 0;
@@ -446,6 +449,23 @@ static void note_unstable(struct worker *w, int recorded, const struct settle_st
                             (int)w->id.pid, st->reads, st->out_of_order, st->size, st->files, more);
 }
 
+/* The first retry of a first state that raced, in microseconds. */
+#define FIRST_RETRY_US 5000
+
+void sample_first_retry(struct worker *w) {
+        uint64_t iv = w->params.policy.interval_us;
+
+        if (w->have_prev)
+                return;
+        w->retry_us = w->retry_us ? 2 * w->retry_us : FIRST_RETRY_US;
+        if (w->retry_us > iv)
+                w->retry_us = iv;
+}
+
+uint64_t sample_retry_us(const struct worker *w) {
+        return w->maps_fd >= 0 && !w->have_prev ? w->retry_us : 0;
+}
+
 int sample_tick(struct worker *w) {
         char eb[ERRBUF];
         pid_t moved;
@@ -504,6 +524,7 @@ int sample_tick(struct worker *w) {
         if (r == UNSETTLED || r == -EAGAIN)
                 note_unstable(w, r == UNSETTLED, &st);
         if (r == -EAGAIN) {
+                sample_first_retry(w);
                 w->size_failures = st.steady == st.reads - 1 ? w->size_failures + 1 : 0;
                 if (w->size_failures >= SIZE_DISTRUST_TICKS && !w->compare_only) {
                         w->compare_only = 1;

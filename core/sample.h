@@ -95,6 +95,14 @@ void sample_note_change(struct worker *w);
  * watch the process (its counter, its events, its pidfd).  Where it
  * cannot, the target polls and the log says why. */
 void sample_capture_attach(struct worker *w);
+/* A tick read no state of a process that has none recorded yet (every
+ * read raced a change: a program starting, its loader mapping libraries):
+ * the next try comes sooner than the interval, 5 ms, then twice as late
+ * each time. */
+void sample_first_retry(struct worker *w);
+/* After a tick: how soon (microseconds) the next one should be when sooner
+ * than the interval (sample_first_retry()); 0: on the interval. */
+uint64_t sample_retry_us(const struct worker *w);
 /* Stops watching: unwatch (the queue is then no longer touched), the
  * pidfd forgotten.  The events not yet written are dropped. */
 void sample_capture_detach(struct worker *w);
@@ -124,6 +132,9 @@ int sample_capture_find(struct worker *w, struct proc_id *ret);
  * a record, its exit watch or a request wakes the worker, or *ret_until_us
  * (CLOCK_MONOTONIC: its resync or its next timed alert check) comes. */
 int sample_capture_quiet(struct worker *w, uint64_t *ret_until_us);
+/* The process ended: when no state of it was ever read, its events have
+ * nothing to follow in the chain; says so and counts them lost. */
+void sample_capture_exit_unread(struct worker *w);
 /* Before each sleep of a quiet target: the next record posts w->wake.
  * Returns 0, or -EAGAIN when records came already (a tick is wanted). */
 int sample_capture_arm(struct worker *w);

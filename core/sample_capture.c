@@ -419,6 +419,7 @@ int sample_capture_tick(struct worker *w) {
                             "pid %d changed its mappings during each of %d reads: nothing recorded this "
                             "tick; its %zu events wait for the next state read%s",
                             (int)w->id.pid, CAPTURE_TRIES, w->pend.n, more);
+                sample_first_retry(w);
                 check_raced(w, now);
                 return r;
         }
@@ -490,6 +491,24 @@ int sample_capture_tick(struct worker *w) {
         check_lossy(w);
         worker_alerts_tick(w, &w->prev);
         return 0;
+}
+
+void sample_capture_exit_unread(struct worker *w) {
+        size_t n;
+
+        if (!w->watched || w->have_prev)
+                return;
+        take_events(w);
+        n = w->pend.n + w->pend.dropped;
+        if (n == 0)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->st.capture_lost += n;
+        pthread_mutex_unlock(&w->lock);
+        worker_emit(w, LOG_WARN,
+                    "pid %d exited before a state of its maps could be read: its %zu events are not in the "
+                    "chain (counted as lost)",
+                    (int)w->id.pid, n);
 }
 
 int sample_capture_quiet(struct worker *w, uint64_t *ret_until_us) {

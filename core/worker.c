@@ -382,6 +382,14 @@ static void *worker_main(void *arg) {
                         now = mono_now();
                         next = timespec_us(&now) + (int64_t)w->params.policy.interval_us;
                 }
+                /* A first state that raced the process's changes: tried
+                 * again soon, not an interval later. */
+                uint64_t retry = quiet || idle ? 0 : sample_retry_us(w);
+                if (retry) {
+                        now = mono_now();
+                        if (timespec_us(&now) + (int64_t)retry < next)
+                                next = timespec_us(&now) + (int64_t)retry;
+                }
         }
 }
 

@@ -89,6 +89,7 @@ struct worker {
         struct timespec last_unstable_log; /* rate limit for unstable ticks */
         uint64_t unstable_unlogged;        /* since the last such line */
         int compare_only;                  /* torn reads are found by comparing alone (sample.c) */
+        uint64_t retry_us;                 /* no state recorded yet: the next try this soon; 0: none */
         struct proc_dents dents;           /* for listing its file mappings */
         unsigned size_failures;            /* see SIZE_DISTRUST_TICKS in sample.c */
 

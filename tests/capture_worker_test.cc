@@ -11,6 +11,8 @@
 //      and the chain still replays to the maps exactly;
 //   f. eBPF unavailable (capabilities dropped): the agent says why, polls
 //      and records; the shipped unit's capabilities are enough to load it;
+//   g. a first state that raced every read is tried again soon, not an
+//      interval (60 s) later;
 // (the mremap phantom in eBPF mode is honest_test_ebpf's).
 // no-sandbox: loading BPF needs the initial user namespace.  Where BPF
 // cannot load here, the tests that need it skip and say why.
@@ -391,6 +393,43 @@ TEST_F(CaptureWorkerTest, OverflowIsCountedAndTheTargetPolls) {
             << replay;
         RunResult v = RunAgent({"verify", "backups/t"});
         EXPECT_EQ(0, v.code) << v.Describe();
+}
+
+// g. A process that changes during every read when it is attached (a
+// program starting: its loader maps its libraries) has no state yet: the
+// next try comes in milliseconds, not an interval (60 s) later, so a
+// short-lived process still gets its chain.  The mremap mover on 20,000
+// regions races the first read; once it stops, the first state is read
+// within a few tries, far inside the interval.
+TEST_F(CaptureWorkerTest, FirstStateThatRacedIsTriedAgainSoon) {
+        NEED_EBPF();
+        Workload wl;
+        std::string err;
+        ASSERT_TRUE(wl.Start(&err, {"--regions", "20000", "--mremap-phantom", P("phantom.data")})) << err;
+        ASSERT_NO_FATAL_FAILURE(
+            Start("ebpf", "interval = 60s\nresync = 60s\n", "pid = " + std::to_string(wl.pid())));
+        ASSERT_TRUE(WaitFor(
+            [&] {
+                    const std::string log = TargetLog();
+                    return log.find("full backup") != std::string::npos ||
+                           log.find("changed its mappings during each of") != std::string::npos;
+            },
+            kShort, kPoll))
+            << TargetLog();
+        if (TargetLog().find("full backup") != std::string::npos)
+                GTEST_SKIP() << "the first read fell between two moves: nothing raced";
+        ASSERT_EQ("ok", wl.Command("phantom-stop"));
+        EXPECT_TRUE(
+            WaitFor([&] { return TargetLog().find("full backup") != std::string::npos; }, kShort, kPoll))
+            << "no first state within 5 s of the last change (interval 60 s):\n"
+            << TargetLog();
+        // Quiet now: the chain replays to its maps.
+        const std::string maps = wl.Maps();
+        std::string replay;
+        EXPECT_TRUE(WaitFor([&] { return (replay = Replay()) == maps; }, kShort, Millis(100)))
+            << "--- maps ---\n"
+            << maps.substr(0, 2000) << "--- replay ---\n"
+            << replay.substr(0, 2000);
 }
 
 // f. Where BPF cannot load (the agent started without CAP_BPF,
