@@ -259,19 +259,25 @@ static int64_t record_tick(struct worker *w) {
         return at > timespec_us(&now) ? at : timespec_us(&now);
 }
 
+/* `top -H` and /proc/PID/task/TID/comm tell the workers apart: "w:" and
+ * the target's name, cut to what the kernel keeps.  Called by the worker's
+ * own thread, at start and when its target is renamed. */
+static void name_thread(const struct worker *w) {
+        char comm[16];
+
+        (void)snprintf(comm, sizeof(comm), "w:%s", worker_name(w));
+        (void)pthread_setname_np(pthread_self(), comm);
+}
+
 static void *worker_main(void *arg) {
         struct worker *w = arg;
-        char comm[16];
         struct timespec now = mono_now();
         int64_t next = timespec_us(&now) + (int64_t)w->first_delay_us;
         /* eBPF: the target is quiet, and next is its resync or its next
          * timed alert check; a record posts w->wake (sample_capture_quiet). */
         int quiet = 0;
 
-        /* `top -H` and /proc/PID/task/TID/comm tell the workers apart:
-         * "w:" and the target's name, cut to what the kernel keeps. */
-        (void)snprintf(comm, sizeof(comm), "w:%s", worker_name(w));
-        (void)pthread_setname_np(pthread_self(), comm);
+        name_thread(w);
         for (;;) {
                 pthread_mutex_lock(&w->lock);
                 int idle = is_idle_state(w->st.state);
@@ -661,6 +667,7 @@ int worker_set_name(struct worker *w, const char *name) {
         w->old_names[w->n_old_names++] = w->params.name;
         __atomic_store_n(&w->params.name, copy, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&w->lock);
+        name_thread(w);
         return 0;
 }
 

@@ -4,6 +4,7 @@
 // 20,000 regions with mremap as fast as it can (the "mremap phantom"), a
 // process whose main thread has exited while another thread goes on, kernel
 // threads, `pid N`, retention, and `agent replay`'s messages.
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,13 @@ std::vector<pid_t> OtherThreads(pid_t pid) {
                 if (atoi(t.c_str()) != pid)
                         v.push_back(static_cast<pid_t>(atoi(t.c_str())));
         return v;
+}
+
+// s without the white space at its end (a file's last newline).
+std::string Chomp(std::string s) {
+        while (!s.empty() && isspace(static_cast<unsigned char>(s.back())))
+                s.pop_back();
+        return s;
 }
 
 // The timestamp in backup_<PID>_<TS>.maps or diff_<PID>_<TS>.diff.
@@ -393,6 +401,15 @@ TEST_F(HonestTest, PidCommandEndsTheOldChainAndNamesTheNewPid) {
         EXPECT_TRUE(Contains(reply, "Current PID: " + pb)) << JoinLines(reply);
         EXPECT_TRUE(IsDir(P("backups/full")) && IsDir(P("backups/incremental")));
         EXPECT_FALSE(PathExists(P("backups/pid" + pb)));
+        // `top -H` names the worker after the pid it watches now.
+        const std::string agent = Chomp(ReadFileOr(P("logs/memmon.pid")));
+        std::vector<std::string> comms;
+        for (const auto &t : ListDir("/proc/" + agent + "/task"))
+                comms.push_back(Chomp(ReadFileOr("/proc/" + agent + "/task/" + t + "/comm")));
+        EXPECT_TRUE(std::find(comms.begin(), comms.end(), ("w:pid" + pb).substr(0, 15)) != comms.end())
+            << "threads of the agent " << agent << ": " << JoinLines(comms);
+        EXPECT_TRUE(std::find(comms.begin(), comms.end(), ("w:pid" + pa).substr(0, 15)) == comms.end())
+            << "threads of the agent " << agent << ": " << JoinLines(comms);
 }
 
 // 6. Retention never deletes in silence: each chain it deletes is logged
