@@ -112,15 +112,21 @@ static int print_alert(struct scan *sc, const struct alert_proc *proc, const cha
 }
 
 static enum outcome scan_pid(struct scan *sc, pid_t pid) {
-        struct proc_id id;
+        struct proc_task t;
         struct alert_proc proc;
         char comm[PROC_COMM_SIZE];
         int fd, r, found = 0;
 
-        r = proc_identity(pid, &id);
+        /* Through a live thread when its main thread has exited (the main
+         * thread's maps read empty then). */
+        r = proc_task_find(pid, &t);
         if (r == -ESRCH || r == -ENOENT)
                 return GONE;
-        fd = maps_open(pid);
+        if (r < 0)
+                return FAILED;
+        if (t.kernel_thread)
+                return KERNEL_THREAD;
+        fd = proc_task_open(&t, "maps");
         if (fd == -ESRCH)
                 return GONE;
         if (fd < 0)
@@ -136,9 +142,9 @@ static enum outcome scan_pid(struct scan *sc, pid_t pid) {
         /* No address space: a kernel thread, or a process that has just
          * exited (then it is gone by now). */
         if (sc->snap.len == 0)
-                return proc_identity(pid, &id) == 0 ? KERNEL_THREAD : GONE;
+                return proc_task_find(pid, &t) == 0 && t.kernel_thread ? KERNEL_THREAD : GONE;
         proc.pid = pid;
-        proc.start_time = id.start_time;
+        proc.start_time = t.id.start_time;
         if (proc_effective_uid(pid, &proc.uid) < 0)
                 return GONE;
         if (proc_comm(pid, comm) < 0)

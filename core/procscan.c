@@ -83,18 +83,19 @@ int proc_scan_find(struct proc_scan *s, const char *name, const struct target_fi
         }
         for (size_t i = 0; r == 0 && i < s->n; i++) {
                 const struct proc_scan_entry *e = &s->v[i];
-                struct proc_id id;
+                struct proc_task t;
 
                 if (strcmp(e->comm, name) != 0 && strcmp(e->exe, name) != 0)
                         continue;
                 /* Seen by the scan; still that process, still so named, and
                  * of the user and executable asked for? */
-                if (proc_identity(e->pid, &id) < 0 || !proc_name_matches(e->pid, name) ||
+                /* Its main thread may have exited while others run on. */
+                if (proc_task_find(e->pid, &t) < 0 || !proc_name_matches(e->pid, name) ||
                     (filter && proc_filter_check(e->pid, filter, NULL, 0) < 0))
                         continue;
-                if (best.pid == 0 || id.start_time < best.start_time ||
-                    (id.start_time == best.start_time && id.pid < best.pid))
-                        best = id;
+                if (best.pid == 0 || t.id.start_time < best.start_time ||
+                    (t.id.start_time == best.start_time && t.id.pid < best.pid))
+                        best = t.id;
         }
         pthread_mutex_unlock(&s->lock);
         if (r < 0)

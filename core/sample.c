@@ -49,7 +49,7 @@ static int stamp_equal(const struct file_stamp *a, const struct file_stamp *b) {
  * a process that does not exist: the watched one is kept). */
 static pid_t pidfile_moved(struct worker *w) {
         struct file_stamp now;
-        struct proc_id id;
+        struct proc_task t;
         char why[256];
         pid_t pid;
 
@@ -60,7 +60,8 @@ static pid_t pidfile_moved(struct worker *w) {
         if (proc_read_pidfile_trusted(w->params.pidfile, &pid, NULL, why, sizeof(why)) < 0 ||
             pid == w->id.pid)
                 return 0;
-        if (proc_identity(pid, &id) < 0)
+        /* Alive, its main thread or another. */
+        if (proc_task_find(pid, &t) < 0)
                 return 0;
         return pid;
 }

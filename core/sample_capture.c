@@ -76,7 +76,7 @@ static int open_pidfd(pid_t pid) {
 void sample_capture_attach(struct worker *w) {
         const struct capture_source *c = w->env.capture;
         char why[192], eb[ERRBUF];
-        struct proc_id now;
+        struct proc_task now;
         int r;
 
         if (!c || w->watched)
@@ -99,9 +99,11 @@ void sample_capture_attach(struct worker *w) {
                 polls_because(w, why);
                 return;
         }
-        /* The pidfd is of the instance whose maps are open, or of none. */
+        /* The pidfd is of the instance whose maps are open, or of none.  A
+         * process whose main thread has exited still has its pid and start
+         * time, and its pidfd tells when its last thread ends. */
         w->pidfd = open_pidfd(w->id.pid);
-        if (w->pidfd < 0 || proc_identity(w->id.pid, &now) < 0 || now.start_time != w->id.start_time) {
+        if (w->pidfd < 0 || proc_task_find(w->id.pid, &now) < 0 || now.id.start_time != w->id.start_time) {
                 r = w->pidfd < 0 ? w->pidfd : -ESRCH;
                 if (w->pidfd >= 0)
                         close(w->pidfd);

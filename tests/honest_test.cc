@@ -319,6 +319,54 @@ TEST_F(HonestTest, MainThreadExitedProcessIsWatchedFromStart) {
         std::vector<std::string> status = Status();
         EXPECT_TRUE(Contains(status, "Status: running")) << JoinLines(status);
         EXPECT_TRUE(Contains(status, "Current PID: " + std::to_string(wl.pid()))) << JoinLines(status);
+        // eBPF: watched through the program like any process (its pidfd
+        // tells when its last thread ends), not polled.
+        if (CaptureIsEbpf()) {
+                EXPECT_EQ(0u, LineStarting(status, "Capture: ").find("Capture: ebpf: ")) << JoinLines(status);
+        }
+        // The last thread ends: the process has exited.
+        wl.Kill();
+        EXPECT_TRUE(WaitLog("pid " + std::to_string(wl.pid()) + " exited")) << Log();
+}
+
+// 3b. Such a process is found by `match` (its name, its user, its
+// executable, read through a live thread: its main thread's exe link is
+// gone), named by a pidfile, and scanned by `agent scan`, as any other.
+TEST_F(HonestTest, MatchAndPidfileFindAProcessWhoseMainThreadExited) {
+        const std::string name = "hon" + std::to_string(getpid() % 100000);
+        const std::string path = P(name);
+        ASSERT_TRUE(CopyFile(WorkloadPath(), path, 0755));
+        NamedWorkload wl;
+        std::string err;
+        ASSERT_TRUE(wl.Start(path, &err)) << err;
+        ASSERT_EQ("ok", wl.Command("leader-exit"));
+        ASSERT_TRUE(WaitFor([&] { return ProcState(wl.pid()) == 'Z'; }, kShort)) << ProcState(wl.pid());
+        const std::string pid = std::to_string(wl.pid());
+        ASSERT_TRUE(WriteFile(P("svc.pid"), pid + "\n", 0644));
+        ASSERT_TRUE(WriteFile(P("memmon.ini"),
+                              "[agent]\nbase_dir = .\ninterval = 100ms\n[target:m]\nmatch = " + name +
+                                  "\nexe = " + path + "\nuser = root\n[target:f]\npidfile = " + P("svc.pid") +
+                                  "\n",
+                              0600));
+        // `agent scan` reads it too: scanned, not "exited meanwhile".
+        RunResult scan = RunAgent({"scan", pid});
+        EXPECT_EQ(0, scan.code) << scan.Describe();
+        EXPECT_NE(std::string::npos, (scan.out + scan.err).find("agent scan: 1 processes"))
+            << scan.Describe();
+        ASSERT_NO_FATAL_FAILURE(StartDaemon({"-c", "memmon.ini"}));
+        for (const std::string t : {"m", "f"}) {
+                SCOPED_TRACE(t);
+                EXPECT_TRUE(WaitFor(
+                    [&] {
+                            return HasLineWith(ReadFileOr(P("logs/" + t + ".log")), "attached to pid " + pid,
+                                               "through its thread");
+                    },
+                    kShort, kPoll))
+                    << Log();
+                EXPECT_TRUE(
+                    WaitFor([&] { return !ListDir(P("backups/" + t + "/full")).empty(); }, kShort, kPoll))
+                    << Log();
+        }
 }
 
 // 4. Attached first, then the main thread exits: recording goes on, and the
