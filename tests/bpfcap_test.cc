@@ -464,18 +464,28 @@ TEST_F(Cap, AfterUnwatchNothingIsReported) {
 
 TEST_F(Cap, QuietTargetReadsConsistentlyAtOnce) {
         // sleep(1): once started, it changes nothing (unlike a forked test
-        // binary, whose sanitizer runtime may map memory at any time).
+        // binary, whose sanitizer runtime may map memory at any time).  It
+        // execs only once watched, so that its exec's sections are counted
+        // (a slow parent, under a sanitizer, once watched it too late).
+        int go[2];
+        ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
         pid_t child = fork();
         ASSERT_GE(child, 0);
         if (child == 0) {
-                execl("/bin/sleep", "sleep", "60", (char *)nullptr);
+                char c;
+                close(go[1]);
+                if (read(go[0], &c, 1) == 1)
+                        execl("/bin/sleep", "sleep", "60", (char *)nullptr);
                 _exit(127);
         }
+        close(go[0]);
         bpfcap_sink none = {nullptr, nullptr};
         unsigned slot;
         capture_counter cnt;
         ASSERT_EQ(0, bpfcap_watch(cap_, child, &none, &slot));
         ASSERT_EQ(0, bpfcap_counter(cap_, slot, &cnt));
+        ASSERT_EQ(1, write(go[1], "x", 1));
+        close(go[1]);
         // Started: its maps name sleep and the counter stays put for a while.
         uint64_t seen = ~UINT64_C(0), since = NowMs();
         for (uint64_t end = NowMs() + 10000; NowMs() < end; usleep(2000)) {
