@@ -469,10 +469,16 @@ TEST_F(NodeExporterTest, TheAgentsOwnFileIsServed) {
         o.pipe_stdin = false;
         auto agent = Process::Start(o, &err);
         ASSERT_TRUE(agent) << err;
+        // The tick's duration is the last figure it publishes: once it is
+        // in the file, so is everything else of the first sample (a file
+        // written during the tick may show the backup counted and the
+        // regions not yet, as a scrape may).
         ASSERT_TRUE(WaitFor(
             [&] {
-                    return ReadFileOr(file).find("memmon_full_backups_total{target=\"wl\"} 1\n") !=
-                           std::string::npos;
+                    const std::string text = ReadFileOr(file);
+                    return text.find("memmon_full_backups_total{target=\"wl\"} 1\n") != std::string::npos &&
+                           text.find("memmon_sample_duration_seconds_count{target=\"wl\"} 1\n") !=
+                               std::string::npos;
             },
             kLong))
             << ReadFileOr(file) << ReadFileOr(P("agent.stderr"));
