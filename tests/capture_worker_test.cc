@@ -318,6 +318,14 @@ TEST_F(CaptureWorkerTest, MatchTargetAttachesAtExec) {
                         EXPECT_EQ(scans, Metric(Metrics(), "memmon_proc_scans_total"))
                             << "found by a scan, not by its exec";
                 }
+                // Its first state: read once its loader let a read fall
+                // between two changes (tried again within milliseconds).  A
+                // process that exits before that has no chain, only a
+                // warning that counts its events lost.
+                EXPECT_TRUE(WaitFor(
+                    [&] { return HasLineWith(TargetLog(), "backup_" + pid + "_", "(sampling started"); },
+                    kShort, kPoll))
+                    << TargetLog();
                 uintptr_t a = wl.Map(7, "rw");
                 ASSERT_NE(0u, a);
                 wl.Kill();
