@@ -139,10 +139,10 @@ static enum outcome scan_pid(struct scan *sc, pid_t pid) {
                 return DENIED;
         if (r < 0)
                 return FAILED;
-        /* No address space: a kernel thread, or a process that has just
-         * exited (then it is gone by now). */
+        /* No address space (kernel threads were told apart above): it has
+         * just exited. */
         if (sc->snap.len == 0)
-                return proc_task_find(pid, &t) == 0 && t.kernel_thread ? KERNEL_THREAD : GONE;
+                return GONE;
         proc.pid = pid;
         proc.start_time = t.id.start_time;
         if (proc_effective_uid(pid, &proc.uid) < 0)

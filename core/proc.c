@@ -399,30 +399,28 @@ out:
         return r;
 }
 
-/* The path of pid's exe link: /proc/PID/exe, or, when its main thread has
- * exited (the link of a zombie main thread is gone), that of a live
- * thread.  Returns 0 or -errno. */
-static int exe_link(pid_t pid, char *path, size_t size) {
+/* When pid's main thread has exited, its /proc/PID/exe link is gone
+ * (ENOENT) while its other threads still run the program: the link of a
+ * live one into path.  Returns 0, or -ESRCH when there is none. */
+static int thread_exe_link(pid_t pid, char *path, size_t size) {
         struct proc_task t;
-        struct stat st;
-        int n = snprintf(path, size, "/proc/%d/exe", (int)pid);
-        if (n < 0 || (size_t)n >= size)
-                return -EINVAL;
-        if (stat(path, &st) == 0 || errno != ENOENT)
-                return 0;
         if (proc_task_find(pid, &t) < 0 || t.tid == pid)
-                return 0; /* the callers report what /proc/PID/exe says */
-        n = snprintf(path, size, "/proc/%d/task/%d/exe", (int)pid, (int)t.tid);
-        return n < 0 || (size_t)n >= size ? -EINVAL : 0;
+                return -ESRCH;
+        int n = snprintf(path, size, "/proc/%d/task/%d/exe", (int)pid, (int)t.tid);
+        return n < 0 || (size_t)n >= size ? -ESRCH : 0;
 }
 
 bool proc_exe_is(pid_t pid, const char *path) {
         char exe[96];
         struct stat a, b;
-        if (exe_link(pid, exe, sizeof(exe)) < 0)
+        int n = snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(exe))
                 return false;
         /* stat() follows the magic link to the file the process runs. */
-        return stat(exe, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        if (stat(exe, &a) < 0 &&
+            (errno != ENOENT || thread_exe_link(pid, exe, sizeof(exe)) < 0 || stat(exe, &a) < 0))
+                return false;
+        return stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 int proc_filter_check(pid_t pid, const struct target_filter *f, char *why, size_t why_size) {
@@ -471,9 +469,12 @@ int proc_comm(pid_t pid, char ret[PROC_COMM_SIZE]) {
 
 int proc_exe_name(pid_t pid, char ret[PROC_NAME_SIZE]) {
         char path[96], buf[PATH_MAX];
-        if (exe_link(pid, path, sizeof(path)) < 0)
+        int n = snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+        if (n < 0 || (size_t)n >= sizeof(path))
                 return -EINVAL;
         ssize_t len = readlink(path, buf, sizeof(buf) - 1);
+        if (len < 0 && errno == ENOENT && thread_exe_link(pid, path, sizeof(path)) == 0)
+                len = readlink(path, buf, sizeof(buf) - 1);
         if (len < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
         if (len == 0)

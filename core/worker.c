@@ -391,11 +391,9 @@ static void *worker_main(void *arg) {
                 /* A first state that raced the process's changes: tried
                  * again soon, not an interval later. */
                 uint64_t retry = quiet || idle ? 0 : sample_retry_us(w);
-                if (retry) {
-                        now = mono_now();
-                        if (timespec_us(&now) + (int64_t)retry < next)
-                                next = timespec_us(&now) + (int64_t)retry;
-                }
+                int64_t soon = retry ? (int64_t)(mono_now_us() + retry) : 0;
+                if (soon && soon < next)
+                        next = soon;
         }
 }
 
